@@ -1,0 +1,128 @@
+//! The contract between the instruction encoder (`x64`) and the action-list builder (`actionlist`).
+//!
+//! The encoder turns one statement (an instruction or an x64 pseudo-op such as `.align`, `.dword`,
+//! `.label`) into a sequence of [`Piece`]s; the builder appends them to the current action run,
+//! escapes literal bytes 233..=255, counts buffer positions, and collects the runtime arguments
+//! that the generated `dst.put(start, &[...])` call passes, in action order.
+
+use std::fmt;
+
+/// A byte range in the statement text handed to the encoder (for carets in diagnostics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Byte offset of the first character.
+    pub start: usize,
+    /// Byte offset one past the last character.
+    pub end: usize,
+}
+
+/// How a runtime operand is converted to the engine's `i64` argument in generated code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgKind {
+    /// An integer: immediates, displacements, register numbers, PC label indices, counts.
+    /// Rendered as `::dasm_runtime::arg(EXPR)`.
+    Int,
+    /// A negated integer (`[rax - d]`). Rendered as `-::dasm_runtime::arg(EXPR)`.
+    Neg,
+    /// An address (`&expr`). Rendered as `::dasm_runtime::ptr(EXPR)`.
+    Ptr,
+    /// Low 32 bits of a 64-bit value (`mov64`, 8-byte data). The next argument is always the
+    /// matching [`ArgKind::Hi32`] of the same expression; the expression is evaluated once.
+    Lo32,
+    /// High 32 bits of a 64-bit value; see [`ArgKind::Lo32`].
+    Hi32,
+    /// Byte offset of a field of a `.type` (`NAME->field.sub`, `NAME[i].f`): rendered with
+    /// `::core::mem::offset_of!(TYPE, field.sub)` (plus `i * size_of::<TYPE>()` for an index, in
+    /// `expr`), plus an optional constant or runtime addend in `expr`.
+    FieldOffset {
+        /// The Rust type named in `.type`.
+        ty: String,
+        /// The field path after `->` / `.` (may be empty for `NAME[i]`).
+        field: String,
+    },
+    /// `#NAME` of a `.type`: `::core::mem::size_of::<TYPE>()`.
+    SizeOf {
+        /// The Rust type named in `.type`.
+        ty: String,
+    },
+}
+
+/// A runtime argument: a Rust expression from the source and how to convert it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RtArg {
+    /// The Rust expression text, as written (after `.define` substitution). For
+    /// [`ArgKind::FieldOffset`] it is an extra addend expression (`i * size_of` part, or a
+    /// displacement), possibly empty.
+    pub expr: String,
+    /// The conversion.
+    pub kind: ArgKind,
+}
+
+impl RtArg {
+    /// A plain integer argument.
+    pub fn int(expr: impl Into<String>) -> Self {
+        RtArg { expr: expr.into(), kind: ArgKind::Int }
+    }
+}
+
+/// One element of an encoded statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// A literal machine-code byte. The builder writes `ESC b` for b in 233..=255.
+    Code(u8),
+    /// An action code (233..=255, not ESC/STOP/SECTION which the builder owns) followed by its raw
+    /// parameter bytes and, if the action takes one, its runtime argument.
+    Action {
+        /// The action code.
+        code: u8,
+        /// Raw parameter bytes (never escaped).
+        params: Vec<u8>,
+        /// The runtime argument, for actions that consume one.
+        arg: Option<RtArg>,
+    },
+}
+
+/// The result of encoding one statement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Encoded {
+    /// The pieces, in order.
+    pub pieces: Vec<Piece>,
+    /// Warnings (e.g. DynASM's "bad idea, try again with `rsp'"), with the operand they concern.
+    pub warnings: Vec<(String, Option<Span>)>,
+}
+
+/// Why a statement could not be encoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodeError {
+    /// Short reason, e.g. ``mixed operand size in `adc rd,rq'``.
+    pub message: String,
+    /// The offending operand or word, if one can be named (span in the statement text).
+    pub span: Option<Span>,
+    /// A hint: the operand forms the mnemonic accepts, the closest mnemonic, an allowed range.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A `.type` declaration, as the encoder needs it for `NAME->field` operands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeDecl {
+    /// The Rust type.
+    pub ty: String,
+    /// The default base register (already a register name such as `rbx`), if given.
+    pub reg: Option<String>,
+}
+
+/// What the encoder asks of the preprocessor's state while encoding a statement.
+pub trait Symbols {
+    /// The label number (10..=245) of global label `name`, allocating the next one on first use.
+    fn global_label(&mut self, name: &str) -> Result<u8, String>;
+    /// The index (0..=255) of extern `name`, allocating the next one on first use.
+    fn extern_index(&mut self, name: &str) -> Result<u8, String>;
+    /// The `.type` declared as `name`, if any.
+    fn type_decl(&self, name: &str) -> Option<TypeDecl>;
+}

@@ -1,0 +1,3 @@
+//! dasm-pre: the dasr preprocessor.
+pub mod ir;
+pub mod x64;
