@@ -1,0 +1,563 @@
+//! The generic matcher and encoder: picks the first matching table row and writes the pieces.
+
+use super::operand::{Disp, Imm, Mem, Operand, Reg, RegKind, RegNum, Target};
+use super::table::{Atom, Form, ImmClass, ImmField, Modrm, Role};
+use crate::ir::{ArgKind, Piece, RtArg};
+use crate::x64::actions as act;
+
+/// Accumulates the pieces of one instruction and counts its code bytes.
+#[derive(Default)]
+pub(crate) struct Out {
+    /// The pieces.
+    pub pieces: Vec<Piece>,
+    /// Code bytes so far (actions that write bytes at run time are not counted).
+    pub len: usize,
+    /// Byte position of the REX/VEX prefix, if any.
+    pub prefix: Option<usize>,
+}
+
+impl Out {
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.pieces.push(Piece::Code(b));
+        self.len += 1;
+    }
+    pub(crate) fn action(&mut self, code: u8, params: Vec<u8>, arg: Option<RtArg>) {
+        self.pieces.push(Piece::Action { code, params, arg });
+    }
+    fn vreg(&mut self, field: u8, count: u8, expr: &str, dist0: bool) {
+        let dist = if dist0 {
+            0
+        } else {
+            self.prefix.map(|p| self.len - p).unwrap_or(0)
+        };
+        let kind = (field << 5) | ((count & 3) << 3) | (dist as u8 & 7);
+        self.action(act::VREG, vec![kind], Some(RtArg::int(expr)));
+    }
+    fn imm_bytes(&mut self, v: i64, n: usize) {
+        for i in 0..n {
+            self.byte((v >> (8 * i)) as u8);
+        }
+    }
+}
+
+/// VREG field kinds.
+const F_MEM: u8 = 0;
+const F_RM: u8 = 1;
+const F_INDEX: u8 = 2;
+const F_REG: u8 = 4;
+const F_VVVV: u8 = 5;
+const F_IS4: u8 = 6;
+
+/// Whether one atom matches one operand. `reg_sizes` are the sizes of the statement's register
+/// operands that sit in explicit (non-implicit) register slots of the form.
+fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> bool {
+    match (a, op) {
+        (Atom::Gp(s), Operand::Reg(r)) => {
+            r.kind == RegKind::Gp(s) || (ignore_size && matches!(r.kind, RegKind::Gp(_)))
+        }
+        (Atom::FixedGp(n, s), Operand::Reg(r)) => {
+            r.kind == RegKind::Gp(s) && r.num == RegNum::Fixed(n) && !r.high8 && !r.rex8
+        }
+        (Atom::Mem(None), Operand::Mem(_)) => true,
+        (Atom::Mem(Some(s)), Operand::Mem(m)) => match m.size {
+            Some(ms) => ms == s || ignore_size,
+            None => reg_sizes.contains(&s) || ignore_size,
+        },
+        (Atom::Xmm, Operand::Reg(r)) => r.kind == RegKind::Xmm,
+        (Atom::Ymm, Operand::Reg(r)) => r.kind == RegKind::Ymm,
+        (Atom::Xmm0, Operand::Reg(r)) => r.kind == RegKind::Xmm && r.num == RegNum::Fixed(0),
+        (Atom::St0, Operand::Reg(r)) => r.kind == RegKind::St && r.num == RegNum::Fixed(0),
+        (Atom::Sti, Operand::Reg(r)) => r.kind == RegKind::St,
+        (Atom::Imm(s, class), Operand::Imm { size, val }) => {
+            let size_ok = ignore_size || size.is_none_or(|z| z == s as u16);
+            match (class, val) {
+                (ImmClass::Any, _) => size_ok,
+                (ImmClass::Simm8, Imm::Const(c)) => (-128..=127).contains(&norm(*c)),
+                (ImmClass::Simm8, Imm::Rt(_)) => *size == Some(1) || ignore_size,
+                (ImmClass::Runtime, Imm::Rt(_)) => size_ok,
+                (ImmClass::Runtime, Imm::Const(_)) => false,
+            }
+        }
+        (
+            Atom::One,
+            Operand::Imm {
+                val: Imm::Const(1),
+                size: None,
+            },
+        ) => true,
+        (Atom::Rel, Operand::Target(_)) => true,
+        _ => false,
+    }
+}
+
+/// DynASM folds 0x80000000..0xFFFFFFFF to their signed 32-bit values.
+pub(crate) fn norm(c: i64) -> i64 {
+    if c >= 0x8000_0000 {
+        c - 0x1_0000_0000
+    } else {
+        c
+    }
+}
+
+/// Whether a form matches the operands.
+pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
+    if f.ops.len() != ops.len() {
+        return false;
+    }
+    let mut reg_sizes = Vec::new();
+    for (alts, op) in f.ops.iter().zip(ops) {
+        if let Operand::Reg(r) = op {
+            if alts
+                .iter()
+                .any(|a| matches!(a, Atom::Gp(_) | Atom::Xmm | Atom::Ymm))
+            {
+                reg_sizes.push(r.size());
+            }
+        }
+    }
+    f.ops.iter().zip(ops).all(|(alts, op)| {
+        alts.iter()
+            .any(|a| atom_matches(*a, op, &reg_sizes, ignore_size))
+    })
+}
+
+/// The register of a register operand, if it is one.
+fn as_reg(op: &Operand) -> Option<&Reg> {
+    match op {
+        Operand::Reg(r) => Some(r),
+        _ => None,
+    }
+}
+
+fn rt(n: &RegNum) -> Option<&str> {
+    match n {
+        RegNum::Rt(e) => Some(e),
+        RegNum::Fixed(_) => None,
+    }
+}
+
+/// Encode `ops` with form `f`. Errors are messages with the index of the offending operand.
+pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<usize>)> {
+    let mut out = Out::default();
+    let find = |role: Role| f.roles.iter().position(|r| *r == role);
+    let both = find(Role::B);
+    let r_idx = find(Role::R).or(both);
+    let m_idx = find(Role::M).or(both);
+    let v_idx = find(Role::V);
+    let o_idx = find(Role::O);
+    let l_idx = find(Role::L);
+    let i_idx: Vec<usize> = f
+        .roles
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r == Role::I)
+        .map(|(i, _)| i)
+        .collect();
+
+    let r_reg = r_idx.and_then(|i| as_reg(&ops[i]));
+    let o_reg = o_idx.and_then(|i| as_reg(&ops[i]));
+    let v_reg = v_idx.and_then(|i| as_reg(&ops[i]));
+    let l_reg = l_idx.and_then(|i| as_reg(&ops[i]));
+    let (m_reg, m_mem): (Option<&Reg>, Option<&Mem>) = match m_idx.map(|i| &ops[i]) {
+        Some(Operand::Reg(r)) => (Some(r), None),
+        Some(Operand::Mem(m)) => (None, Some(m)),
+        _ => (None, None),
+    };
+
+    // Byte registers: REX-only ones (spl..dil, r8b.., Rb) vs ah..bh.
+    let mut rex8 = false;
+    let mut high8 = None;
+    let mut low_r8b = false;
+    for (i, op) in ops.iter().enumerate() {
+        if let Operand::Reg(r) = op {
+            if r.kind == RegKind::Gp(1) {
+                rex8 |= r.rex8;
+                if r.high8 {
+                    high8 = Some(i);
+                }
+                if r.rex8 || r.num.high() {
+                    low_r8b = true;
+                }
+            }
+        }
+    }
+    if let Some(h) = high8 {
+        if low_r8b {
+            return Err(("bad mix of byte-addressable registers".into(), Some(h)));
+        }
+    }
+
+    // Fixed REX/VEX bits.
+    let rex_r = r_reg.is_some_and(|r| r.num.high());
+    let mut rex_b = m_reg.is_some_and(|r| r.num.high()) || o_reg.is_some_and(|r| r.num.high());
+    let mut rex_x = false;
+    if let Some(m) = m_mem {
+        rex_b |= m.base.as_ref().is_some_and(|b| b.high());
+        rex_x |= m.index.as_ref().is_some_and(|x| x.high());
+    }
+    let rex_w = f.rexw || f.vex.is_some_and(|v| v.w == 1);
+
+    // Runtime registers that decide whether the prefix can shrink, in emission order.
+    let mut group = 0u8;
+    let vex = f.vex;
+    let counts_rt = |n: Option<&RegNum>| n.is_some_and(|n| rt(n).is_some()) as u8;
+    if vex.is_none() {
+        group += counts_rt(o_reg.map(|r| &r.num));
+        group += counts_rt(r_reg.map(|r| &r.num));
+    }
+    group += counts_rt(m_reg.map(|r| &r.num));
+    if let Some(m) = m_mem {
+        group += counts_rt(m.index.as_ref());
+        group += counts_rt(m.base.as_ref());
+    }
+
+    // Prefixes.
+    if m_mem.is_some_and(|m| m.addr32) {
+        out.byte(0x67);
+    }
+    if f.o16 {
+        out.byte(0x66);
+    }
+    let removable;
+    if let Some(v) = vex {
+        let fixed_c4 = v.map != 1 || rex_w || rex_x || rex_b;
+        let c5 = !fixed_c4 && group == 0;
+        removable = !fixed_c4 && group > 0;
+        let vvvv = match v_reg {
+            Some(r) => match r.num {
+                RegNum::Fixed(n) => n,
+                RegNum::Rt(_) => 0,
+            },
+            None => 0,
+        };
+        let tail = ((!vvvv & 15) << 3) | (v.l << 2) | v.pp;
+        out.prefix = Some(out.len);
+        if c5 {
+            out.byte(0xC5);
+            out.byte(((!rex_r as u8) << 7) | tail);
+        } else {
+            out.byte(0xC4);
+            out.byte(((!rex_r as u8) << 7) | ((!rex_x as u8) << 6) | ((!rex_b as u8) << 5) | v.map);
+            out.byte((rex_w as u8) << 7 | tail);
+        }
+        if let Some(e) = v_reg.and_then(|r| rt(&r.num)) {
+            out.vreg(F_VVVV, 0, e, true);
+        }
+        for &b in &f.bytes {
+            out.byte(b);
+        }
+    } else {
+        let need = rex_w || rex_r || rex_x || rex_b || rex8;
+        if need {
+            if let Some(h) = high8 {
+                return Err((
+                    "ah, ch, dh and bh cannot be encoded in an instruction with a REX prefix"
+                        .into(),
+                    Some(h),
+                ));
+            }
+        }
+        removable = !need && group > 0;
+        let rex = need || group > 0;
+        let at = f
+            .bytes
+            .iter()
+            .position(|b| *b == 0x0F)
+            .unwrap_or(f.bytes.len() - 1);
+        for (i, &b) in f.bytes.iter().enumerate() {
+            if i == at && rex {
+                out.prefix = Some(out.len);
+                out.byte(
+                    0x40 | (rex_w as u8) << 3
+                        | (rex_r as u8) << 2
+                        | (rex_x as u8) << 1
+                        | rex_b as u8,
+                );
+            }
+            let b = if i + 1 == f.bytes.len() && f.plus_reg {
+                b + o_reg.map(|r| r.num.low() & 7).unwrap_or(0)
+            } else {
+                b
+            };
+            out.byte(b);
+        }
+    }
+    let mut seen = 0u8;
+    let mut count_for = |is_group: bool| -> u8 {
+        if !is_group {
+            return 0;
+        }
+        seen += 1;
+        if removable && seen == group {
+            group
+        } else {
+            0
+        }
+    };
+    if let Some(e) = o_reg.and_then(|r| rt(&r.num)) {
+        let c = count_for(vex.is_none());
+        out.vreg(F_RM, c, e, false);
+    }
+
+    // Immediates: find the runtime short forms (they need the opcode position).
+    let imm_op = |k: usize| i_idx.get(k).map(|&i| &ops[i]);
+    let short_imm = f.imms.iter().enumerate().any(|(k, fi)| {
+        matches!(fi, ImmField::Iwb | ImmField::Idb)
+            && matches!(
+                imm_op(k),
+                Some(Operand::Imm {
+                    val: Imm::Rt(_),
+                    ..
+                })
+            )
+    });
+    let any_imm = !f.imms.is_empty();
+
+    // ModRM.
+    if let Some(kind) = f.modrm {
+        let (reg_field, reg_rt) = match kind {
+            Modrm::Digit(d) => (d, None),
+            Modrm::Reg => match r_reg {
+                Some(r) => (r.num.low() & 7, rt(&r.num)),
+                None => (0, None),
+            },
+        };
+        let reg_is_group = vex.is_none();
+        if let Some(r) = m_reg {
+            out.byte(0xC0 | reg_field << 3 | (r.num.low() & 7));
+            if let Some(e) = reg_rt {
+                let c = count_for(reg_is_group);
+                out.vreg(F_REG, c, e, false);
+            }
+            if let Some(e) = rt(&r.num) {
+                let c = count_for(true);
+                out.vreg(F_RM, c, e, false);
+            }
+        } else if let Some(m) = m_mem {
+            let mi = m_idx.unwrap_or(0);
+            match (&m.base, &m.index, &m.disp) {
+                (None, None, Disp::Target(t)) => {
+                    if any_imm {
+                        return Err((
+                            "NYI: rip-relative displacement followed by immediate".into(),
+                            Some(mi),
+                        ));
+                    }
+                    out.byte(reg_field << 3 | 5);
+                    if let Some(e) = reg_rt {
+                        let c = count_for(reg_is_group);
+                        out.vreg(F_REG, c, e, false);
+                    }
+                    target(&mut out, t);
+                }
+                (None, index, disp) => {
+                    out.byte(reg_field << 3 | 4);
+                    if short_imm {
+                        out.action(act::MARK, vec![], None);
+                    }
+                    if let Some(e) = reg_rt {
+                        let c = count_for(reg_is_group);
+                        out.vreg(F_REG, c, e, false);
+                    }
+                    match index {
+                        Some(x) => {
+                            out.byte(scale_bits(m.scale) << 6 | (x.low() & 7) << 3 | 5);
+                            if let Some(e) = rt(x) {
+                                let c = count_for(true);
+                                out.vreg(F_INDEX, c, e, false);
+                            }
+                        }
+                        None => out.byte(0x25),
+                    }
+                    match disp {
+                        Disp::None => out.imm_bytes(0, 4),
+                        Disp::Const(c) => {
+                            out.imm_bytes(check_disp32(*c).map_err(|e| (e, Some(mi)))?, 4)
+                        }
+                        Disp::Rt(a) => out.action(act::IMM_D, vec![], Some(a.clone())),
+                        Disp::Target(_) => {
+                            return Err((
+                                "a label cannot be added to a register inside []".into(),
+                                Some(mi),
+                            ))
+                        }
+                    }
+                }
+                (Some(base), index, disp) => {
+                    let base_rt = rt(base);
+                    let low = base.low() & 7;
+                    let need_sib = index.is_some() || (base_rt.is_none() && low == 4);
+                    // (mod, bytes of displacement, runtime DISP argument)
+                    let (md, dbytes, darg): (u8, Option<(i64, usize)>, Option<RtArg>) = match disp {
+                        Disp::Rt(a) => (2, None, Some(a.clone())),
+                        Disp::Target(_) => {
+                            return Err((
+                                "a label cannot be added to a register inside []".into(),
+                                Some(mi),
+                            ))
+                        }
+                        Disp::None | Disp::Const(0) if base_rt.is_some() => {
+                            (2, None, Some(RtArg::int("0")))
+                        }
+                        Disp::None | Disp::Const(0) => {
+                            if low == 5 {
+                                (1, Some((0, 1)), None)
+                            } else {
+                                (0, None, None)
+                            }
+                        }
+                        Disp::Const(c) => {
+                            let c = check_disp32(*c).map_err(|e| (e, Some(mi)))?;
+                            if (-128..=127).contains(&c) {
+                                (1, Some((c, 1)), None)
+                            } else {
+                                (2, Some((c, 4)), None)
+                            }
+                        }
+                    };
+                    out.byte(md << 6 | reg_field << 3 | if need_sib { 4 } else { low });
+                    let between = need_sib
+                        || reg_rt.is_some()
+                        || base_rt.is_some()
+                        || index.as_ref().is_some_and(|x| rt(x).is_some());
+                    let mark = if darg.is_some() {
+                        between
+                    } else {
+                        short_imm && (need_sib || dbytes.is_some())
+                    };
+                    if mark {
+                        out.action(act::MARK, vec![], None);
+                    }
+                    if let Some(e) = reg_rt {
+                        let c = count_for(reg_is_group);
+                        out.vreg(F_REG, c, e, false);
+                    }
+                    if need_sib {
+                        let (sc, xi) = match index {
+                            Some(x) => (scale_bits(m.scale), x.low() & 7),
+                            None => (0, 4),
+                        };
+                        out.byte(sc << 6 | xi << 3 | low);
+                        if let Some(e) = index.as_ref().and_then(rt) {
+                            let c = count_for(true);
+                            out.vreg(F_INDEX, c, e, false);
+                        }
+                        if let Some(e) = base_rt {
+                            let c = count_for(true);
+                            out.vreg(F_RM, c, e, false);
+                        }
+                    } else if let Some(e) = base_rt {
+                        let c = count_for(true);
+                        out.vreg(F_MEM, c, e, false);
+                    }
+                    if let Some((v, n)) = dbytes {
+                        out.imm_bytes(v, n);
+                    }
+                    if let Some(a) = darg {
+                        out.action(act::DISP, vec![], Some(a));
+                    }
+                }
+            }
+        }
+    }
+
+    // Immediates.
+    for (k, fi) in f.imms.iter().enumerate() {
+        if *fi == ImmField::Is4 {
+            let r = l_reg.ok_or_else(|| ("is4 without an L operand".to_string(), None))?;
+            match &r.num {
+                RegNum::Fixed(n) => out.byte(n << 4),
+                RegNum::Rt(e) => {
+                    out.byte(0);
+                    out.vreg(F_IS4, 0, e, true);
+                }
+            }
+            continue;
+        }
+        let Some(&oi) = i_idx.get(k) else {
+            return Err(("immediate field without an operand".into(), None));
+        };
+        let op = &ops[oi];
+        match (fi, op) {
+            (ImmField::Rel, Operand::Target(t)) => target(&mut out, t),
+            (
+                _,
+                Operand::Imm {
+                    val: Imm::Const(c), ..
+                },
+            ) => {
+                let c = norm(*c);
+                match fi {
+                    ImmField::Ib => {
+                        if !(0..=255).contains(&c) {
+                            return Err(("unsigned immediate byte out of range".into(), Some(oi)));
+                        }
+                        out.byte(c as u8);
+                    }
+                    ImmField::Sb => {
+                        if !(-128..=127).contains(&c) {
+                            return Err(("signed immediate byte out of range".into(), Some(oi)));
+                        }
+                        out.byte(c as u8);
+                    }
+                    ImmField::Iw | ImmField::Iwb => {
+                        if !(0..=65535).contains(&c) {
+                            return Err(("unsigned immediate word out of range".into(), Some(oi)));
+                        }
+                        out.imm_bytes(c, 2);
+                    }
+                    _ => out.imm_bytes(c, 4),
+                }
+            }
+            (
+                _,
+                Operand::Imm {
+                    val: Imm::Rt(a), ..
+                },
+            ) => {
+                let code = match fi {
+                    ImmField::Ib => act::IMM_B,
+                    ImmField::Sb => act::IMM_S,
+                    ImmField::Iw => act::IMM_W,
+                    ImmField::Iwb => act::IMM_WB,
+                    ImmField::Idb => act::IMM_DB,
+                    _ => act::IMM_D,
+                };
+                out.action(code, vec![], Some(a.clone()));
+            }
+            (_, Operand::Target(_)) => return Err(("bad operand size for label".into(), Some(oi))),
+            _ => return Err(("bad operand mode".into(), Some(oi))),
+        }
+    }
+    Ok(out)
+}
+
+fn scale_bits(s: u8) -> u8 {
+    match s {
+        2 => 1,
+        4 => 2,
+        8 => 3,
+        _ => 0,
+    }
+}
+
+fn check_disp32(c: i64) -> Result<i64, String> {
+    Ok(norm(c))
+}
+
+/// Write a rel32/RIP-relative target.
+pub(crate) fn target(out: &mut Out, t: &Target) {
+    match t {
+        Target::Lg(n) => out.action(act::REL_LG, vec![*n], None),
+        Target::Pc(e) => out.action(act::REL_PC, vec![], Some(RtArg::int(e.clone()))),
+        Target::Ptr(e) => out.action(
+            act::REL_A,
+            vec![],
+            Some(RtArg {
+                expr: e.clone(),
+                kind: ArgKind::Ptr,
+            }),
+        ),
+        Target::Extern(i) => out.action(act::EXTERN, vec![1, *i], None),
+    }
+}

@@ -1,0 +1,814 @@
+//! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
+
+use crate::ir::{ArgKind, RtArg, Symbols};
+
+/// A register number: fixed, or a runtime Rust expression (VREG).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RegNum {
+    /// A fixed register number 0..15.
+    Fixed(u8),
+    /// A runtime register: the expression text.
+    Rt(String),
+}
+
+impl RegNum {
+    /// The fixed number, or 0 for a runtime register.
+    pub(crate) fn low(&self) -> u8 {
+        match self {
+            RegNum::Fixed(n) => *n,
+            RegNum::Rt(_) => 0,
+        }
+    }
+    /// Whether this is a fixed register >= 8.
+    pub(crate) fn high(&self) -> bool {
+        matches!(self, RegNum::Fixed(n) if *n >= 8)
+    }
+}
+
+/// Register classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegKind {
+    /// General register of the size in bytes.
+    Gp(u8),
+    /// xmm register.
+    Xmm,
+    /// ymm register.
+    Ymm,
+    /// x87 register.
+    St,
+}
+
+/// A register operand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reg {
+    /// Its class.
+    pub kind: RegKind,
+    /// Its number.
+    pub num: RegNum,
+    /// ah, ch, dh, bh (number 4..7 without REX).
+    pub high8: bool,
+    /// A byte register that needs a REX prefix (r4b..r7b = spl..dil, or any `Rb(expr)`).
+    pub rex8: bool,
+}
+
+impl Reg {
+    /// Operand size in bytes.
+    pub(crate) fn size(&self) -> u16 {
+        match self.kind {
+            RegKind::Gp(s) => s as u16,
+            RegKind::Xmm => 16,
+            RegKind::Ymm => 32,
+            RegKind::St => 10,
+        }
+    }
+}
+
+/// A branch or RIP-relative target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Local or global label: the label-number parameter byte.
+    Lg(u8),
+    /// PC label `=>expr`.
+    Pc(String),
+    /// Absolute address `&expr`.
+    Ptr(String),
+    /// `extern NAME`: the extern index.
+    Extern(u8),
+}
+
+/// A memory displacement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Disp {
+    /// None written.
+    None,
+    /// A literal.
+    Const(i64),
+    /// A runtime expression.
+    Rt(RtArg),
+    /// RIP-relative target (only without base and index).
+    Target(Target),
+}
+
+/// A memory operand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mem {
+    /// Size keyword, in bytes.
+    pub size: Option<u16>,
+    /// Base register.
+    pub base: Option<RegNum>,
+    /// Index register.
+    pub index: Option<RegNum>,
+    /// Scale 1, 2, 4, 8.
+    pub scale: u8,
+    /// Displacement.
+    pub disp: Disp,
+    /// 32-bit address registers were used.
+    pub addr32: bool,
+}
+
+/// An immediate value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Imm {
+    /// A literal, already in -2^31..2^32-1 (DynASM's range).
+    Const(i64),
+    /// A runtime expression.
+    Rt(RtArg),
+}
+
+/// A parsed operand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Operand {
+    /// A register.
+    Reg(Reg),
+    /// Memory.
+    Mem(Mem),
+    /// An immediate with an optional size keyword.
+    Imm {
+        /// Size keyword in bytes.
+        size: Option<u16>,
+        /// The value.
+        val: Imm,
+    },
+    /// A label, pointer or extern.
+    Target(Target),
+}
+
+/// Size keywords and their sizes in bytes.
+pub(crate) fn size_keyword(w: &str) -> Option<u16> {
+    Some(match w {
+        "byte" => 1,
+        "word" => 2,
+        "dword" => 4,
+        "qword" | "aword" => 8,
+        "tword" => 10,
+        "oword" => 16,
+        "yword" => 32,
+        _ => return None,
+    })
+}
+
+/// DynASM's letter for an operand size (for error messages).
+pub(crate) fn size_letter(s: Option<u16>) -> char {
+    match s {
+        Some(1) => 'b',
+        Some(2) => 'w',
+        Some(4) => 'd',
+        Some(8) => 'q',
+        Some(10) => 't',
+        Some(16) => 'o',
+        Some(32) => 'y',
+        _ => '?',
+    }
+}
+
+/// Parse a number the way DynASM (Lua's `tonumber`) does: decimal, `0x` hex, decimal with
+/// fraction/exponent. Returns `None` if the text is not a number at all, `Some(Err)` for a
+/// number that is not an integer.
+pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
+    let t = s.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        if h.is_empty() || !h.chars().all(|c| c.is_ascii_hexdigit()) || h.len() > 16 {
+            return None;
+        }
+        u64::from_str_radix(h, 16).ok()? as f64
+    } else {
+        let first = body.chars().next()?;
+        if !(first.is_ascii_digit() || first == '.') {
+            return None;
+        }
+        if !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    let v = if neg { -v } else { v };
+    if v.fract() != 0.0 || !v.is_finite() {
+        return Some(Err(()));
+    }
+    Some(Ok(v))
+}
+
+/// A literal immediate in DynASM's range, or an error message.
+pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
+    match parse_number(s)? {
+        Err(()) => Some(Err(format!("not an integer number `{}'", s.trim()))),
+        Ok(v) => {
+            if !(-2147483648.0..=4294967295.0).contains(&v) {
+                Some(Err(format!("bad integer number `{}'", s.trim())))
+            } else {
+                Some(Ok(v as i64))
+            }
+        }
+    }
+}
+
+/// `SIZE*N` folded to a number.
+fn size_times(s: &str) -> Option<i64> {
+    let (a, b) = s.split_once('*')?;
+    let sz = size_keyword(a.trim())?;
+    let n = literal(b.trim())?.ok()?;
+    Some(sz as i64 * n)
+}
+
+/// A literal or `SIZE*N`.
+fn constant(s: &str) -> Option<Result<i64, String>> {
+    if let Some(v) = size_times(s) {
+        return Some(Ok(v));
+    }
+    literal(s)
+}
+
+/// Look up a fixed register name: (kind, number, high8, rex8).
+pub(crate) fn fixed_reg(name: &str) -> Option<Reg> {
+    const R64: [&str; 16] = [
+        "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12",
+        "r13", "r14", "r15",
+    ];
+    const R32: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
+    const R16: [&str; 8] = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"];
+    const R8: [&str; 8] = ["al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"];
+    let mk = |kind, n: usize, high8, rex8| {
+        Some(Reg {
+            kind,
+            num: RegNum::Fixed(n as u8),
+            high8,
+            rex8,
+        })
+    };
+    if let Some(n) = R64.iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(8), n, false, false);
+    }
+    if let Some(n) = R32.iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(4), n, false, false);
+    }
+    if let Some(n) = R16.iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(2), n, false, false);
+    }
+    if let Some(n) = R8.iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(1), n, n >= 4, false);
+    }
+    let num = |s: &str, max: u8| -> Option<u8> {
+        if s.is_empty() || s.len() > 2 || !s.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        if s.len() == 2 && s.starts_with('0') {
+            return None;
+        }
+        s.parse::<u8>().ok().filter(|n| *n <= max)
+    };
+    if let Some(rest) = name.strip_prefix("xmm") {
+        return num(rest, 15).and_then(|n| mk(RegKind::Xmm, n as usize, false, false));
+    }
+    if let Some(rest) = name.strip_prefix("ymm") {
+        return num(rest, 15).and_then(|n| mk(RegKind::Ymm, n as usize, false, false));
+    }
+    if let Some(rest) = name.strip_prefix("st") {
+        return num(rest, 7).and_then(|n| mk(RegKind::St, n as usize, false, false));
+    }
+    if let Some(rest) = name.strip_prefix('r') {
+        let (digits, suffix) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        let n = num(digits, 15)?;
+        return match suffix {
+            "" if n < 8 => mk(RegKind::Gp(8), n as usize, false, false),
+            "d" => mk(RegKind::Gp(4), n as usize, false, false),
+            "w" => mk(RegKind::Gp(2), n as usize, false, false),
+            "b" => mk(RegKind::Gp(1), n as usize, false, (4..8).contains(&n)),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// If `s` is `NAME(expr)` with balanced parentheses, return (NAME, expr).
+fn call_form(s: &str) -> Option<(&str, &str)> {
+    let open = s.find('(')?;
+    let name = &s[..open];
+    if !s.ends_with(')') || name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    // The parenthesis opened at `open` must close at the end.
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices().skip(open) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 && i != s.len() - 1 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some((name, s[open + 1..s.len() - 1].trim()))
+}
+
+/// A runtime register `Rq(expr)` etc.
+pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
+    let kind = |n: &str| {
+        Some(match n {
+            "Rq" | "Ra" => RegKind::Gp(8),
+            "Rd" => RegKind::Gp(4),
+            "Rw" => RegKind::Gp(2),
+            "Rb" => RegKind::Gp(1),
+            "Rf" => RegKind::St,
+            "xmm" => RegKind::Xmm,
+            "ymm" => RegKind::Ymm,
+            _ => return None,
+        })
+    };
+    if let Some(k) = kind(s) {
+        let _ = k;
+        return Some(Err("bad variable register expression".into()));
+    }
+    let (name, expr) = call_form(s)?;
+    let k = kind(name)?;
+    if expr.is_empty() {
+        return Some(Err("bad variable register expression".into()));
+    }
+    Some(Ok(Reg {
+        kind: k,
+        num: RegNum::Rt(expr.to_string()),
+        high8: false,
+        rex8: k == RegKind::Gp(1),
+    }))
+}
+
+/// Any register: fixed or runtime.
+pub(crate) fn any_reg(s: &str) -> Option<Result<Reg, String>> {
+    if let Some(r) = fixed_reg(s) {
+        return Some(Ok(r));
+    }
+    runtime_reg(s)
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+fn is_global_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '@')
+}
+
+/// Parse a label/pointer/extern reference, if `s` is one.
+pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, String>> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("->") {
+        if !is_global_name(rest) {
+            return Some(Err("bad global label".into()));
+        }
+        return Some(syms.global_label(rest).map(Target::Lg));
+    }
+    if let Some(rest) = s.strip_prefix("=>") {
+        let e = rest.trim();
+        if e.is_empty() {
+            return Some(Err("bad label".into()));
+        }
+        return Some(Ok(Target::Pc(e.to_string())));
+    }
+    if let Some(rest) = s.strip_prefix('<').or_else(|| s.strip_prefix('>')) {
+        let fwd = s.starts_with('>');
+        return match rest.parse::<u8>() {
+            Ok(n @ 1..=9) if rest.len() == 1 => Some(Ok(Target::Lg(if fwd { 246 + n } else { n }))),
+            _ => Some(Err("bad label".into())),
+        };
+    }
+    if let Some(rest) = s.strip_prefix('&') {
+        let e = rest.trim();
+        if e.is_empty() {
+            return Some(Err("bad address expression".into()));
+        }
+        return Some(Ok(Target::Ptr(e.to_string())));
+    }
+    if let Some(rest) = s.strip_prefix("extern") {
+        if rest.starts_with(|c: char| c.is_whitespace()) {
+            let name = rest.trim();
+            if name.is_empty() {
+                return Some(Err("bad extern name".into()));
+            }
+            return Some(syms.extern_index(name).map(Target::Extern));
+        }
+    }
+    None
+}
+
+/// Split a memory expression into signed terms at top-level `+`/`-` (not `->`, `=>`).
+/// Each term: (start offset of its sign or text, sign is minus, text).
+fn terms(s: &str) -> Vec<(usize, bool, &str)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0usize;
+    let mut neg = false;
+    let mut sign_at = 0usize;
+    let mut seen_sign = false;
+    for i in 0..b.len() {
+        match b[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b'+' | b'-' if depth == 0 => {
+                if b[i] == b'-' && b.get(i + 1) == Some(&b'>') {
+                    continue;
+                }
+                // A sign right after `e` of a decimal exponent is part of the number.
+                if i > 0 && matches!(b[i - 1], b'e' | b'E') {
+                    let head = s[start..i].trim();
+                    if head.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        && !head.starts_with("0x")
+                    {
+                        continue;
+                    }
+                }
+                let seg = s[start..i].trim();
+                if !seg.is_empty() || seen_sign {
+                    out.push((sign_at, neg, seg));
+                }
+                seen_sign = true;
+                neg = b[i] == b'-';
+                sign_at = i;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push((sign_at, neg, s[start..].trim()));
+    out
+}
+
+/// Parse the inside of `[...]`.
+fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem, String> {
+    let inner = inner.trim();
+    let mut m = Mem {
+        size,
+        base: None,
+        index: None,
+        scale: 1,
+        disp: Disp::None,
+        addr32: false,
+    };
+    if inner.is_empty() {
+        return Err("bad memory operand `[]'".into());
+    }
+    if let Some(t) = target(inner, syms) {
+        m.disp = Disp::Target(t?);
+        return Ok(m);
+    }
+    let ts = terms(inner);
+    let mut addr64 = false;
+    let mut k = 0;
+    while k < ts.len() {
+        let (_, neg, text) = ts[k];
+        let (regtext, scale) = match text.rsplit_once('*') {
+            Some((r, sc)) if any_reg(r.trim()).is_some() => (r.trim(), Some(sc.trim())),
+            _ => (text, None),
+        };
+        let reg = match any_reg(regtext) {
+            Some(r) => r?,
+            None => break,
+        };
+        if neg || text.is_empty() {
+            return Err(format!("bad displacement expression `-{text}'"));
+        }
+        match reg.kind {
+            RegKind::Gp(8) => addr64 = true,
+            RegKind::Gp(4) => m.addr32 = true,
+            RegKind::Xmm => return Err(format!("bad base register `{}'", reg_word(regtext))),
+            RegKind::Ymm => return Err(format!("bad base register `{}'", reg_word(regtext))),
+            _ => return Err(format!("bad base register `{}'", reg_word(regtext))),
+        }
+        match scale {
+            Some(sc) => {
+                let sv = match sc {
+                    "1" => 1,
+                    "2" => 2,
+                    "4" => 4,
+                    "8" => 8,
+                    _ => return Err(format!("bad displacement expression `*{sc}'")),
+                };
+                if m.index.is_some() {
+                    return Err("bad index register: two scaled registers".into());
+                }
+                if reg.num == RegNum::Fixed(4) {
+                    return Err(format!("bad index register `{regtext}'"));
+                }
+                m.index = Some(reg.num);
+                m.scale = sv;
+            }
+            None => {
+                if m.base.is_none() {
+                    m.base = Some(reg.num);
+                } else if m.index.is_none() {
+                    if reg.num == RegNum::Fixed(4) {
+                        return Err(format!("bad index register `{regtext}'"));
+                    }
+                    m.index = Some(reg.num);
+                    m.scale = 1;
+                } else {
+                    return Err("bad memory operand: too many registers".into());
+                }
+            }
+        }
+        k += 1;
+    }
+    if addr64 && m.addr32 {
+        return Err("mixed 32-bit and 64-bit address registers".into());
+    }
+    if k < ts.len() {
+        let (at, neg, text) = ts[k];
+        // The displacement is everything from this term on.
+        let rest = if k == 0 { inner } else { inner[at..].trim() };
+        for (_, _, t) in &ts[k..] {
+            if let Some(r) = any_reg(t.split('*').next().unwrap_or("").trim()) {
+                let _ = r;
+                return Err(format!("bad displacement expression `{rest}'"));
+            }
+            if t.is_empty() {
+                return Err(format!("bad displacement expression `{rest}'"));
+            }
+        }
+        let has_base = m.base.is_some() || m.index.is_some();
+        if has_base && target(text, syms).is_some() {
+            // DynASM writes an 8-byte address into the 4-byte slot here.
+            return Err("a label cannot be added to a register inside []".into());
+        }
+        if ts.len() - k == 1 {
+            if let Some(c) = constant(text) {
+                let c = c?;
+                m.disp = Disp::Const(if neg { -c } else { c });
+                return Ok(m);
+            }
+            if text.starts_with('#') {
+                let name = &text[1..];
+                if let Some(t) = syms.type_decl(name) {
+                    if neg {
+                        return Err(format!("bad displacement expression `{rest}'"));
+                    }
+                    m.disp = Disp::Rt(RtArg {
+                        expr: String::new(),
+                        kind: ArgKind::SizeOf { ty: t.ty },
+                    });
+                    return Ok(m);
+                }
+            }
+            if neg {
+                m.disp = Disp::Rt(RtArg {
+                    expr: text.to_string(),
+                    kind: ArgKind::Neg,
+                });
+                return Ok(m);
+            }
+        }
+        let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
+        m.disp = Disp::Rt(RtArg::int(expr));
+    }
+    Ok(m)
+}
+
+fn reg_word(s: &str) -> &str {
+    s.split('(').next().unwrap_or(s)
+}
+
+/// Parse a `.type` operand: `NAME->field`, `NAME:reg->field`, `NAME[i].field`, `NAME[i]`.
+fn type_operand(
+    s: &str,
+    size: Option<u16>,
+    syms: &mut dyn Symbols,
+) -> Option<Result<Operand, String>> {
+    let end = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    let name = &s[..end];
+    if name.is_empty() || !is_ident(name) {
+        return None;
+    }
+    let rest = &s[end..];
+    if !(rest.starts_with("->") || rest.starts_with(':') || rest.starts_with('[')) {
+        return None;
+    }
+    let decl = syms.type_decl(name)?;
+    let mut reg = decl.reg.clone();
+    let mut rest = rest;
+    if let Some(r) = rest.strip_prefix(':') {
+        let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
+        reg = Some(r[..e].trim().to_string());
+        rest = &r[e..];
+    }
+    let mut addend = String::new();
+    let field;
+    if let Some(r) = rest.strip_prefix("->") {
+        field = r.trim().to_string();
+    } else if let Some(r) = rest.strip_prefix('[') {
+        let Some(close) = r.rfind(']') else {
+            return Some(Err("unbalanced (), [] or {}".into()));
+        };
+        let idx = r[..close].trim();
+        addend = format!(
+            "({idx}) as i64 * ::core::mem::size_of::<{}>() as i64",
+            decl.ty
+        );
+        let after = r[close + 1..].trim();
+        field = after.strip_prefix('.').unwrap_or(after).trim().to_string();
+    } else {
+        return Some(Err(format!("bad type operand `{s}'")));
+    }
+    let Some(reg) = reg else {
+        return Some(Err(format!("no base register for type `{name}'")));
+    };
+    let base = match any_reg(reg.trim()) {
+        Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4)) => r,
+        _ => return Some(Err(format!("bad base register `{reg}'"))),
+    };
+    Some(Ok(Operand::Mem(Mem {
+        size,
+        addr32: base.kind == RegKind::Gp(4),
+        base: Some(base.num),
+        index: None,
+        scale: 1,
+        disp: Disp::Rt(RtArg {
+            expr: addend,
+            kind: ArgKind::FieldOffset { ty: decl.ty, field },
+        }),
+    })))
+}
+
+/// Parse one operand.
+pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
+    let mut s = text.trim();
+    let mut size = None;
+    if let Some((w, rest)) = s.split_once(|c: char| c.is_whitespace()) {
+        if let Some(sz) = size_keyword(w) {
+            size = Some(sz);
+            s = rest.trim();
+        }
+    }
+    if s.is_empty() {
+        return Err("bad operand".into());
+    }
+    if let Some(inner) = s.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return Err("unbalanced (), [] or {}".into());
+        };
+        return memory(inner, size, syms).map(Operand::Mem);
+    }
+    if s.ends_with(']') && !s.contains('[') {
+        return Err("unbalanced (), [] or {}".into());
+    }
+    if let Some(r) = any_reg(s) {
+        let r = r?;
+        if size.is_some() {
+            return Err("bad operand size override".into());
+        }
+        return Ok(Operand::Reg(r));
+    }
+    if let Some(t) = target(s, syms) {
+        return t.map(Operand::Target);
+    }
+    if let Some(op) = type_operand(s, size, syms) {
+        return op;
+    }
+    if let Some(c) = constant(s) {
+        let c = c?;
+        if size.is_some() {
+            return Err("bad operand size override".into());
+        }
+        return Ok(Operand::Imm {
+            size: None,
+            val: Imm::Const(c),
+        });
+    }
+    if let Some(name) = s.strip_prefix('#') {
+        if let Some(t) = syms.type_decl(name) {
+            return Ok(Operand::Imm {
+                size,
+                val: Imm::Rt(RtArg {
+                    expr: String::new(),
+                    kind: ArgKind::SizeOf { ty: t.ty },
+                }),
+            });
+        }
+    }
+    Ok(Operand::Imm {
+        size,
+        val: Imm::Rt(RtArg::int(s)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct S;
+    impl Symbols for S {
+        fn global_label(&mut self, _: &str) -> Result<u8, String> {
+            Ok(10)
+        }
+        fn extern_index(&mut self, _: &str) -> Result<u8, String> {
+            Ok(0)
+        }
+        fn type_decl(&self, _: &str) -> Option<crate::ir::TypeDecl> {
+            None
+        }
+    }
+
+    fn p(s: &str) -> Result<Operand, String> {
+        parse(s, &mut S)
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(literal("0x10"), Some(Ok(16)));
+        assert_eq!(literal("010"), Some(Ok(10)));
+        assert_eq!(literal("1e2"), Some(Ok(100)));
+        assert_eq!(literal("-2147483648"), Some(Ok(-2147483648)));
+        assert!(matches!(literal("-2147483649"), Some(Err(_))));
+        assert!(matches!(literal("1.5"), Some(Err(_))));
+        assert_eq!(literal("abc"), None);
+        assert_eq!(size_times("dword*5"), Some(20));
+    }
+
+    #[test]
+    fn registers() {
+        assert!(matches!(
+            p("r9d"),
+            Ok(Operand::Reg(Reg {
+                kind: RegKind::Gp(4),
+                num: RegNum::Fixed(9),
+                ..
+            }))
+        ));
+        assert!(matches!(p("r5b"), Ok(Operand::Reg(Reg { rex8: true, .. }))));
+        assert!(matches!(p("ah"), Ok(Operand::Reg(Reg { high8: true, .. }))));
+        assert!(matches!(
+            p("Rq(x+1)"),
+            Ok(Operand::Reg(Reg {
+                num: RegNum::Rt(_),
+                ..
+            }))
+        ));
+        assert!(p("Rq").is_err());
+        assert!(matches!(
+            p("st7"),
+            Ok(Operand::Reg(Reg {
+                kind: RegKind::St,
+                ..
+            }))
+        ));
+        assert!(matches!(p("spl"), Ok(Operand::Imm { .. })));
+    }
+
+    #[test]
+    fn memory_forms() {
+        let Ok(Operand::Mem(m)) = p("qword [rax+rcx*4-8]") else {
+            panic!()
+        };
+        assert_eq!(
+            (m.size, m.base, m.index, m.scale, m.disp),
+            (
+                Some(8),
+                Some(RegNum::Fixed(0)),
+                Some(RegNum::Fixed(1)),
+                4,
+                Disp::Const(-8)
+            )
+        );
+        let Ok(Operand::Mem(m)) = p("[rbx-d]") else {
+            panic!()
+        };
+        assert_eq!(
+            m.disp,
+            Disp::Rt(RtArg {
+                expr: "d".into(),
+                kind: ArgKind::Neg
+            })
+        );
+        let Ok(Operand::Mem(m)) = p("[rbx+qword*3]") else {
+            panic!()
+        };
+        assert_eq!(m.disp, Disp::Const(24));
+        let Ok(Operand::Mem(m)) = p("[->foo]") else {
+            panic!()
+        };
+        assert_eq!(m.disp, Disp::Target(Target::Lg(10)));
+        assert!(p("[rax+rsp]").is_err());
+        assert!(p("[rax*16]").is_err());
+        assert!(p("[rbx+<1]").is_err());
+        assert!(p("[xmm(a)]").is_err());
+    }
+}
