@@ -494,6 +494,12 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                         }
                         out.byte(c as u8);
                     }
+                    ImmField::Ibs => {
+                        if !(-128..=255).contains(&c) {
+                            return Err(("immediate byte out of range".into(), Some(oi)));
+                        }
+                        out.byte(c as u8);
+                    }
                     ImmField::Sb => {
                         if !(-128..=127).contains(&c) {
                             return Err(("signed immediate byte out of range".into(), Some(oi)));
@@ -516,7 +522,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                 },
             ) => {
                 let code = match fi {
-                    ImmField::Ib => act::IMM_B,
+                    ImmField::Ib | ImmField::Ibs => act::IMM_B,
                     ImmField::Sb => act::IMM_S,
                     ImmField::Iw => act::IMM_W,
                     ImmField::Iwb => act::IMM_WB,

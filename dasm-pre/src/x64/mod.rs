@@ -81,7 +81,8 @@ pub fn assemble(
     // Parse the operands.
     let mut ops = Vec::with_capacity(operands.len());
     for (text, span) in operands {
-        match operand::parse(text, syms) {
+        let parsed = if op == "mov64" { mov64_operand(text, syms) } else { operand::parse(text, syms) };
+        match parsed {
             Ok(o) => ops.push(o),
             Err(message) => {
                 return Err(EncodeError {
@@ -224,6 +225,41 @@ fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
 fn mov64_hint() -> String {
     "accepted forms: mov64 r64, imm64; mov64 al/ax/eax/rax, [addr64]; mov64 [addr64], al/ax/eax/rax"
         .into()
+}
+
+/// A 64-bit literal (decimal or `0x` hex, optionally negative) as decimal `i64` text.
+fn wide_literal(s: &str) -> Option<String> {
+    let t = s.trim();
+    let (neg, b) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let v = match b.strip_prefix("0x").or_else(|| b.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok()?,
+        None if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()) => b.parse::<u64>().ok()?,
+        None => return None,
+    };
+    let v = v as i64;
+    Some(if neg { v.wrapping_neg() } else { v }.to_string())
+}
+
+/// `mov64` operands: like any operand, but literals may be 64-bit wide.
+fn mov64_operand(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
+    let t = text.trim();
+    if let Some(v) = wide_literal(t) {
+        return Ok(Operand::Imm { size: None, val: Imm::Rt(RtArg::int(v)) });
+    }
+    if let Some(v) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).and_then(wide_literal) {
+        return Ok(Operand::Mem(operand::Mem {
+            size: None,
+            base: None,
+            index: None,
+            scale: 1,
+            disp: Disp::Rt(RtArg::int(v)),
+            addr32: false,
+        }));
+    }
+    operand::parse(text, syms)
 }
 
 /// `mov64`: REX.W B8+r imm64, or the A0..A3 moffs64 forms with the accumulator.

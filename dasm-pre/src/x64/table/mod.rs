@@ -64,6 +64,7 @@
 //! | `/r` | ModRM with the `R` operand as reg and the `M` operand as rm |
 //! | `ib` | 1-byte immediate, 0..255 (runtime: IMM_B) |
 //! | `sb` | 1-byte signed immediate, -128..127 (runtime: IMM_S) |
+//! | `ibs` | 1-byte immediate, -128..255 (runtime: IMM_B), as DynASM does for `push byte`, `rorx` |
 //! | `iw` | 2-byte immediate, 0..65535 (runtime: IMM_W) |
 //! | `id` | 4-byte immediate (runtime: IMM_D) |
 //! | `iwb` `idb` | as `iw` `id`, but a runtime value uses IMM_WB/IMM_DB (the engine shrinks to the imm8 form, opcode + 2) |
@@ -162,6 +163,8 @@ pub(crate) enum ImmField {
     Ib,
     /// `sb`.
     Sb,
+    /// `ibs`.
+    Ibs,
     /// `iw`.
     Iw,
     /// `id`.
@@ -349,6 +352,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
             "REX.W" => f.rexw = true,
             "ib" => f.imms.push(ImmField::Ib),
             "sb" => f.imms.push(ImmField::Sb),
+            "ibs" => f.imms.push(ImmField::Ibs),
             "iw" => f.imms.push(ImmField::Iw),
             "id" => f.imms.push(ImmField::Id),
             "iwb" => f.imms.push(ImmField::Iwb),

@@ -1,0 +1,294 @@
+//! The x64 encoder against DynASM's golden corpus (`testdata/corpus/dynasm_x64_*.tsv`).
+//!
+//! Every accepted line is split into statements, encoded with `dasm_pre::x64::assemble`, turned
+//! into action-list bytes exactly as the builder does (ESC for code bytes 233..255, STOP at the
+//! end), and compared byte for byte with DynASM's action list; the runtime arguments are
+//! evaluated from the row's `runtime_args` and compared with the values DynASM passed.
+//! Set `X64_SHOW=N` to print up to N mismatches per family.
+
+use dasm_pre::ir::{ArgKind, Piece, Span, Symbols, TypeDecl};
+use dasm_pre::x64;
+use std::collections::{BTreeMap, HashMap};
+
+/// Symbols numbered like the corpus: globals foo=10.., externs foo=0...
+struct CorpusSyms {
+    globals: HashMap<String, u8>,
+    externs: HashMap<String, u8>,
+}
+
+impl CorpusSyms {
+    fn new() -> Self {
+        let globals = ["foo", "lbl", "bar", "g0", "g1", "g2", "g3"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), 10 + i as u8))
+            .collect();
+        let externs =
+            ["foo", "bar", "e0", "e1", "e2", "e3"].iter().enumerate().map(|(i, n)| (n.to_string(), i as u8)).collect();
+        CorpusSyms { globals, externs }
+    }
+}
+
+impl Symbols for CorpusSyms {
+    fn global_label(&mut self, name: &str) -> Result<u8, String> {
+        let n = self.globals.len() as u8 + 10;
+        Ok(*self.globals.entry(name.to_string()).or_insert(n))
+    }
+    fn extern_index(&mut self, name: &str) -> Result<u8, String> {
+        let n = self.externs.len() as u8;
+        Ok(*self.externs.entry(name.to_string()).or_insert(n))
+    }
+    fn type_decl(&self, _name: &str) -> Option<TypeDecl> {
+        None
+    }
+}
+
+/// Split a statement into mnemonic and operands (top-level commas), with spans.
+fn split_statement(stmt: &str) -> (String, Vec<(String, Span)>) {
+    let s = stmt.trim();
+    if let Some(l) = s.strip_suffix(':') {
+        let l = l.trim();
+        return (".label".into(), vec![(l.to_string(), Span { start: 0, end: l.len() })]);
+    }
+    let (op, rest) = match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    };
+    let base = op.len();
+    let mut ops = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let b = rest.as_bytes();
+    for i in 0..=b.len() {
+        let c = b.get(i).copied();
+        match c {
+            Some(b'(' | b'[' | b'{') => depth += 1,
+            Some(b')' | b']' | b'}') => depth -= 1,
+            Some(b',') | None if depth == 0 => {
+                let t = rest[start..i].trim();
+                if !t.is_empty() || c.is_some() {
+                    let off = rest[start..i].find(t).unwrap_or(0) + start + base;
+                    ops.push((t.to_string(), Span { start: off, end: off + t.len() }));
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    (op.to_string(), ops)
+}
+
+/// The result of encoding a line: action bytes and runtime args (expr, kind).
+fn encode_line(asm: &str) -> Result<(Vec<u8>, Vec<(String, ArgKind)>), String> {
+    let mut syms = CorpusSyms::new();
+    let mut bytes = Vec::new();
+    let mut args = Vec::new();
+    for stmt in asm.split(';') {
+        if stmt.trim().is_empty() {
+            continue;
+        }
+        let (op, ops) = split_statement(stmt);
+        let refs: Vec<(&str, Span)> = ops.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+        let enc = x64::assemble(&op, &refs, &mut syms).map_err(|e| e.message)?;
+        for p in enc.pieces {
+            match p {
+                Piece::Code(b) => {
+                    if b >= 233 {
+                        bytes.push(252);
+                    }
+                    bytes.push(b);
+                }
+                Piece::Action { code, params, arg } => {
+                    bytes.push(code);
+                    bytes.extend(params);
+                    if let Some(a) = arg {
+                        args.push((a.expr, a.kind));
+                    }
+                }
+            }
+        }
+    }
+    bytes.push(255);
+    Ok((bytes, args))
+}
+
+fn parse_int(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (neg, b) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let v = if let Some(h) = b.strip_prefix("0x") {
+        u64::from_str_radix(h, 16).ok()? as i64
+    } else {
+        b.parse::<i64>().ok()?
+    };
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// Evaluate our argument expressions with the row's runtime values, as C `int`s.
+fn eval_args(args: &[(String, ArgKind)], vars: &HashMap<String, i64>) -> Option<Vec<i64>> {
+    let mut out = Vec::new();
+    for (e, k) in args {
+        let v = match vars.get(e.trim()) {
+            Some(v) => *v,
+            None => parse_int(e)?,
+        };
+        let v = match k {
+            ArgKind::Int | ArgKind::Ptr => v as i32 as i64,
+            ArgKind::Neg => (v as i32).wrapping_neg() as i64,
+            ArgKind::Lo32 => v as i32 as i64,
+            ArgKind::Hi32 => (v >> 32) as i32 as i64,
+            _ => return None,
+        };
+        out.push(v);
+    }
+    Some(out)
+}
+
+fn read_tsv(name: &str) -> Vec<HashMap<String, String>> {
+    let path = format!("{}/../testdata/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split('\t').collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| header.iter().zip(l.split('\t')).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+        .collect()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Rows whose DynASM output is a documented DynASM bug that dasr deliberately does not copy.
+fn deliberate_difference(note: &str, asm: &str) -> bool {
+    note.contains("32-bit register in an address")
+        || note.contains("ah/bh/ch/dh")
+        || note.contains("label added to a base")
+        || asm.contains("xchg eax, eax")
+}
+
+#[test]
+fn corpus_instructions() {
+    let rows = read_tsv("dynasm_x64_insn.tsv");
+    let show: usize = std::env::var("X64_SHOW").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut per_family: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    let mut shown: HashMap<String, usize> = HashMap::new();
+    let mut deliberate = 0;
+    for r in &rows {
+        let fam = r["family"].clone();
+        let asm = &r["asm"];
+        let e = per_family.entry(fam.clone()).or_default();
+        e.2 += 1;
+        if deliberate_difference(&r["note"], asm) {
+            deliberate += 1;
+        }
+        let vars: HashMap<String, i64> = r["runtime_args"]
+            .split(',')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                let k = k.split(':').next()?.trim().to_string();
+                Some((k, parse_int(v)?))
+            })
+            .collect();
+        let got = encode_line(asm);
+        let ok_bytes = matches!(&got, Ok((b, _)) if hex(b) == r["actionlist_hex"]);
+        let ok_args = match &got {
+            Ok((_, args)) => {
+                let want: Vec<i64> = if r["put_args"] == "-" {
+                    vec![]
+                } else {
+                    r["put_args"].split(',').filter_map(parse_int).collect()
+                };
+                eval_args(args, &vars).is_some_and(|v| v == want)
+            }
+            Err(_) => false,
+        };
+        if ok_bytes {
+            e.0 += 1;
+        }
+        if ok_bytes && ok_args {
+            e.1 += 1;
+        } else {
+            let n = shown.entry(fam.clone()).or_default();
+            if *n < show {
+                *n += 1;
+                match &got {
+                    Ok((b, a)) => println!(
+                        "MISMATCH [{fam}] {asm}\t{}\n   want {} args {}\n   got  {} args {:?}",
+                        r["runtime_args"],
+                        r["actionlist_hex"],
+                        r["put_args"],
+                        hex(b),
+                        a
+                    ),
+                    Err(m) => println!("ERROR [{fam}] {asm}\t=> {m}\n   want {}", r["actionlist_hex"]),
+                }
+            }
+        }
+    }
+    println!("family: action lists identical / with identical runtime args / total");
+    let (mut tb, mut ta, mut tt) = (0, 0, 0);
+    for (f, (b, a, t)) in &per_family {
+        println!("  {f:10} {b:6} {a:6} {t:6}");
+        tb += b;
+        ta += a;
+        tt += t;
+    }
+    println!("  {:10} {tb:6} {ta:6} {tt:6}", "all");
+    println!("rows that are deliberately different (DynASM bugs not copied): {deliberate}");
+    let gp = per_family.get("gp").copied().unwrap_or_default();
+    const GP_FLOOR: usize = 0;
+    println!("gp exact: {} (floor {GP_FLOOR})", gp.1);
+    assert!(gp.1 >= GP_FLOOR, "gp regressed: {} < {GP_FLOOR}", gp.1);
+}
+
+#[test]
+fn corpus_errors_rejected() {
+    let rows = read_tsv("dynasm_x64_errors.tsv");
+    let show = std::env::var("X64_SHOW").ok().and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    let (mut total, mut rejected, mut same_msg) = (0, 0, 0);
+    let mut per_family: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut shown = 0;
+    for r in rows.iter().filter(|r| r["stage"] == "dynasm") {
+        let asm = &r["asm"];
+        // Directives other than the x64 pseudo-ops belong to the front end.
+        let first = asm.trim_start();
+        let front_end = first.starts_with('.')
+            && !["label", "align", "space", "byte", "sbyte", "word", "dword", "long", "qword", "quad", "aword", "addr"]
+                .iter()
+                .any(|d| first[1..].starts_with(d));
+        if front_end {
+            continue;
+        }
+        total += 1;
+        let e = per_family.entry(r["family"].clone()).or_default();
+        e.1 += 1;
+        match encode_line(asm) {
+            Err(m) => {
+                rejected += 1;
+                e.0 += 1;
+                if m == r["error"] {
+                    same_msg += 1;
+                } else if shown < show {
+                    shown += 1;
+                    println!("MSG {asm}\n   want {}\n   got  {m}", r["error"]);
+                }
+            }
+            Ok((b, _)) => {
+                if shown < show {
+                    shown += 1;
+                    println!("ACCEPTED {asm} => {}   (DynASM: {})", hex(&b), r["error"]);
+                }
+            }
+        }
+    }
+    println!("errors (stage dynasm, x64 statements): rejected {rejected} / {total}, same message {same_msg}");
+    for (f, (a, t)) in &per_family {
+        println!("  {f:10} {a:6} {t:6}");
+    }
+    let gp = per_family.get("gp").copied().unwrap_or_default();
+    const GP_REJECT_FLOOR: usize = 0;
+    assert!(gp.0 >= GP_REJECT_FLOOR, "gp rejections regressed: {} < {GP_REJECT_FLOOR}", gp.0);
+}
