@@ -52,9 +52,10 @@ const F_IS4: u8 = 6;
 /// operands that sit in explicit (non-implicit) register slots of the form.
 fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> bool {
     match (a, op) {
-        (Atom::Gp(s), Operand::Reg(r)) => {
-            r.kind == RegKind::Gp(s) || (ignore_size && matches!(r.kind, RegKind::Gp(_)))
+        (Atom::Gp(_) | Atom::Xmm | Atom::Ymm, Operand::Reg(r)) if ignore_size => {
+            r.kind != RegKind::St
         }
+        (Atom::Gp(s), Operand::Reg(r)) => r.kind == RegKind::Gp(s),
         (Atom::FixedGp(n, s), Operand::Reg(r)) => {
             r.kind == RegKind::Gp(s) && r.num == RegNum::Fixed(n) && !r.high8 && !r.rex8
         }
@@ -78,6 +79,7 @@ fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> 
                 (ImmClass::Runtime, Imm::Const(_)) => false,
             }
         }
+        (Atom::Imm(..), Operand::Target(_)) => ignore_size,
         (
             Atom::One,
             Operand::Imm {

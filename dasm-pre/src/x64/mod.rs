@@ -81,7 +81,11 @@ pub fn assemble(
     // Parse the operands.
     let mut ops = Vec::with_capacity(operands.len());
     for (text, span) in operands {
-        let parsed = if op == "mov64" { mov64_operand(text, syms) } else { operand::parse(text, syms) };
+        let parsed = if op == "mov64" {
+            mov64_operand(text, syms)
+        } else {
+            operand::parse(text, syms)
+        };
         match parsed {
             Ok(o) => ops.push(o),
             Err(message) => {
@@ -152,60 +156,47 @@ pub fn assemble(
 fn mode_string(ops: &[Operand]) -> String {
     ops.iter()
         .map(|o| match o {
+            Operand::Reg(r) if r.kind == RegKind::St => "ff".to_string(),
             Operand::Reg(r) => format!("r{}", operand::size_letter(Some(r.size()))),
             Operand::Mem(m) => format!("x{}", operand::size_letter(m.size)),
             Operand::Imm { size, .. } => format!("i{}", operand::size_letter(*size)),
-            Operand::Target(_) => "l?".to_string(),
+            Operand::Target(_) => "iq".to_string(),
         })
         .collect::<Vec<_>>()
         .join(",")
 }
 
-/// Why no form matched: DynASM's messages.
+/// Why no form matched: DynASM's messages. DynASM first matches operand modes (register,
+/// memory, immediate, x87 register; xmm/ymm count as registers), then sizes.
 fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (String, Option<usize>) {
     let modes = mode_string(ops);
-    if let Some(i) = ops.iter().position(|o| matches!(o, Operand::Target(_))) {
-        let rel_ok = forms
-            .iter()
-            .any(|f| f.ops.len() == ops.len() && f.ops[i].contains(&table::Atom::Rel));
-        if !rel_ok {
+    if !forms.iter().any(|f| encode::form_matches(f, ops, true)) {
+        if let Some(i) = ops.iter().position(|o| matches!(o, Operand::Target(_))) {
             return ("bad operand size for label".into(), Some(i));
         }
+        return (format!("bad operand mode in `{op} {modes}'"), None);
     }
-    let size_matters = forms.iter().any(|f| encode::form_matches(f, ops, true));
-    // Explicit sizes of registers and sized memory.
     let sizes: Vec<u16> = ops
         .iter()
         .filter_map(|o| match o {
             Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
             Operand::Mem(m) => m.size,
+            Operand::Target(_) => Some(8),
             _ => None,
         })
         .collect();
-    let mixed = sizes.windows(2).any(|w| w[0] != w[1]);
-    if mixed
-        && ops
-            .iter()
-            .all(|o| matches!(o, Operand::Reg(_) | Operand::Mem(_)))
-    {
+    if sizes.windows(2).any(|w| w[0] != w[1]) {
         return (format!("mixed operand size in `{op} {modes}'"), None);
     }
-    if size_matters {
-        let has_size = ops.iter().any(|o| match o {
-            Operand::Reg(_) => true,
-            Operand::Mem(m) => m.size.is_some(),
-            Operand::Imm { size, .. } => size.is_some(),
-            Operand::Target(_) => false,
-        });
-        if !has_size {
-            return (format!("missing operand size in `{op} {modes}'"), None);
-        }
-        if mixed {
-            return (format!("mixed operand size in `{op} {modes}'"), None);
-        }
-        return (format!("bad operand size in `{op} {modes}'"), None);
+    let has_size = ops.iter().any(|o| match o {
+        Operand::Reg(_) | Operand::Target(_) => true,
+        Operand::Mem(m) => m.size.is_some(),
+        Operand::Imm { size, .. } => size.is_some(),
+    });
+    if !has_size {
+        return (format!("missing operand size in `{op} {modes}'"), None);
     }
-    (format!("bad operand mode in `{op} {modes}'"), None)
+    (format!("bad operand size in `{op} {modes}'"), None)
 }
 
 fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
@@ -247,9 +238,16 @@ fn wide_literal(s: &str) -> Option<String> {
 fn mov64_operand(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
     let t = text.trim();
     if let Some(v) = wide_literal(t) {
-        return Ok(Operand::Imm { size: None, val: Imm::Rt(RtArg::int(v)) });
+        return Ok(Operand::Imm {
+            size: None,
+            val: Imm::Rt(RtArg::int(v)),
+        });
     }
-    if let Some(v) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).and_then(wide_literal) {
+    if let Some(v) = t
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(wide_literal)
+    {
         return Ok(Operand::Mem(operand::Mem {
             size: None,
             base: None,

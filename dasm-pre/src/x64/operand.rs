@@ -554,8 +554,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                 m.disp = Disp::Const(if neg { -c } else { c });
                 return Ok(m);
             }
-            if text.starts_with('#') {
-                let name = &text[1..];
+            if let Some(name) = text.strip_prefix('#') {
                 if let Some(t) = syms.type_decl(name) {
                     if neg {
                         return Err(format!("bad displacement expression `{rest}'"));

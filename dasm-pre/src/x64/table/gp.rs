@@ -286,7 +286,6 @@ pub(super) const ROWS: &[Row] = &[
     // lea
     Row("lea", "r64, m", "REX.W 8D /r"),
     Row("lea", "r32, m", "8D /r"),
-    Row("lea", "r16, m", "o16 8D /r"),
     // xchg (the accumulator forms use 90+r; `xchg eax, eax` is not 90, which would be a nop on x64)
     Row("xchg", "eax, eax", "RM: 87 /r"),
     Row("xchg", "rax, r64", "REX.W 90+r"),
@@ -705,7 +704,7 @@ pub(super) const ROWS: &[Row] = &[
     Row("mulx", "r32, r32, rm32", "VEX.LZ.F2.0F38.W0 F6 /r"),
     Row("pdep", "r32, r32, rm32", "VEX.LZ.F2.0F38.W0 F5 /r"),
     Row("pext", "r32, r32, rm32", "VEX.LZ.F3.0F38.W0 F5 /r"),
-    Row("rorx", "r32, rm32, imm8", "VEX.LZ.F2.0F3A.W0 F0 /r ibs"),
+    Row("rorx", "r32, rm32, simm8", "VEX.LZ.F2.0F3A.W0 F0 /r ibs"),
     Row("sarx", "r32, rm32, r32", "RMV: VEX.LZ.F3.0F38.W0 F7 /r"),
     Row("shlx", "r32, rm32, r32", "RMV: VEX.LZ.66.0F38.W0 F7 /r"),
     Row("shrx", "r32, rm32, r32", "RMV: VEX.LZ.F2.0F38.W0 F7 /r"),
@@ -718,7 +717,7 @@ pub(super) const ROWS: &[Row] = &[
     Row("mulx", "r64, r64, rm64", "VEX.LZ.F2.0F38.W1 F6 /r"),
     Row("pdep", "r64, r64, rm64", "VEX.LZ.F2.0F38.W1 F5 /r"),
     Row("pext", "r64, r64, rm64", "VEX.LZ.F3.0F38.W1 F5 /r"),
-    Row("rorx", "r64, rm64, imm8", "VEX.LZ.F2.0F3A.W1 F0 /r ibs"),
+    Row("rorx", "r64, rm64, simm8", "VEX.LZ.F2.0F3A.W1 F0 /r ibs"),
     Row("sarx", "r64, rm64, r64", "RMV: VEX.LZ.F3.0F38.W1 F7 /r"),
     Row("shlx", "r64, rm64, r64", "RMV: VEX.LZ.66.0F38.W1 F7 /r"),
     Row("shrx", "r64, rm64, r64", "RMV: VEX.LZ.F2.0F38.W1 F7 /r"),
