@@ -335,3 +335,84 @@ fn corpus_errors_rejected() {
         gp.0
     );
 }
+
+/// dynasm-rs's x64 encoding tests translated to DynASM syntax, with the machine code real DynASM
+/// produced for them (`testdata/corpus/peer-dynasmrs/dynasmrs_x64_dynasm_oracle.tsv`). All
+/// operands are literal, so the action list is the machine code itself.
+#[test]
+fn peer_dynasmrs_oracle() {
+    let rows = read_tsv("peer-dynasmrs/dynasmrs_x64_dynasm_oracle.tsv");
+    let show: usize = std::env::var("X64_SHOW")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut per_file: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut shown = 0;
+    for r in rows.iter().filter(|r| !r["dynasm_hex"].is_empty()) {
+        let e = per_file.entry(r["source_file"].clone()).or_default();
+        e.1 += 1;
+        let asm = &r["asm_dynasm"];
+        let mut want = Vec::new();
+        for i in (0..r["dynasm_hex"].len()).step_by(2) {
+            let b = u8::from_str_radix(&r["dynasm_hex"][i..i + 2], 16).unwrap_or(0);
+            if b >= 233 {
+                want.push(252);
+            }
+            want.push(b);
+        }
+        want.push(255);
+        match encode_line(asm) {
+            Ok((b, _)) if b == want => e.0 += 1,
+            other => {
+                if shown < show && r["source_file"] == "generic.rs.gen" {
+                    shown += 1;
+                    println!(
+                        "PEER {asm}\n   want {}\n   got  {:?}",
+                        hex(&want),
+                        other.map(|(b, _)| hex(&b))
+                    );
+                }
+            }
+        }
+    }
+    println!("dynasm-rs tests through DynASM: identical / total per file");
+    for (f, (a, t)) in &per_file {
+        println!("  {f:16} {a:5} {t:5}");
+    }
+    let generic = per_file.get("generic.rs.gen").copied().unwrap_or_default();
+    const GENERIC_FLOOR: usize = 808;
+    assert!(
+        generic.0 >= GENERIC_FLOOR,
+        "generic regressed: {} < {GENERIC_FLOOR}",
+        generic.0
+    );
+}
+
+/// How many of DynASM's 899 x64 mnemonics the table knows, per family.
+#[test]
+fn mnemonic_coverage() {
+    let rows = read_tsv("dynasm_x64_mnemonics.tsv");
+    let mut per_family: BTreeMap<String, (usize, usize, Vec<String>)> = BTreeMap::new();
+    let mut known = 0;
+    for r in &rows {
+        let e = per_family.entry(r["family"].clone()).or_default();
+        e.1 += 1;
+        if x64::is_mnemonic(&r["mnemonic"]) {
+            e.0 += 1;
+            known += 1;
+        } else {
+            e.2.push(r["mnemonic"].clone());
+        }
+    }
+    println!("mnemonics known: {known} / {}", rows.len());
+    for (f, (a, t, missing)) in &per_family {
+        let list = if missing.len() <= 12 {
+            missing.join(" ")
+        } else {
+            String::new()
+        };
+        println!("  {f:10} {a:4} {t:4} {list}");
+    }
+    let gp = per_family.get("gp").map(|e| (e.0, e.1)).unwrap_or_default();
+    assert_eq!(gp.0, gp.1, "general-purpose mnemonics missing");
+}
