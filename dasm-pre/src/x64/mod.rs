@@ -188,6 +188,9 @@ fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (Strin
     if sizes.windows(2).any(|w| w[0] != w[1]) {
         return (format!("mixed operand size in `{op} {modes}'"), None);
     }
+    if let Some(i) = ops.iter().position(|o| matches!(o, Operand::Target(_))) {
+        return ("bad operand size for label".into(), Some(i));
+    }
     let has_size = ops.iter().any(|o| match o {
         Operand::Reg(_) | Operand::Target(_) => true,
         Operand::Mem(m) => m.size.is_some(),
