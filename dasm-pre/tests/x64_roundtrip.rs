@@ -270,8 +270,12 @@ fn table_forms_decode_back() {
                 };
                 // xchg and test may print their operands in the other order.
                 let swapped = (name == "xchg" || name == "test") && {
-                    let mut p: Vec<&str> =
-                        got.splitn(2, ' ').nth(1).unwrap_or("").split(',').collect();
+                    let mut p: Vec<&str> = got
+                        .split_once(' ')
+                        .map(|x| x.1)
+                        .unwrap_or("")
+                        .split(',')
+                        .collect();
                     p.reverse();
                     format!("{name} {}", p.join(",")) == want
                 };
