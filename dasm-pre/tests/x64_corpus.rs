@@ -271,10 +271,19 @@ fn corpus_instructions() {
     }
     println!("  {:10} {tb:6} {ta:6} {tt:6}", "all");
     println!("rows that are deliberately different (DynASM bugs not copied): {deliberate}");
-    let gp = per_family.get("gp").copied().unwrap_or_default();
-    const GP_FLOOR: usize = 5073;
-    println!("gp exact: {} (floor {GP_FLOOR})", gp.1);
-    assert!(gp.1 >= GP_FLOOR, "gp regressed: {} < {GP_FLOOR}", gp.1);
+    // Floors: exact rows (action list and runtime arguments) per family; raise them as rows land.
+    const FLOORS: [(&str, usize); 5] = [
+        ("gp", 5073),
+        ("x87", 488),
+        ("bmi1", 133),
+        ("bmi2", 163),
+        ("adx", 24),
+    ];
+    for (fam, floor) in FLOORS {
+        let got = per_family.get(fam).map(|e| e.1).unwrap_or(0);
+        println!("{fam} exact: {got} (floor {floor})");
+        assert!(got >= floor, "{fam} regressed: {got} < {floor}");
+    }
 }
 
 #[test]
@@ -381,6 +390,7 @@ fn peer_dynasmrs_oracle() {
     }
     let generic = per_file.get("generic.rs.gen").copied().unwrap_or_default();
     const GENERIC_FLOOR: usize = 808;
+    const FPU_FLOOR: usize = 488;
     assert!(
         generic.0 >= GENERIC_FLOOR,
         "generic regressed: {} < {GENERIC_FLOOR}",

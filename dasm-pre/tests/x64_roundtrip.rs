@@ -105,6 +105,7 @@ fn canon_mnemonic(m: &str) -> String {
         "fwait" => "wait".into(),
         "pushf" => "pushfq".into(),
         "popf" => "popfq".into(),
+        "fpop" => "fstp st0".into(),
         _ => m.to_string(),
     }
 }
@@ -260,6 +261,7 @@ fn table_forms_decode_back() {
                 let implicit = {
                     let drop = |s: &str| {
                         let s = s.replace(" st0,", " ").replace(",xmm0", "");
+                        let s = s.strip_suffix(",st0").unwrap_or(&s).to_string();
                         if ops.is_empty() {
                             s.split(' ').next().unwrap_or("").to_string()
                         } else {

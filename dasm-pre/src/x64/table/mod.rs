@@ -75,6 +75,7 @@
 
 mod gp;
 mod samples;
+mod x87;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -84,7 +85,7 @@ use std::sync::OnceLock;
 pub struct Row(pub &'static str, pub &'static str, pub &'static str);
 
 /// The row files, in matching order.
-const FAMILIES: &[&[Row]] = &[gp::ROWS, samples::ROWS];
+const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, samples::ROWS];
 
 /// Register classes a form atom can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
