@@ -396,6 +396,8 @@ fn peer_dynasmrs_oracle() {
         "generic regressed: {} < {GENERIC_FLOOR}",
         generic.0
     );
+    let fpu = per_file.get("fpu.rs.gen").copied().unwrap_or_default();
+    assert!(fpu.0 >= FPU_FLOOR, "fpu regressed: {} < {FPU_FLOOR}", fpu.0);
 }
 
 /// How many of DynASM's 899 x64 mnemonics the table knows, per family.
