@@ -74,7 +74,7 @@ fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> 
             match (class, val) {
                 (ImmClass::Any, _) => size_ok,
                 (ImmClass::Simm8, Imm::Const(c)) => (-128..=127).contains(&norm(*c)),
-                (ImmClass::Simm8, Imm::Rt(_)) => *size == Some(1) || ignore_size,
+                (ImmClass::Simm8, Imm::Rt(_)) => *size == Some(1),
                 (ImmClass::Runtime, Imm::Rt(_)) => size_ok,
                 (ImmClass::Runtime, Imm::Const(_)) => false,
             }
@@ -121,6 +121,14 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
         alts.iter()
             .any(|a| atom_matches(*a, op, &reg_sizes, ignore_size))
     })
+}
+
+/// Whether operand `i` alone matches its slot in form `f`.
+pub(crate) fn form_matches_at(f: &Form, ops: &[Operand], i: usize) -> bool {
+    match (f.ops.get(i), ops.get(i)) {
+        (Some(alts), Some(op)) => alts.iter().any(|a| atom_matches(*a, op, &[], false)),
+        _ => false,
+    }
 }
 
 /// The register of a register operand, if it is one.

@@ -176,8 +176,19 @@ fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (Strin
         }
         return (format!("bad operand mode in `{op} {modes}'"), None);
     }
+    // Implicit fixed registers (the `cl` of shifts) have a size of their own.
+    let implicit = |i: usize| {
+        forms.iter().any(|f| {
+            f.ops.len() == ops.len()
+                && f.ops[i].iter().any(|a| *a == table::Atom::FixedGp(1, 1))
+                && encode::form_matches_at(f, ops, i)
+        })
+    };
     let sizes: Vec<u16> = ops
         .iter()
+        .enumerate()
+        .filter(|(i, _)| !implicit(*i))
+        .map(|(_, o)| o)
         .filter_map(|o| match o {
             Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
             Operand::Mem(m) => m.size,
