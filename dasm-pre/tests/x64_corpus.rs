@@ -196,6 +196,33 @@ fn deliberate_difference(note: &str, asm: &str) -> bool {
         || asm.contains("xchg eax, eax")
 }
 
+/// Encode one corpus row; whether the action list and the runtime arguments match.
+fn check_row(r: &HashMap<String, String>) -> (bool, bool, Result<(Vec<u8>, Args), String>) {
+    let asm = &r["asm"];
+    let vars: HashMap<String, i64> = r["runtime_args"]
+        .split(',')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            let k = k.split(':').next()?.trim().to_string();
+            Some((k, parse_int(v)?))
+        })
+        .collect();
+    let got = encode_line(asm);
+    let ok_bytes = matches!(&got, Ok((b, _)) if hex(b) == r["actionlist_hex"]);
+    let ok_args = match &got {
+        Ok((_, args)) => {
+            let want: Vec<i64> = if r["put_args"] == "-" {
+                vec![]
+            } else {
+                r["put_args"].split(',').filter_map(parse_int).collect()
+            };
+            eval_args(args, &vars).is_some_and(|v| v == want)
+        }
+        Err(_) => false,
+    };
+    (ok_bytes, ok_args, got)
+}
+
 #[test]
 fn corpus_instructions() {
     let rows = read_tsv("dynasm_x64_insn.tsv");
@@ -214,27 +241,7 @@ fn corpus_instructions() {
         if deliberate_difference(&r["note"], asm) {
             deliberate += 1;
         }
-        let vars: HashMap<String, i64> = r["runtime_args"]
-            .split(',')
-            .filter_map(|kv| {
-                let (k, v) = kv.split_once('=')?;
-                let k = k.split(':').next()?.trim().to_string();
-                Some((k, parse_int(v)?))
-            })
-            .collect();
-        let got = encode_line(asm);
-        let ok_bytes = matches!(&got, Ok((b, _)) if hex(b) == r["actionlist_hex"]);
-        let ok_args = match &got {
-            Ok((_, args)) => {
-                let want: Vec<i64> = if r["put_args"] == "-" {
-                    vec![]
-                } else {
-                    r["put_args"].split(',').filter_map(parse_int).collect()
-                };
-                eval_args(args, &vars).is_some_and(|v| v == want)
-            }
-            Err(_) => false,
-        };
+        let (ok_bytes, ok_args, got) = check_row(r);
         if ok_bytes {
             e.0 += 1;
         }
@@ -427,4 +434,56 @@ fn mnemonic_coverage() {
     }
     let gp = per_family.get("gp").map(|e| (e.0, e.1)).unwrap_or_default();
     assert_eq!(gp.0, gp.1, "general-purpose mnemonics missing");
+}
+
+/// The string fields of the `cases` of a feature case set (`branch_boundaries.json`, ...).
+fn json_cases(name: &str) -> Vec<HashMap<String, String>> {
+    let path = format!(
+        "{}/../testdata/corpus/features/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let cases = text.split_once("\"cases\"").map(|x| x.1).unwrap_or("");
+    let field = |chunk: &str, key: &str| -> String {
+        let pat = format!("\"{key}\": \"");
+        chunk
+            .split_once(&pat)
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(v, _)| v.to_string())
+            .unwrap_or_default()
+    };
+    cases
+        .split("\"id\":")
+        .skip(1)
+        .map(|chunk| {
+            ["asm", "runtime_args", "actionlist_hex", "put_args"]
+                .iter()
+                .map(|k| (k.to_string(), field(chunk, k)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The branch and runtime-error case sets: jumps to every kind of label, `.space`, `.align`.
+#[test]
+fn feature_case_sets() {
+    for name in ["branch_boundaries.json", "runtime_errors.json"] {
+        let cases = json_cases(name);
+        let mut ok = 0;
+        for c in &cases {
+            let (b, a, got) = check_row(c);
+            if b && a {
+                ok += 1;
+            } else {
+                println!(
+                    "{name}: {} => {:?} (want {})",
+                    c["asm"],
+                    got.map(|(b, _)| hex(&b)),
+                    c["actionlist_hex"]
+                );
+            }
+        }
+        println!("{name}: {ok} / {} identical", cases.len());
+        assert_eq!(ok, cases.len(), "{name}");
+    }
 }

@@ -180,7 +180,7 @@ fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (Strin
     let implicit = |i: usize| {
         forms.iter().any(|f| {
             f.ops.len() == ops.len()
-                && f.ops[i].iter().any(|a| *a == table::Atom::FixedGp(1, 1))
+                && f.ops[i].contains(&table::Atom::FixedGp(1, 1))
                 && encode::form_matches_at(f, ops, i)
         })
     };
