@@ -99,8 +99,11 @@ fn split_statement(stmt: &str) -> (String, Vec<(String, Span)>) {
 /// Runtime arguments: (expression, kind).
 type Args = Vec<(String, ArgKind)>;
 
+/// An encoded line (action bytes, arguments) or the error message.
+type Encoding = Result<(Vec<u8>, Args), String>;
+
 /// The result of encoding a line: action bytes and runtime args.
-fn encode_line(asm: &str) -> Result<(Vec<u8>, Args), String> {
+fn encode_line(asm: &str) -> Encoding {
     let mut syms = CorpusSyms::new();
     let mut bytes = Vec::new();
     let mut args = Vec::new();
@@ -197,7 +200,7 @@ fn deliberate_difference(note: &str, asm: &str) -> bool {
 }
 
 /// Encode one corpus row; whether the action list and the runtime arguments match.
-fn check_row(r: &HashMap<String, String>) -> (bool, bool, Result<(Vec<u8>, Args), String>) {
+fn check_row(r: &HashMap<String, String>) -> (bool, bool, Encoding) {
     let asm = &r["asm"];
     let vars: HashMap<String, i64> = r["runtime_args"]
         .split(',')
