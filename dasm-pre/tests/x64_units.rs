@@ -443,3 +443,82 @@ fn no_panic_on_garbage() {
         let _ = enc(s);
     }
 }
+
+/// Random statements built from operand fragments never panic (and never hang).
+#[test]
+fn fuzz_no_panic() {
+    const OPS: [&str; 24] = [
+        "mov", "add", "imul", "shl", "xchg", "test", "lea", "push", "jmp", "call", "mov64",
+        "movzx", "fadd", "fld", "bt", "shld", "setz", "cmovz", ".byte", ".qword", ".align",
+        ".space", ".label", "vaddps",
+    ];
+    const FRAGS: [&str; 48] = [
+        "eax",
+        "rax",
+        "r8",
+        "r12d",
+        "ah",
+        "r5b",
+        "ax",
+        "cl",
+        "xmm3",
+        "ymm9",
+        "st1",
+        "Rq(",
+        "Rd(a)",
+        "Rb(b)",
+        "Rf(c)",
+        "xmm(d)",
+        "[",
+        "]",
+        "+",
+        "-",
+        "*",
+        "4",
+        "16",
+        "0x",
+        "0xffffffff",
+        "-129",
+        "1e3",
+        "1.5",
+        "byte",
+        "dword",
+        "qword ",
+        "<1",
+        ">2",
+        "->g",
+        "=>pc",
+        "&p",
+        "extern f",
+        "d",
+        "(",
+        ")",
+        ",",
+        " ",
+        "rsp",
+        "rbp",
+        "r13",
+        "#T",
+        "T->f",
+        "\u{e9}",
+    ];
+    arbtest::arbtest(|u| {
+        let op = *u.choose(&OPS)?;
+        let mut text = String::new();
+        for _ in 0..u.int_in_range(0..=12)? {
+            text.push_str(u.choose(&FRAGS)?);
+        }
+        let mut syms = Syms {
+            globals: HashMap::new(),
+            externs: HashMap::new(),
+        };
+        let ops: Vec<(&str, Span)> = text
+            .split(',')
+            .map(|t| (t.trim(), Span::default()))
+            .collect();
+        let _ = x64::assemble(op, &ops, &mut syms);
+        Ok(())
+    })
+    .budget_ms(1500)
+    .run();
+}

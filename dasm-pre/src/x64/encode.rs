@@ -285,7 +285,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                 );
             }
             let b = if i + 1 == f.bytes.len() && f.plus_reg {
-                b + o_reg.map(|r| r.num.low() & 7).unwrap_or(0)
+                b.wrapping_add(o_reg.map(|r| r.num.low() & 7).unwrap_or(0))
             } else {
                 b
             };
