@@ -1,0 +1,6 @@
+//! Rows of the AVX families (see the format in `mod.rs`).
+
+use super::Row;
+
+/// Rows, in matching order.
+pub(super) const ROWS: &[Row] = &[];
