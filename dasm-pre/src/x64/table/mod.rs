@@ -73,8 +73,10 @@
 //!
 //! Lines with a label, `mov64`, and the data pseudo-ops are handled outside the table.
 
+mod avx;
 mod gp;
 mod samples;
+mod sse;
 mod x87;
 
 use std::collections::HashMap;
@@ -85,7 +87,7 @@ use std::sync::OnceLock;
 pub struct Row(pub &'static str, pub &'static str, pub &'static str);
 
 /// The row files, in matching order.
-const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, samples::ROWS];
+const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, sse::ROWS, avx::ROWS, samples::ROWS];
 
 /// Register classes a form atom can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
