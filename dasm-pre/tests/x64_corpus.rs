@@ -196,7 +196,22 @@ fn deliberate_difference(note: &str, asm: &str) -> bool {
     note.contains("32-bit register in an address")
         || note.contains("ah/bh/ch/dh")
         || note.contains("label added to a base")
+        || note.contains("accepts a ymm operand where")
         || asm.contains("xchg eax, eax")
+}
+
+/// Lines DynASM rejects that dasr accepts on purpose: the real operand forms of the AVX2
+/// instructions for which DynASM wants a ymm register where the instruction takes xmm
+/// (`vpmovsxbd ymm1, xmm2`, `vpsllw ymm1, ymm2, xmm3`, `vcvtpd2dq xmm1, ymm2`).
+fn deliberately_accepted(asm: &str) -> bool {
+    let m = asm.split_whitespace().next().unwrap_or("");
+    m.starts_with("vpmovsx")
+        || m.starts_with("vpmovzx")
+        || matches!(m, "vcvtpd2dq" | "vcvtpd2ps" | "vcvttpd2dq")
+        || (matches!(
+            m,
+            "vpsllw" | "vpslld" | "vpsllq" | "vpsrlw" | "vpsrld" | "vpsrlq" | "vpsraw" | "vpsrad"
+        ) && asm.contains("ymm"))
 }
 
 /// Encode one corpus row; whether the action list and the runtime arguments match.
@@ -282,7 +297,10 @@ fn corpus_instructions() {
     println!("  {:10} {tb:6} {ta:6} {tt:6}", "all");
     println!("rows that are deliberately different (DynASM bugs not copied): {deliberate}");
     // Floors: exact rows (action list and runtime arguments) per family; raise them as rows land.
-    const FLOORS: [(&str, usize); 14] = [
+    const FLOORS: [(&str, usize); 17] = [
+        ("avx", 2792),
+        ("avx2", 229),
+        ("fma3", 567),
         ("gp", 5074),
         ("x87", 488),
         ("bmi1", 133),
@@ -312,7 +330,7 @@ fn corpus_errors_rejected() {
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
         .unwrap_or(0);
-    let (mut total, mut rejected, mut same_msg) = (0, 0, 0);
+    let (mut total, mut rejected, mut same_msg, mut deliberate) = (0, 0, 0, 0);
     let mut per_family: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut shown = 0;
     for r in rows.iter().filter(|r| r["stage"] == "dynasm") {
@@ -343,6 +361,11 @@ fn corpus_errors_rejected() {
                     println!("MSG {asm}\n   want {}\n   got  {m}", r["error"]);
                 }
             }
+            Ok(_) if deliberately_accepted(asm) => {
+                rejected += 1;
+                e.0 += 1;
+                deliberate += 1;
+            }
             Ok((b, _)) => {
                 if shown < show {
                     shown += 1;
@@ -351,7 +374,10 @@ fn corpus_errors_rejected() {
             }
         }
     }
-    println!("errors (stage dynasm, x64 statements): rejected {rejected} / {total}, same message {same_msg}");
+    println!(
+        "errors (stage dynasm, x64 statements): rejected {rejected} / {total} (of which {deliberate} \
+         accepted on purpose: the real xmm forms), same message {same_msg}"
+    );
     for (f, (a, t)) in &per_family {
         println!("  {f:10} {a:6} {t:6}");
     }

@@ -106,6 +106,9 @@ fn canon_mnemonic(m: &str) -> String {
         "pushf" => "pushfq".into(),
         "popf" => "popfq".into(),
         "fpop" => "fstp st0".into(),
+        // DynASM's names for VTESTPS/VTESTPD.
+        "vptestps" => "vtestps".into(),
+        "vptestpd" => "vtestpd".into(),
         _ => m.to_string(),
     }
 }
@@ -286,8 +289,12 @@ fn table_forms_decode_back() {
                     got == normalize(&format!("imul {}, {}", ops[0], ops.join(", ")))
                 };
                 // DynASM's own operand forms, kept for compatibility: a 128-bit memory operand for
-                // movddup/rsqrtss, a 64-bit register for pextrb/extractps (which use 32 bits).
-                let dynasm_form = matches!(name, "movddup" | "rsqrtss" | "pextrb" | "extractps")
+                // movddup/rsqrtss, a 64-bit register for pextrb/extractps (which use 32 bits), a 256-bit
+                // memory count for the ymm shifts (which read 128 bits).
+                let dynasm_form = (matches!(
+                    name,
+                    "movddup" | "rsqrtss" | "pextrb" | "vpextrb" | "extractps"
+                ) || name.starts_with("vps") && want.contains("yword"))
                     && strip_sizes(&want)
                         .replace(",r10,", ",r10d,")
                         .replace(" r10,", " r10d,")

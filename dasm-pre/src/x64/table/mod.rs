@@ -75,7 +75,6 @@
 
 mod avx;
 mod gp;
-mod samples;
 mod sse;
 mod x87;
 
@@ -87,7 +86,7 @@ use std::sync::OnceLock;
 pub struct Row(pub &'static str, pub &'static str, pub &'static str);
 
 /// The row files, in matching order.
-const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, sse::ROWS, avx::ROWS, samples::ROWS];
+const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, sse::ROWS, avx::ROWS];
 
 /// Register classes a form atom can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
