@@ -265,6 +265,10 @@ fn type_operands() {
     assert_eq!(h, "b8ed");
     assert_eq!(a[0].1, ArgKind::SizeOf { ty: "State".into() });
     assert!(err("mov eax, NR->f").contains("no base register"));
+    let (_, a) = enc("add rbx, #ST*n").unwrap();
+    assert_eq!(a[0].0, "(::core::mem::size_of::<State>() as i64)*n");
+    let (_, a) = enc("mov eax, [rbx+#ST*2]").unwrap();
+    assert_eq!(a[0].0, "(::core::mem::size_of::<State>() as i64)*2");
 }
 
 #[test]

@@ -219,7 +219,9 @@ fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
         .iter()
         .filter(|f| f.ops.len() == n || !forms.iter().any(|g| g.ops.len() == n))
     {
-        let s = format!("{op} {}", f.ops_text).trim_end().to_string();
+        let s = format!("{op} {}", f.ops_text.replace(":rt", ""))
+            .trim_end()
+            .to_string();
         if !v.contains(&s) {
             v.push(s);
         }
@@ -378,7 +380,9 @@ pub fn operand_forms(name: &str) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     if let Some(forms) = table::by_mnemonic().get(name) {
         for f in forms {
-            let s = format!("{name} {}", f.ops_text).trim_end().to_string();
+            let s = format!("{name} {}", f.ops_text.replace(":rt", ""))
+                .trim_end()
+                .to_string();
             if !v.contains(&s) {
                 v.push(s);
             }

@@ -575,7 +575,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
             }
         }
         let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
-        m.disp = Disp::Rt(RtArg::int(expr));
+        m.disp = Disp::Rt(RtArg::int(subst_sizeof(expr, syms)));
     }
     Ok(m)
 }
@@ -647,6 +647,34 @@ fn type_operand(
     })))
 }
 
+/// Replace `#NAME` of a `.type` inside a runtime expression by the size of its Rust type.
+fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
+    if !expr.contains('#') {
+        return expr.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = expr;
+    while let Some(i) = rest.find('#') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        match syms.type_decl(&after[..end]) {
+            Some(t) if end > 0 => {
+                out.push_str(&format!("(::core::mem::size_of::<{}>() as i64)", t.ty));
+            }
+            _ => {
+                out.push('#');
+                out.push_str(&after[..end]);
+            }
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Parse one operand.
 pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
     let mut s = text.trim();
@@ -705,7 +733,7 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     }
     Ok(Operand::Imm {
         size,
-        val: Imm::Rt(RtArg::int(s)),
+        val: Imm::Rt(RtArg::int(subst_sizeof(s, syms))),
     })
 }
 

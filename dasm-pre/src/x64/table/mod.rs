@@ -3,8 +3,11 @@
 //! Every instruction form is one [`Row`]: a mnemonic, its operand forms and its encoding, written
 //! in a notation close to the Intel manuals. One generic matcher and encoder (`super::encode`)
 //! reads the rows; nothing about a particular instruction lives in code (except `mov64`).
-//! Rows live in one file per family (`gp.rs`, `sse.rs`, `avx.rs`, `x87.rs`, ...); each file
-//! exports `pub(super) const ROWS: &[Row]` and is listed in [`FAMILIES`] below.
+//! Rows live in one file per family: `gp.rs` (general purpose, BMI, ADX, cache/fence/state),
+//! `x87.rs`, `sse.rs` (SSE..SSE4.2, SSE4a, AES), `avx.rs` (AVX, AVX2, FMA3). Each file exports
+//! `pub(super) const ROWS: &[Row]` and is listed in [`FAMILIES`] below. The unit test
+//! `all_rows_parse` rejects a malformed row; `tests/x64_corpus.rs` checks the rows against
+//! DynASM's golden corpus and `tests/x64_roundtrip.rs` decodes an instance of every row.
 //!
 //! # Writing a row
 //!

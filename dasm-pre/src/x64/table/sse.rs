@@ -282,7 +282,11 @@ pub(super) const ROWS: &[Row] = &[
     Row("pextrd", "rm32, xmm, imm8", "66 0F 3A 16 /r ib"),
     Row("pextrq", "rm64, xmm, imm8", "66 REX.W 0F 3A 16 /r ib"),
     Row("extractps", "rm32, xmm, imm8", "66 0F 3A 17 /r ib"),
-    Row("extractps", "r64, xmm, imm8", "MRI: 66 REX.W 0F 3A 17 /r ib"),
+    Row(
+        "extractps",
+        "r64, xmm, imm8",
+        "MRI: 66 REX.W 0F 3A 17 /r ib",
+    ),
     Row("pinsrb", "xmm, r32/m8, imm8", "66 0F 3A 20 /r ib"),
     Row("pinsrd", "xmm, rm32, imm8", "66 0F 3A 22 /r ib"),
     Row("pinsrq", "xmm, rm64, imm8", "66 REX.W 0F 3A 22 /r ib"),
@@ -299,6 +303,10 @@ pub(super) const ROWS: &[Row] = &[
     Row("aesenclast", "xmm, xmm/m128", "66 0F 38 DD /r"),
     Row("aesdec", "xmm, xmm/m128", "66 0F 38 DE /r"),
     Row("aesdeclast", "xmm, xmm/m128", "66 0F 38 DF /r"),
-    Row("aeskeygenassist", "xmm, xmm/m128, imm8", "66 0F 3A DF /r ib"),
+    Row(
+        "aeskeygenassist",
+        "xmm, xmm/m128, imm8",
+        "66 0F 3A DF /r ib",
+    ),
     Row("pclmulqdq", "xmm, xmm/m128, imm8", "66 0F 3A 44 /r ib"),
 ];
