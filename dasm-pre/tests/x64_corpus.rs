@@ -420,7 +420,7 @@ fn peer_dynasmrs_oracle() {
         match encode_line(asm) {
             Ok((b, _)) if b == want => e.0 += 1,
             other => {
-                if shown < show && r["source_file"] == "generic.rs.gen" {
+                if shown < show && r["source_file"] != "avx.rs.gen" {
                     shown += 1;
                     println!(
                         "PEER {asm}\n   want {}\n   got  {:?}",
@@ -437,7 +437,7 @@ fn peer_dynasmrs_oracle() {
     }
     let generic = per_file.get("generic.rs.gen").copied().unwrap_or_default();
     const GENERIC_FLOOR: usize = 828;
-    const FPU_FLOOR: usize = 490;
+    const FPU_FLOOR: usize = 492;
     assert!(
         generic.0 >= GENERIC_FLOOR,
         "generic regressed: {} < {GENERIC_FLOOR}",

@@ -149,6 +149,7 @@ pub(super) const ROWS: &[Row] = &[
     Row("fxch", "", "D9 C9"),
     Row("fxch", "sti", "D9 C8+i"),
     Row("fxch", "st0, sti", "D9 C8+i"),
+    Row("fxch", "sti, st0", "D9 C8+i"),
     // Control and environment (the `fn` forms do not wait; the others are 9B + the `fn` form).
     Row("fldcw", "m16", "D9 /5"),
     Row("fnstcw", "m16", "D9 /7"),
