@@ -368,7 +368,14 @@ fn hints() {
     let e = x64::assemble("movv", &[], &mut syms).unwrap_err();
     assert_eq!(e.hint.as_deref(), Some("did you mean `mov'?"));
     let e = x64::assemble("bswap", &[("xmm1", Span { start: 6, end: 10 })], &mut syms).unwrap_err();
-    assert!(e.hint.unwrap_or_default().contains("bswap r32"));
+    assert!(e.hint.clone().unwrap_or_default().contains("bswap r32"));
+    assert_eq!(e.span, Some(Span { start: 6, end: 10 }));
+    let ops = [
+        ("eax", Span { start: 4, end: 7 }),
+        ("xmm1", Span { start: 9, end: 13 }),
+    ];
+    let e = x64::assemble("shl", &ops, &mut syms).unwrap_err();
+    assert_eq!(e.span, Some(Span { start: 9, end: 13 }));
     assert!(x64::operand_forms("add")
         .iter()
         .any(|f| f == "add rm32, imm32"));

@@ -124,9 +124,9 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
 }
 
 /// Whether operand `i` alone matches its slot in form `f`.
-pub(crate) fn form_matches_at(f: &Form, ops: &[Operand], i: usize) -> bool {
+pub(crate) fn form_matches_at(f: &Form, ops: &[Operand], i: usize, ignore_size: bool) -> bool {
     match (f.ops.get(i), ops.get(i)) {
-        (Some(alts), Some(op)) => alts.iter().any(|a| atom_matches(*a, op, &[], false)),
+        (Some(alts), Some(op)) => alts.iter().any(|a| atom_matches(*a, op, &[], ignore_size)),
         _ => false,
     }
 }

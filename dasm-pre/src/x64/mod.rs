@@ -174,14 +174,17 @@ fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (Strin
         if let Some(i) = ops.iter().position(|o| matches!(o, Operand::Target(_))) {
             return ("bad operand size for label".into(), Some(i));
         }
-        return (format!("bad operand mode in `{op} {modes}'"), None);
+        return (
+            format!("bad operand mode in `{op} {modes}'"),
+            first_unfit(forms, ops, true),
+        );
     }
     // Implicit fixed registers (the `cl` of shifts) have a size of their own.
     let implicit = |i: usize| {
         forms.iter().any(|f| {
             f.ops.len() == ops.len()
                 && f.ops[i].contains(&table::Atom::FixedGp(1, 1))
-                && encode::form_matches_at(f, ops, i)
+                && encode::form_matches_at(f, ops, i, false)
         })
     };
     let sizes: Vec<u16> = ops
@@ -210,7 +213,20 @@ fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (Strin
     if !has_size {
         return (format!("missing operand size in `{op} {modes}'"), None);
     }
-    (format!("bad operand size in `{op} {modes}'"), None)
+    (
+        format!("bad operand size in `{op} {modes}'"),
+        first_unfit(forms, ops, false),
+    )
+}
+
+/// The first operand that fits no form of the statement's arity at its position (for the caret).
+fn first_unfit(forms: &[table::Form], ops: &[Operand], ignore_size: bool) -> Option<usize> {
+    (0..ops.len()).find(|&i| {
+        !forms
+            .iter()
+            .filter(|f| f.ops.len() == ops.len())
+            .any(|f| encode::form_matches_at(f, ops, i, ignore_size))
+    })
 }
 
 fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
