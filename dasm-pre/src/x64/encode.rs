@@ -321,7 +321,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                 })
             )
     });
-    let any_imm = !f.imms.is_empty();
+    let any_imm = f.imms.iter().any(|i| *i != ImmField::Is4);
 
     // ModRM.
     if let Some(kind) = f.modrm {
@@ -362,12 +362,17 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                 }
                 (None, index, disp) => {
                     out.byte(reg_field << 3 | 4);
-                    if short_imm {
+                    // DynASM: with an index, MARK comes before the ModRM.reg VREG; for a pure
+                    // displacement, after it.
+                    if short_imm && index.is_some() {
                         out.action(act::MARK, vec![], None);
                     }
                     if let Some(e) = reg_rt {
                         let c = count_for(reg_is_group);
                         out.vreg(F_REG, c, e, false);
+                    }
+                    if short_imm && index.is_none() {
+                        out.action(act::MARK, vec![], None);
                     }
                     match index {
                         Some(x) => {
