@@ -198,7 +198,10 @@ fn runtime_registers() {
     );
     // Pure displacement with a runtime ModRM.reg and a short-form immediate: VREG, then MARK.
     assert_eq!(bytes("imul Rd(a), [0x10], v"), "406904f08bfd2510000000ef");
-    assert_eq!(bytes("imul Rd(a), [rcx*2+0x10], v"), "406904fdf08b4d10000000ef");
+    assert_eq!(
+        bytes("imul Rd(a), [rcx*2+0x10], v"),
+        "406904fdf08b4d10000000ef"
+    );
     let (_, a) = enc("mov Rq(x+1), Rq(y)").unwrap();
     assert_eq!(
         a,
