@@ -126,7 +126,8 @@ fn register_forms() {
     assert_eq!(bytes("add rax, 1"), "4883c001");
     assert_eq!(bytes("add eax, 0x1000"), "0500100000");
     assert_eq!(bytes("add ecx, 0xffffffff"), "83c1fcff");
-    assert_eq!(bytes("mov rax, 0xffffffff"), "48c7c0fcfffcfffcfffcff");
+    assert_eq!(bytes("mov rax, -1"), "48c7c0fcfffcfffcfffcff");
+    assert_eq!(bytes("mov eax, 0xffffffff"), "b8fcfffcfffcfffcff");
     assert_eq!(bytes("mov eax, 5"), "b805000000");
     assert_eq!(bytes("shl eax, 1"), "d1e0");
     assert_eq!(bytes("shl eax, cl"), "d3e0");
@@ -418,6 +419,12 @@ fn dynasm_bugs_not_copied() {
         err("mov eax, [rax*16]"),
         "bad displacement expression `*16'"
     );
+    // A positive 32-bit literal >= 0x80000000 in a 64-bit operation would be sign-extended.
+    assert!(err("mov rax, 0xffffffff").contains("sign-extended to 64 bits (to -1)"));
+    assert!(err("cmp r9, 0x80000000").contains("sign-extended"));
+    assert!(err("push 4294967295").contains("sign-extended"));
+    assert_eq!(bytes("sub rax, -0x80000000"), "482d00000080");
+    assert_eq!(bytes("add dword [rax], 0xffffffff"), "8300fcff");
     // A label cannot be added to a base register.
     assert!(err("mov eax, [rbx+<1]").contains("label"));
     assert!(err("lea rax, [rax+->foo]").contains("label"));

@@ -477,6 +477,27 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     }
 
     // Immediates.
+    // DynASM sign-extends a literal 0x80000000..0xFFFFFFFF in a 64-bit operation (`mov rax,
+    // 0xffffffff` loads -1); dasr asks for the negative number instead.
+    if f.rexw || f.o64 {
+        for &oi in &i_idx {
+            if let Some(Operand::Imm {
+                val: Imm::Const(c), ..
+            }) = ops.get(oi)
+            {
+                if (0x8000_0000..=0xFFFF_FFFF).contains(c) {
+                    return Err((
+                        format!(
+                            "constant {c:#x} would be sign-extended to 64 bits (to {}); write the \
+                             negative number, or use mov64 or a 32-bit register",
+                            norm(*c)
+                        ),
+                        Some(oi),
+                    ));
+                }
+            }
+        }
+    }
     for (k, fi) in f.imms.iter().enumerate() {
         if *fi == ImmField::Is4 {
             let r = l_reg.ok_or_else(|| ("is4 without an L operand".to_string(), None))?;

@@ -60,6 +60,7 @@
 //! | `RM:` `MR:` `RVM:` `RMV:` `MVR:` `VM:` `RVMR:` ... | optional operand roles, one letter per operand: `R` ModRM.reg, `M` ModRM.rm, `B` both ModRM.reg and ModRM.rm (`imul r32, imm`), `V` VEX.vvvv, `O` low bits of the last opcode byte, `L` imm8 bits 7..4 (`is4`), `I` immediate/branch target, `_` implicit. When omitted they are inferred: implicit atoms (`al` `ax` `eax` `rax` `cl` `xmm0` `st0` `1`) are `_`, immediates and `rel` are `I`; of the rest, with `+r`/`+i` the one operand is `O`; with `/digit` one is `M`, two are `VM`; with `/r` two are `MR` if the first can be memory and the second cannot, else `RM`; three are `RVM` (`MVR` if the first can be memory); four are `RVML` |
 //! | `o16` | operand-size prefix 66 (16-bit operand size); written first |
 //! | `REX.W` | REX.W = 1 (64-bit operand size); a REX byte is otherwise emitted only when needed |
+//! | `o64` | the operand size is 64 bits without REX.W (`push imm`); like `REX.W`, it makes a literal immediate 0x80000000..0xFFFFFFFF an error (it would be sign-extended to 64 bits) |
 //! | `VEX.`*fields* | a VEX prefix, fields separated by `.` in any order: `128`/`L0`/`LZ`/`LIG` or `256`/`L1`; `66`/`F2`/`F3` (pp, none if absent); `0F`/`0F38`/`0F3A` (map); `W0`/`W1`/`WIG`; `NDS`/`NDD`/`DDS` are accepted and ignored. The 2-byte form C5 is used when the map is 0F, W is 0 and neither X nor B is needed |
 //! | `XX` (hex) | an opcode byte. Mandatory prefixes (66 F2 F3, 9B) are written as bytes before the opcode. Without VEX, a REX byte goes before the first `0F`, or before the last opcode byte when there is no `0F` |
 //! | `XX+r`, `XX+i` | an opcode byte plus the low 3 bits of the `O` operand's register |
@@ -219,6 +220,8 @@ pub(crate) struct Form {
     pub o16: bool,
     /// REX.W.
     pub rexw: bool,
+    /// 64-bit operand size without REX.W (`push`).
+    pub o64: bool,
     /// VEX prefix.
     pub vex: Option<Vex>,
     /// Opcode bytes (including mandatory prefixes).
@@ -326,6 +329,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
         roles: Vec::new(),
         o16: false,
         rexw: false,
+        o64: false,
         vex: None,
         bytes: Vec::new(),
         plus_reg: false,
@@ -355,6 +359,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
         match tok {
             "o16" => f.o16 = true,
             "REX.W" => f.rexw = true,
+            "o64" => f.o64 = true,
             "ib" => f.imms.push(ImmField::Ib),
             "sb" => f.imms.push(ImmField::Sb),
             "ibs" => f.imms.push(ImmField::Ibs),
