@@ -272,6 +272,12 @@ fn type_operands() {
     assert_eq!(h, "b8ed");
     assert_eq!(a[0].1, ArgKind::SizeOf { ty: "State".into() });
     assert!(err("mov eax, NR->f").contains("no base register"));
+    // `TYPE:reg` is the register; a type name with a default register stands for it.
+    assert_eq!(bytes("mov NR:rbp, rax"), "4889c5");
+    assert_eq!(bytes("mov ST, rax"), "4889c3");
+    assert_eq!(bytes("mov rax, [NR:rbp+rcx*8]"), "488b44cd00");
+    assert_eq!(bytes("mov rax, [ST+8]"), "488b4308");
+    assert_eq!(bytes("mov rax, [ST+NR:rcx]"), "488b040b");
     let (_, a) = enc("add rbx, #ST*n").unwrap();
     assert_eq!(a[0].0, "(::core::mem::size_of::<State>() as i64)*n");
     let (_, a) = enc("mov eax, [rbx+#ST*2]").unwrap();
@@ -408,7 +414,8 @@ fn dynasm_bugs_not_copied() {
     assert_eq!(bytes("lea rax, [r12d+8]"), "67498d442408");
     assert_eq!(
         err("mov eax, [rax+ecx]"),
-        "mixed 32-bit and 64-bit address registers"
+        "mixed 32-bit and 64-bit address registers (a 32-bit register write zero-extends: \
+         write the 64-bit register)"
     );
     // ah..bh cannot be addressed when a REX prefix is present.
     assert!(err("mov ah, [r8]").contains("REX"));

@@ -476,10 +476,10 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     while k < ts.len() {
         let (_, neg, text) = ts[k];
         let (regtext, scale) = match text.rsplit_once('*') {
-            Some((r, sc)) if any_reg(r.trim()).is_some() => (r.trim(), Some(sc.trim())),
+            Some((r, sc)) if typed_reg(r.trim(), syms).is_some() => (r.trim(), Some(sc.trim())),
             _ => (text, None),
         };
-        let reg = match any_reg(regtext) {
+        let reg = match typed_reg(regtext, syms) {
             Some(r) => r?,
             None => break,
         };
@@ -528,7 +528,11 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         k += 1;
     }
     if addr64 && m.addr32 {
-        return Err("mixed 32-bit and 64-bit address registers".into());
+        return Err(
+            "mixed 32-bit and 64-bit address registers (a 32-bit register write zero-extends: \
+             write the 64-bit register)"
+                .into(),
+        );
     }
     if k < ts.len() {
         let (at, neg, text) = ts[k];
@@ -675,6 +679,25 @@ fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
     out
 }
 
+/// A register, possibly annotated with a `.type` (`TAB:rbx`), or a `.type` name with a default
+/// register standing for that register (DynASM's `TYPE:reg` and `TYPE`).
+fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
+    if let Some(r) = any_reg(s) {
+        return Some(r);
+    }
+    if let Some((name, reg)) = s.split_once(':') {
+        if is_ident(name.trim()) && syms.type_decl(name.trim()).is_some() {
+            return any_reg(reg.trim());
+        }
+        return None;
+    }
+    if is_ident(s) {
+        let reg = syms.type_decl(s)?.reg?;
+        return any_reg(reg.trim());
+    }
+    None
+}
+
 /// Parse one operand.
 pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
     let mut s = text.trim();
@@ -706,6 +729,13 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     }
     if let Some(t) = target(s, syms) {
         return t.map(Operand::Target);
+    }
+    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.type_decl(s).is_some()) {
+        let r = r?;
+        if size.is_some() {
+            return Err("bad operand size override".into());
+        }
+        return Ok(Operand::Reg(r));
     }
     if let Some(op) = type_operand(s, size, syms) {
         return op;
