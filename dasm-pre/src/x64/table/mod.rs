@@ -5,7 +5,7 @@
 //! reads the rows; nothing about a particular instruction lives in code (except `mov64`).
 //! Rows live in one file per family: `gp.rs` (general purpose, BMI, ADX, cache/fence/state),
 //! `x87.rs`, `sse.rs` (SSE..SSE4.2, SSE4a, AES), `avx.rs` (AVX, AVX2, FMA3). Each file exports
-//! `pub(super) const ROWS: &[Row]` and is listed in [`FAMILIES`] below. The unit test
+//! `pub(super) const ROWS: &[Row]` and is listed in `FAMILIES` below. The unit test
 //! `all_rows_parse` rejects a malformed row; `tests/x64_corpus.rs` checks the rows against
 //! DynASM's golden corpus and `tests/x64_roundtrip.rs` decodes an instance of every row.
 //!
@@ -22,7 +22,7 @@
 //! ```
 //!
 //! **Order matters.** For one mnemonic and operand count, rows are tried in table order (files
-//! in [`FAMILIES`] order, then row order) and the first row whose operand forms all match wins.
+//! in `FAMILIES` order, then row order) and the first row whose operand forms all match wins.
 //! This reproduces DynASM's template order, e.g. for `add` with a 32-bit operand: `rm32, simm8`
 //! (83, constant fitting a signed byte), then `rm32, imm32:rt` (81 with a runtime short form),
 //! then `eax, imm32` (05), then `rm32, imm32` (81). Forms of different operand sizes never
