@@ -3,9 +3,22 @@
 //! produce bytes (`pseudo`).
 //!
 //! The output is exactly DynASM's action list for every statement DynASM's x64 mode accepts,
-//! except for the DynASM bugs listed in the project documentation, which are either encoded
-//! correctly (`xchg eax, eax`, 32-bit address registers get 0x67) or rejected with a clear
-//! error (ah..bh with a REX prefix, `[rax*16]`, a label added to a register inside `[]`).
+//! except where DynASM is wrong; there dasr encodes correctly or rejects with a clear error:
+//!
+//! * `xchg eax, eax` is `87 C0` (DynASM: `90`, a nop that does not zero-extend);
+//! * 32-bit address registers (`[eax]`, `[r12d+8]`, `Rd()` as base/index) get the 0x67 prefix;
+//!   mixing 32- and 64-bit address registers (`[r14+ebp*8]`) is an error;
+//! * ah/ch/dh/bh in an instruction that needs a REX prefix is an error (DynASM: spl..dil);
+//! * `[rax*16]` is an error (DynASM: scale 1, displacement 6);
+//! * a label added to a register inside `[]` is an error (DynASM: 8 bytes in a disp32 slot);
+//! * a positive literal 0x80000000..0xFFFFFFFF in a 64-bit operation is an error (DynASM
+//!   sign-extends it silently: `mov rax, 0xffffffff` loads -1);
+//! * where DynASM wants a ymm register for an xmm operand (`vpmovsxbd ymm1, ymm2`,
+//!   `vpsllw ymm1, ymm2, ymm3`, `vcvtpd2dq ymm1, ymm2`), dasr takes the real form (`xmm2`,
+//!   `xmm3`, `vcvtpd2dq xmm1, ymm2`) and rejects the ymm one.
+//!
+//! `Rf(n)` for n = 8..15 gives the same bytes as DynASM (a REX placeholder between the x87
+//! opcode bytes); only the engine can refuse such a value at run time.
 
 mod encode;
 mod operand;
