@@ -551,3 +551,155 @@ fn feature_case_sets() {
         assert_eq!(ok, cases.len(), "{name}");
     }
 }
+
+/// A JSON string value (with escapes) following `"key": "` in `text`.
+fn json_string(text: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\": \"");
+    let start = text.find(&pat)? + pat.len();
+    let mut out = String::new();
+    let mut chars = text[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'u' => {
+                    let h: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&h, 16).ok()?)?);
+                }
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Symbols with `.type` declarations, numbering globals and externs by first use.
+struct FeatureSyms {
+    inner: CorpusSyms,
+    types: HashMap<String, TypeDecl>,
+}
+
+impl Symbols for FeatureSyms {
+    fn global_label(&mut self, name: &str) -> Result<u8, String> {
+        self.inner.global_label(name)
+    }
+    fn extern_index(&mut self, name: &str) -> Result<u8, String> {
+        self.inner.extern_index(name)
+    }
+    fn type_decl(&self, name: &str) -> Option<TypeDecl> {
+        self.types.get(name).cloned()
+    }
+}
+
+/// Whole feature programs that are one action run of instructions and x64 pseudo-ops: the
+/// concatenated encoding of all their statements must be DynASM's complete action list.
+#[test]
+fn feature_programs() {
+    const PROGRAMS: [&str; 20] = [
+        "addr_operands",
+        "align",
+        "align_after_branch",
+        "call_targets",
+        "data_directives",
+        "esc_bytes",
+        "externs",
+        "fold_basic",
+        "global_labels",
+        "label_setlabel",
+        "local_label_fwd_then_bwd",
+        "local_labels",
+        "mov64_and_addr_imm",
+        "range_imm",
+        "range_pc_label",
+        "range_vreg",
+        "rip_relative_labels",
+        "semicolons_and_comments",
+        "space",
+        "type_struct",
+    ];
+    let mut ok = 0;
+    for name in PROGRAMS {
+        let path = format!(
+            "{}/../testdata/corpus/features/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let dasc = json_string(&text, "dasc").unwrap_or_default();
+        let want = json_string(&text, "actionlist_hex").unwrap_or_default();
+        let mut syms = FeatureSyms {
+            inner: CorpusSyms {
+                globals: HashMap::new(),
+                externs: HashMap::new(),
+            },
+            types: HashMap::new(),
+        };
+        let mut bytes = Vec::new();
+        let mut error = None;
+        for line in dasc.lines() {
+            let Some(asm) = line.trim().strip_prefix('|') else {
+                continue;
+            };
+            let asm = asm.split("//").next().unwrap_or("");
+            for stmt in asm.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                if let Some(t) = stmt.strip_prefix(".type") {
+                    let p: Vec<&str> = t.split(',').map(str::trim).collect();
+                    let reg = p.get(2).map(|r| r.to_string());
+                    syms.types.insert(
+                        p[0].to_string(),
+                        TypeDecl {
+                            ty: p.get(1).unwrap_or(&"").to_string(),
+                            reg,
+                        },
+                    );
+                    continue;
+                }
+                let first = stmt.split_whitespace().next().unwrap_or("");
+                if matches!(
+                    first,
+                    ".arch" | ".actionlist" | ".globals" | ".globalnames" | ".externnames"
+                ) {
+                    continue;
+                }
+                let (op, ops) = split_statement(stmt);
+                let refs: Vec<(&str, Span)> = ops.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+                match x64::assemble(&op, &refs, &mut syms) {
+                    Ok(e) => {
+                        for p in e.pieces {
+                            match p {
+                                Piece::Code(b) => {
+                                    if b >= 233 {
+                                        bytes.push(252);
+                                    }
+                                    bytes.push(b);
+                                }
+                                Piece::Action { code, params, .. } => {
+                                    bytes.push(code);
+                                    bytes.extend(params);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => error = Some(format!("{stmt}: {}", e.message)),
+                }
+            }
+        }
+        bytes.push(255);
+        if error.is_none() && hex(&bytes) == want {
+            ok += 1;
+        } else {
+            println!(
+                "{name}: {:?}\n   want {want}\n   got  {}",
+                error,
+                hex(&bytes)
+            );
+        }
+    }
+    println!(
+        "feature programs: {ok} / {} identical action lists",
+        PROGRAMS.len()
+    );
+    assert_eq!(ok, PROGRAMS.len());
+}
