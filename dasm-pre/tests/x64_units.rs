@@ -325,7 +325,7 @@ fn pseudo_ops() {
         ("eded", ArgKind::Lo32, ArgKind::Hi32)
     );
     assert_eq!(bytes(".byte b"), "eb");
-    assert_eq!(err(".dword <1"), "bad mode or size");
+    assert_eq!(err(".dword <1"), "bad mode or size in `<1'");
     assert_eq!(err(".qword 1.5"), "not an integer number `1.5'");
     assert_eq!(err("0:"), "bad label definition");
     assert_eq!(err("10:"), "bad label definition");
@@ -370,6 +370,8 @@ fn error_messages() {
     assert_eq!(err("mov eax, >1"), "mixed operand size in `mov rd,iq'");
     assert_eq!(err("push <1"), "bad operand size for label");
     assert_eq!(err("mov eax, rax]"), "unbalanced (), [] or {}");
+    assert_eq!(err("mov ST->a, 5"), "missing operand size in `mov x?,i?'");
+    assert_eq!(err("mov al, 500"), "unsigned immediate byte out of range");
 }
 
 #[test]

@@ -149,10 +149,10 @@ fn data_item(
         let tg = tg.map_err(|m| err(m, Some(span)))?;
         match tg {
             Target::Extern(i) => out.action(act::EXTERN, vec![0, i], None),
-            _ if size != 8 => return Err(err("bad mode or size", Some(span))),
+            _ if size != 8 => return Err(err(format!("bad mode or size in `{t}'"), Some(span))),
             Target::Lg(n) => out.action(act::IMM_LG, vec![n], None),
             Target::Pc(e) => out.action(act::IMM_PC, vec![], Some(RtArg::int(e))),
-            Target::Ptr(_) => return Err(err("bad mode or size", Some(span))),
+            Target::Ptr(_) => return Err(err(format!("bad mode or size in `{t}'"), Some(span))),
         }
         return Ok(());
     }
