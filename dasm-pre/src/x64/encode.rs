@@ -74,8 +74,12 @@ fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> 
             match (class, val) {
                 (ImmClass::Any, _) => size_ok,
                 (ImmClass::Simm8, Imm::Const(c)) => (-128..=127).contains(&norm(*c)),
-                (ImmClass::Simm8, Imm::Rt(_)) => *size == Some(1),
-                (ImmClass::Runtime, Imm::Rt(_)) => size_ok,
+                (ImmClass::Simm8, Imm::Rt(_)) => false,
+                (ImmClass::Sized, Imm::Rt(_)) => *size == Some(s as u16),
+                (ImmClass::Sized, Imm::Const(_)) => false,
+                // DynASM takes the operation size from the other operand here and ignores a
+                // size keyword on the runtime value (`sub rcx, byte v` is 81 /5 with IMM_DB).
+                (ImmClass::Runtime, Imm::Rt(_)) => true,
                 (ImmClass::Runtime, Imm::Const(_)) => false,
             }
         }

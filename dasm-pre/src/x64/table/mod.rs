@@ -45,8 +45,9 @@
 //! | `st0` | exactly `st0` (implicit) |
 //! | `sti` | any x87 register `st0`..`st7` or `Rf(expr)` |
 //! | `imm8` `imm16` `imm32` | an immediate: literal or runtime expression (a size keyword on a runtime expression must agree) |
-//! | `simm8` | a literal that fits -128..127, or a runtime expression written with `byte` |
-//! | `imm8:rt` `imm16:rt` `imm32:rt` | a runtime (non-literal) expression only |
+//! | `simm8` | a literal that fits -128..127 (never a runtime expression) |
+//! | `imm8:rt` `imm16:rt` `imm32:rt` | a runtime (non-literal) expression only; a size keyword on it is ignored, as DynASM does |
+//! | `imm8:kw` | a runtime expression written with the size keyword `byte` (`push byte v`) |
 //! | `1` | the literal 1 (implicit, not encoded) |
 //! | `rel` | a branch target: `<n` `>n` `->name` `=>expr` `&ptr` `extern NAME`, or a label plus nothing else |
 //!
@@ -126,8 +127,10 @@ pub(crate) enum ImmClass {
     Any,
     /// Literal fitting -128..127, or runtime with a `byte` keyword.
     Simm8,
-    /// Runtime only.
+    /// Runtime only (a size keyword on it is ignored).
     Runtime,
+    /// Runtime only, written with a size keyword of the atom's size (`push byte v`).
+    Sized,
 }
 
 impl Atom {
@@ -270,6 +273,7 @@ fn parse_atom(s: &str) -> Result<Vec<Atom>, String> {
         "imm8:rt" => one(Atom::Imm(1, ImmClass::Runtime)),
         "imm16:rt" => one(Atom::Imm(2, ImmClass::Runtime)),
         "imm32:rt" => one(Atom::Imm(4, ImmClass::Runtime)),
+        "imm8:kw" => one(Atom::Imm(1, ImmClass::Sized)),
         "1" => one(Atom::One),
         "rel" => one(Atom::Rel),
         _ => Err(format!("unknown operand atom `{s}'")),
