@@ -138,6 +138,7 @@ fn encode_line(asm: &str) -> Encoding {
 
 fn parse_int(s: &str) -> Option<i64> {
     let s = s.trim();
+    let s = s.strip_suffix("_i64").unwrap_or(s);
     let (neg, b) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s),

@@ -316,6 +316,16 @@ fn pseudo_ops() {
     assert_eq!(bytes(".word 0x1234"), "3412");
     assert_eq!(bytes(".dword -1"), "fcfffcfffcfffcff");
     assert_eq!(bytes(".qword 5"), "0500000000000000");
+    assert_eq!(bytes(".qword dword*3"), "0c00000000000000");
+    // Outside the i32 range an 8-byte literal is a runtime pair (so it is zero-extended).
+    let (h, a) = enc(".qword 0xffffffff").unwrap();
+    assert_eq!((h.as_str(), a[0].0.as_str()), ("eded", "4294967295_i64"));
+    let (h, a) = enc(".aword &p").unwrap();
+    assert_eq!(
+        (h.as_str(), a[1].clone()),
+        ("eded", ("p".to_string(), ArgKind::Hi32))
+    );
+    assert_eq!(err(".dword extern e"), "bad mode or size in `extern e'");
     assert_eq!(bytes(".aword <1"), "f601");
     assert_eq!(bytes(".qword =>pc"), "f7");
     assert_eq!(bytes(".aword extern e"), "fb0000");

@@ -263,8 +263,8 @@ fn mov64_hint() -> String {
         .into()
 }
 
-/// A 64-bit literal (decimal or `0x` hex, optionally negative) as decimal `i64` text.
-fn wide_literal(s: &str) -> Option<String> {
+/// A 64-bit literal (decimal or `0x` hex, optionally negative) as typed decimal `i64` text.
+pub(crate) fn wide_literal(s: &str) -> Option<String> {
     let t = s.trim();
     let (neg, b) = match t.strip_prefix('-') {
         Some(r) => (true, r),
@@ -276,7 +276,8 @@ fn wide_literal(s: &str) -> Option<String> {
         None => return None,
     };
     let v = v as i64;
-    Some(if neg { v.wrapping_neg() } else { v }.to_string())
+    // Typed, so that Rust does not take a wide literal for an `i32`.
+    Some(format!("{}_i64", if neg { v.wrapping_neg() } else { v }))
 }
 
 /// `mov64` operands: like any operand, but literals may be 64-bit wide.

@@ -221,7 +221,7 @@ fn size_times(s: &str) -> Option<i64> {
 }
 
 /// A literal or `SIZE*N`.
-fn constant(s: &str) -> Option<Result<i64, String>> {
+pub(crate) fn constant(s: &str) -> Option<Result<i64, String>> {
     if let Some(v) = size_times(s) {
         return Some(Ok(v));
     }

@@ -128,6 +128,26 @@ fn label_def(
     Ok(())
 }
 
+/// An 8-byte runtime item: the low and the high half of one expression (two IMM_D).
+fn pair(out: &mut Out, expr: String) {
+    out.action(
+        act::IMM_D,
+        vec![],
+        Some(RtArg {
+            expr: expr.clone(),
+            kind: ArgKind::Lo32,
+        }),
+    );
+    out.action(
+        act::IMM_D,
+        vec![],
+        Some(RtArg {
+            expr,
+            kind: ArgKind::Hi32,
+        }),
+    );
+}
+
 fn data_item(
     out: &mut Out,
     op: &str,
@@ -139,8 +159,8 @@ fn data_item(
     let mut t = text.trim();
     if let Some((w, rest)) = t.split_once(char::is_whitespace) {
         if let Some(sz) = operand::size_keyword(w) {
-            if sz != size {
-                return Err(err(format!("bad operand size in `{op}'"), Some(span)));
+            if sz != size || op == ".sbyte" {
+                return Err(err(format!("bad mode or size in `{text}'"), Some(span)));
             }
             t = rest.trim();
         }
@@ -148,15 +168,31 @@ fn data_item(
     if let Some(tg) = operand::target(t, syms) {
         let tg = tg.map_err(|m| err(m, Some(span)))?;
         match tg {
-            Target::Extern(i) => out.action(act::EXTERN, vec![0, i], None),
             _ if size != 8 => return Err(err(format!("bad mode or size in `{t}'"), Some(span))),
+            // DynASM writes only 4 bytes for an extern even here (see the crate docs).
+            Target::Extern(i) => out.action(act::EXTERN, vec![0, i], None),
             Target::Lg(n) => out.action(act::IMM_LG, vec![n], None),
             Target::Pc(e) => out.action(act::IMM_PC, vec![], Some(RtArg::int(e))),
-            Target::Ptr(_) => return Err(err(format!("bad mode or size in `{t}'"), Some(span))),
+            // An address as an 8-byte value: both halves of the pointer.
+            Target::Ptr(e) => pair(out, e),
         }
         return Ok(());
     }
-    match operand::literal(t) {
+    if size == 8 {
+        // DynASM folds an 8-byte literal only in the i32 range (sign-extended); any other
+        // integer literal becomes a runtime pair, so `.qword 0xffffffff` is zero-extended.
+        if let Some(w) = super::wide_literal(t) {
+            match operand::literal(t) {
+                Some(Ok(v)) if (-0x8000_0000..=0x7FFF_FFFF).contains(&v) => {}
+                _ => {
+                    pair(out, w);
+                    return Ok(());
+                }
+            }
+        }
+    }
+    let folded = operand::constant(t);
+    match folded {
         Some(Ok(v)) => {
             let v = norm(v);
             match op {
@@ -187,22 +223,7 @@ fn data_item(
                 _ => act::IMM_D,
             };
             if size == 8 {
-                out.action(
-                    act::IMM_D,
-                    vec![],
-                    Some(RtArg {
-                        expr: t.to_string(),
-                        kind: ArgKind::Lo32,
-                    }),
-                );
-                out.action(
-                    act::IMM_D,
-                    vec![],
-                    Some(RtArg {
-                        expr: t.to_string(),
-                        kind: ArgKind::Hi32,
-                    }),
-                );
+                pair(out, t.to_string());
             } else {
                 out.action(code, vec![], Some(RtArg::int(t)));
             }
