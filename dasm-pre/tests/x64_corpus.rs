@@ -253,14 +253,15 @@ fn corpus_instructions() {
     let mut per_family: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
     let mut shown: HashMap<String, usize> = HashMap::new();
     let mut deliberate = 0;
+    let mut unexplained = Vec::new();
     for r in &rows {
         let fam = r["family"].clone();
         let asm = &r["asm"];
         let e = per_family.entry(fam.clone()).or_default();
         e.2 += 1;
-        if deliberate_difference(&r["note"], asm)
-            || deliberately_accepted(asm) && asm.contains("ymm")
-        {
+        let is_deliberate = deliberate_difference(&r["note"], asm)
+            || deliberately_accepted(asm) && asm.contains("ymm");
+        if is_deliberate {
             deliberate += 1;
         }
         let (ok_bytes, ok_args, got) = check_row(r);
@@ -269,7 +270,10 @@ fn corpus_instructions() {
         }
         if ok_bytes && ok_args {
             e.1 += 1;
-        } else {
+        } else if !is_deliberate {
+            unexplained.push(asm.clone());
+        }
+        if !(ok_bytes && ok_args) {
             let n = shown.entry(fam.clone()).or_default();
             if *n < show {
                 *n += 1;
@@ -300,6 +304,16 @@ fn corpus_instructions() {
     }
     println!("  {:10} {tb:6} {ta:6} {tt:6}", "all");
     println!("rows that are deliberately different (DynASM bugs not copied): {deliberate}");
+    // The rest: `.section` belongs to the front end; `jmp &p+4` and `jmp &(char *)p` have C
+    // argument expressions this test cannot evaluate (their action lists are identical).
+    println!(
+        "other rows not identical: {} {unexplained:?}",
+        unexplained.len()
+    );
+    assert!(
+        unexplained.len() <= 3,
+        "unexplained differences: {unexplained:?}"
+    );
     // Floors: exact rows (action list and runtime arguments) per family; raise them as rows land.
     const FLOORS: [(&str, usize); 17] = [
         ("avx", 2792),
