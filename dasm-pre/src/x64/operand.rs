@@ -330,8 +330,7 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
             _ => return None,
         })
     };
-    if let Some(k) = kind(s) {
-        let _ = k;
+    if kind(s).is_some() {
         return Some(Err("bad variable register expression".into()));
     }
     let (name, expr) = call_form(s)?;
@@ -539,8 +538,8 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         // The displacement is everything from this term on.
         let rest = if k == 0 { inner } else { inner[at..].trim() };
         for (_, _, t) in &ts[k..] {
-            if let Some(r) = any_reg(t.split('*').next().unwrap_or("").trim()) {
-                let _ = r;
+            // A register after the displacement (`[8+rax]`) is not an address form.
+            if any_reg(t.split('*').next().unwrap_or("").trim()).is_some() {
                 return Err(format!("bad displacement expression `{rest}'"));
             }
             if t.is_empty() {
