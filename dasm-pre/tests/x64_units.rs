@@ -444,6 +444,9 @@ fn dynasm_bugs_not_copied() {
     assert!(err("push 4294967295").contains("sign-extended"));
     assert_eq!(bytes("sub rax, -0x80000000"), "482d00000080");
     assert_eq!(bytes("add dword [rax], 0xffffffff"), "8300fcff");
+    // Names DynASM does not know get a clear error instead of becoming Rust expressions.
+    assert!(err("mov eax, [rip+8]").contains("rip-relative"));
+    assert!(err("mov sil, al").contains("r6b"));
     // A label cannot be added to a base register.
     assert!(err("mov eax, [rbx+<1]").contains("label"));
     assert!(err("lea rax, [rax+->foo]").contains("label"));

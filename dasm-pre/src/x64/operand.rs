@@ -469,6 +469,15 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         m.disp = Disp::Target(t?);
         return Ok(m);
     }
+    if inner
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w == "rip" || w == "eip")
+    {
+        return Err(
+            "rip-relative addressing is written with a label or pointer: [<1], [->name], [&ptr]"
+                .into(),
+        );
+    }
     let ts = terms(inner);
     let mut addr64 = false;
     let mut k = 0;
@@ -719,6 +728,12 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     if s.ends_with(']') && !s.contains('[') {
         return Err("unbalanced (), [] or {}".into());
     }
+    if let Some(n) = ["spl", "bpl", "sil", "dil"].iter().position(|r| *r == s) {
+        return Err(format!(
+            "unknown register `{s}' (DynASM spells it r{}b)",
+            n + 4
+        ));
+    }
     if let Some(r) = any_reg(s) {
         let r = r?;
         if size.is_some() {
@@ -826,7 +841,7 @@ mod tests {
                 ..
             }))
         ));
-        assert!(matches!(p("spl"), Ok(Operand::Imm { .. })));
+        assert!(p("spl").is_err());
     }
 
     #[test]
