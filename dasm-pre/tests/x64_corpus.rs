@@ -399,6 +399,14 @@ fn corpus_errors_rejected() {
     for (f, (a, t)) in &per_family {
         println!("  {f:10} {a:6} {t:6}");
     }
+    // Lines DynASM accepted but whose generated C does not compile (`[rip]`, `sil`, ...).
+    let cc: Vec<&HashMap<String, String>> = rows.iter().filter(|r| r["stage"] == "cc").collect();
+    let cc_rejected = cc
+        .iter()
+        .filter(|r| encode_line(&r["asm"]).is_err())
+        .count();
+    println!("errors (stage cc): rejected {cc_rejected} / {}", cc.len());
+    assert!(cc_rejected >= 10, "cc-stage lines accepted");
     let gp = per_family.get("gp").copied().unwrap_or_default();
     const GP_REJECT_FLOOR: usize = 982;
     assert!(

@@ -547,8 +547,11 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         // The displacement is everything from this term on.
         let rest = if k == 0 { inner } else { inner[at..].trim() };
         for (_, _, t) in &ts[k..] {
-            // A register after the displacement (`[8+rax]`) is not an address form.
-            if any_reg(t.split('*').next().unwrap_or("").trim()).is_some() {
+            // A register after or inside the displacement (`[8+rax]`, `[2*rax]`) is not an
+            // address form (DynASM would pass it on as an expression that cannot compile).
+            if t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|w| fixed_reg(w).is_some_and(|r| matches!(r.kind, RegKind::Gp(_))))
+            {
                 return Err(format!("bad displacement expression `{rest}'"));
             }
             if t.is_empty() {
