@@ -297,6 +297,7 @@ fn mov64_forms() {
     assert_eq!(bytes("mov64 ax, [0x10]"), "66a1eded");
     assert_eq!(bytes("mov64 Rq(r), 1"), "48b8f022eded");
     assert_eq!(err("mov64 rcx, [0x10]"), "bad operand mode");
+    assert!(err("mov64 rax, ->g").contains("not a label"));
 }
 
 #[test]

@@ -384,6 +384,11 @@ fn mov64(ops: &[Operand]) -> Result<Out, (String, Option<usize>)> {
             imm64(&mut out, expr);
             Ok(out)
         }
+        (Operand::Reg(_), Operand::Target(_)) => Err((
+            "mov64 takes a 64-bit value, not a label (for an address use `lea reg, [label]`)"
+                .into(),
+            Some(1),
+        )),
         _ => Err(("bad operand mode".into(), None)),
     }
 }

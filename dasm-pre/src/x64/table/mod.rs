@@ -49,7 +49,7 @@
 //! | `imm8:rt` `imm16:rt` `imm32:rt` | a runtime (non-literal) expression only; a size keyword on it is ignored, as DynASM does |
 //! | `imm8:kw` | a runtime expression written with the size keyword `byte` (`push byte v`) |
 //! | `1` | the literal 1 (implicit, not encoded) |
-//! | `rel` | a branch target: `<n` `>n` `->name` `=>expr` `&ptr` `extern NAME`, or a label plus nothing else |
+//! | `rel` | a branch target: `<n` `>n` `->name` `=>expr` `&ptr` `extern NAME` |
 //!
 //! ## Encoding (the third field)
 //!
