@@ -248,12 +248,19 @@ fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
         .iter()
         .filter(|f| f.ops.len() == n || !forms.iter().any(|g| g.ops.len() == n))
     {
-        let s = format!("{op} {}", f.ops_text.replace(":rt", ""))
+        let s = format!("{op} {}", f.ops_text.replace(":rt", "").replace(":kw", ""))
             .trim_end()
             .to_string();
         if !v.contains(&s) {
             v.push(s);
         }
+    }
+    // Keep the hint readable: `mov` alone has 20 forms.
+    const MAX: usize = 16;
+    if v.len() > MAX {
+        let more = v.len() - MAX;
+        v.truncate(MAX);
+        v.push(format!("... ({more} more)"));
     }
     format!("accepted forms: {}", v.join("; "))
 }
@@ -415,9 +422,12 @@ pub fn operand_forms(name: &str) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     if let Some(forms) = table::by_mnemonic().get(name) {
         for f in forms {
-            let s = format!("{name} {}", f.ops_text.replace(":rt", ""))
-                .trim_end()
-                .to_string();
+            let s = format!(
+                "{name} {}",
+                f.ops_text.replace(":rt", "").replace(":kw", "")
+            )
+            .trim_end()
+            .to_string();
             if !v.contains(&s) {
                 v.push(s);
             }
