@@ -49,8 +49,16 @@ const F_VVVV: u8 = 5;
 const F_IS4: u8 = 6;
 
 /// Whether one atom matches one operand. `reg_sizes` are the sizes of the statement's register
-/// operands that sit in explicit (non-implicit) register slots of the form.
-fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> bool {
+/// operands that sit in explicit (non-implicit) register slots of the form; `op_size` is the
+/// operation size (of the first register or sized memory operand), which a size keyword on a
+/// runtime immediate must repeat (`shl eax, dword v`), as in DynASM.
+fn atom_matches(
+    a: Atom,
+    op: &Operand,
+    reg_sizes: &[u16],
+    op_size: Option<u16>,
+    ignore_size: bool,
+) -> bool {
     match (a, op) {
         (Atom::Gp(_) | Atom::Xmm | Atom::Ymm, Operand::Reg(r)) if ignore_size => {
             r.kind != RegKind::St
@@ -70,7 +78,7 @@ fn atom_matches(a: Atom, op: &Operand, reg_sizes: &[u16], ignore_size: bool) -> 
         (Atom::St0, Operand::Reg(r)) => r.kind == RegKind::St && r.num == RegNum::Fixed(0),
         (Atom::Sti, Operand::Reg(r)) => r.kind == RegKind::St,
         (Atom::Imm(s, class), Operand::Imm { size, val }) => {
-            let size_ok = ignore_size || size.is_none_or(|z| z == s as u16);
+            let size_ok = ignore_size || size.is_none_or(|z| z == op_size.unwrap_or(s as u16));
             match (class, val) {
                 (ImmClass::Any, _) => size_ok,
                 (ImmClass::Simm8, Imm::Const(c)) => (-128..=127).contains(&norm(*c)),
@@ -121,16 +129,23 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
             }
         }
     }
+    let op_size = ops.iter().find_map(|o| match o {
+        Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
+        Operand::Mem(m) => m.size,
+        _ => None,
+    });
     f.ops.iter().zip(ops).all(|(alts, op)| {
         alts.iter()
-            .any(|a| atom_matches(*a, op, &reg_sizes, ignore_size))
+            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore_size))
     })
 }
 
 /// Whether operand `i` alone matches its slot in form `f`.
 pub(crate) fn form_matches_at(f: &Form, ops: &[Operand], i: usize, ignore_size: bool) -> bool {
     match (f.ops.get(i), ops.get(i)) {
-        (Some(alts), Some(op)) => alts.iter().any(|a| atom_matches(*a, op, &[], ignore_size)),
+        (Some(alts), Some(op)) => alts
+            .iter()
+            .any(|a| atom_matches(*a, op, &[], None, ignore_size)),
         _ => false,
     }
 }
