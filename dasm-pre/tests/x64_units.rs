@@ -203,6 +203,13 @@ fn runtime_registers() {
         bytes("imul Rd(a), [rcx*2+0x10], v"),
         "406904fdf08b4d10000000ef"
     );
+    // Size keywords on runtime immediates: ignored by the arithmetic short forms, otherwise they
+    // must repeat the operation size; `push byte v` is 6A.
+    assert_eq!(bytes("sub rcx, byte v"), "4881fce9ef");
+    assert_eq!(bytes("shl eax, dword v"), "c1e0eb");
+    assert!(err("shl eax, byte v").contains("operand size"));
+    assert_eq!(bytes("push byte v"), "6aeb");
+    assert_eq!(bytes("push word v"), "6668ec");
     let (_, a) = enc("mov Rq(x+1), Rq(y)").unwrap();
     assert_eq!(
         a,
