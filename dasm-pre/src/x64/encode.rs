@@ -64,6 +64,10 @@ fn atom_matches(
             r.kind != RegKind::St
         }
         (Atom::Gp(s), Operand::Reg(r)) => r.kind == RegKind::Gp(s),
+        // DynASM's accumulator mode is register 0 of any size.
+        (Atom::FixedGp(0, _), Operand::Reg(r)) if ignore_size => {
+            matches!(r.kind, RegKind::Gp(_)) && r.num == RegNum::Fixed(0)
+        }
         (Atom::FixedGp(n, s), Operand::Reg(r)) => {
             r.kind == RegKind::Gp(s) && r.num == RegNum::Fixed(n) && !r.high8 && !r.rex8
         }

@@ -111,6 +111,20 @@ pub fn assemble(
         }
     }
     let span_of = |i: Option<usize>| i.and_then(|i| operands.get(i)).map(|o| o.1);
+    // Like DynASM, refuse ah..bh together with a REX-only byte register before matching.
+    let high8 = ops
+        .iter()
+        .position(|o| matches!(o, Operand::Reg(r) if r.high8));
+    let rex_byte = ops.iter().any(
+        |o| matches!(o, Operand::Reg(r) if r.kind == RegKind::Gp(1) && (r.rex8 || r.num.high())),
+    );
+    if let (Some(h), true) = (high8, rex_byte) {
+        return Err(EncodeError {
+            message: "bad mix of byte-addressable registers".into(),
+            span: span_of(Some(h)),
+            hint: Some("ah, ch, dh and bh cannot be used with r4b..r15b (spl..dil, r8b..)".into()),
+        });
+    }
     let mut warnings = Vec::new();
     for (i, o) in ops.iter().enumerate() {
         if let Operand::Reg(r) = o {
@@ -184,32 +198,35 @@ fn mode_string(ops: &[Operand]) -> String {
 fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (String, Option<usize>) {
     let modes = mode_string(ops);
     if !forms.iter().any(|f| encode::form_matches(f, ops, true)) {
-        if let Some(i) = ops.iter().position(|o| matches!(o, Operand::Target(_))) {
-            return ("bad operand size for label".into(), Some(i));
-        }
         return (
             format!("bad operand mode in `{op} {modes}'"),
             first_unfit(forms, ops, true),
         );
     }
-    // Implicit fixed registers (the `cl` of shifts) have a size of their own.
-    let implicit = |i: usize| {
+    // Implicit fixed registers (the `cl` of shifts) have a size of their own; so do immediates
+    // where DynASM takes the size from the other operand (the arithmetic short forms).
+    let own_size = |i: usize| {
         forms.iter().any(|f| {
             f.ops.len() == ops.len()
-                && f.ops[i].contains(&table::Atom::FixedGp(1, 1))
-                && encode::form_matches_at(f, ops, i, false)
+                && (f.ops[i].contains(&table::Atom::FixedGp(1, 1))
+                    && encode::form_matches_at(f, ops, i, false)
+                    || matches!(ops[i], Operand::Imm { .. } | Operand::Target(_))
+                        && f.ops[i]
+                            .iter()
+                            .any(|a| matches!(a, table::Atom::Imm(_, table::ImmClass::Runtime))))
         })
     };
     let sizes: Vec<u16> = ops
         .iter()
         .enumerate()
-        .filter(|(i, _)| !implicit(*i))
+        .filter(|(i, _)| !own_size(*i))
         .map(|(_, o)| o)
         .filter_map(|o| match o {
             Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
+            Operand::Reg(_) => None,
             Operand::Mem(m) => m.size,
+            Operand::Imm { size, .. } => *size,
             Operand::Target(_) => Some(8),
-            _ => None,
         })
         .collect();
     if sizes.windows(2).any(|w| w[0] != w[1]) {
