@@ -1,4 +1,37 @@
 //! dasm-runtime: the dasr encoding engine.
+//!
+//! It reads action lists in the format of LuaJIT's DynASM x86 engine (`dasm_x86.h`; the codes are
+//! in [`actions`]) — written by the `dasm-pre` preprocessor from `.dasr` files — and produces the
+//! same machine code, in DynASM's three passes: [`Dasm::put`] for each run of actions with its
+//! runtime arguments, [`Dasm::link`] to resolve labels and shrink branches, [`Dasm::encode`] to
+//! write the bytes (or [`Dasm::finish`] to get executable memory directly).
+//!
+//! ```
+//! use dasm_runtime::{actions::*, Dasm};
+//! // `| mov eax, num` / `| ret`, as dasm-pre writes it
+//! static ACTIONS: [u8; 4] = [0xB8, IMM_D, 0xC3, STOP];
+//! let mut d = Dasm::new(&ACTIONS, 1);
+//! let dst = &mut d;
+//! let num = 42;
+//! dst.put(0, &[dasm_runtime::arg(num)]);
+//! let code = d.finish().unwrap();
+//! assert_eq!(code.as_bytes(), [0xB8, 42, 0, 0, 0, 0xC3]);
+//! # #[cfg(target_arch = "x86_64")] {
+//! // SAFETY: the code is `mov eax, 42; ret`, a valid `extern "C" fn() -> i32`.
+//! let f: extern "C" fn() -> i32 = unsafe { code.entry() };
+//! assert_eq!(f(), 42);
+//! # }
+//! ```
+#![deny(missing_docs)]
+
 pub mod actions;
 pub mod arg;
+mod engine;
+mod error;
+mod exec;
+mod labels;
+
 pub use arg::{arg, hi32, lo32, ptr};
+pub use engine::{Dasm, ExternResolver, PcLabel};
+pub use error::DasmError;
+pub use exec::ExecBuffer;
