@@ -1,0 +1,137 @@
+//! No action list and no arguments can make the engine panic or write out of bounds, and
+//! executable memory is never writable and executable at once.
+
+use dasm_runtime::actions::*;
+use dasm_runtime::Dasm;
+
+/// Random action lists (biased towards action codes and small parameters) with random
+/// arguments: put/check_step/link/encode must return, never panic; encode writes exactly the
+/// linked size.
+#[test]
+fn random_action_lists_never_panic() {
+    arbtest::arbtest(|u| {
+        let len = u.int_in_range(0..=48)?;
+        let mut acts = Vec::with_capacity(len);
+        for _ in 0..len {
+            let b: u8 = if u.ratio(1, 2)? {
+                u.int_in_range(233..=255)?
+            } else {
+                u.arbitrary()?
+            };
+            acts.push(b);
+        }
+        let nsec = u.int_in_range(1..=3)?;
+        let mut d = Dasm::new(&acts, nsec);
+        d.grow_pc(u.int_in_range(0..=4)?);
+        d.set_global(0, 0x1000_0000);
+        d.set_extern_resolver(|a, i, t| a as i32 ^ i32::from(i) ^ i32::from(t));
+        let nputs = u.int_in_range(0..=4)?;
+        for _ in 0..nputs {
+            let start = u.int_in_range(0..=acts.len())?;
+            let nargs = u.int_in_range(0..=6)?;
+            let mut args = Vec::new();
+            for _ in 0..nargs {
+                let v: i64 = match u.int_in_range(0..=3)? {
+                    0 => u.int_in_range(-3..=20)?,
+                    1 => u.int_in_range(-200..=300)?,
+                    2 => u.arbitrary::<i32>()?.into(),
+                    _ => u.arbitrary()?,
+                };
+                args.push(v);
+            }
+            d.put(start, &args);
+        }
+        let _ = d.check_step(None);
+        if let Ok(size) = d.link() {
+            let mut buf = vec![0u8; size];
+            let _ = d.encode_at(&mut buf, 0x1000_0000);
+        }
+        Ok(())
+    })
+    .budget_ms(3000);
+}
+
+/// Well-formed programs built from random instruction-like pieces always encode to the linked
+/// size, and every branch fits its chosen width.
+#[test]
+fn random_branchy_programs_encode_exactly() {
+    arbtest::arbtest(|u| {
+        let mut acts = Vec::new();
+        let mut starts = Vec::new();
+        for _ in 0..u.int_in_range(1..=30)? {
+            starts.push(acts.len());
+            match u.int_in_range(0..=6)? {
+                0 => acts.extend([0xE9, REL_LG, u.int_in_range(247..=249)?]),
+                1 => acts.extend([0x0F, 0x84, REL_LG, u.int_in_range(247..=249)?]),
+                2 => acts.extend([LABEL_LG, u.int_in_range(1..=3)?]),
+                3 => acts.extend([SPACE, 0x90]),
+                4 => acts.extend([ALIGN, (1u8 << u.int_in_range(1..=4)?) - 1]),
+                5 => acts.extend([0x8B, 0x83, DISP]),
+                _ => acts.extend([0x81, 0xC0, IMM_DB]),
+            }
+            acts.push(STOP);
+        }
+        let mut d = Dasm::new(&acts, 1);
+        for &s in &starts {
+            let args: Vec<i64> = match acts[s] {
+                SPACE => vec![u.int_in_range(0..=140)?],
+                0x8B | 0x81 => vec![u.int_in_range(-300..=300)?],
+                _ => vec![],
+            };
+            d.put(s, &args);
+        }
+        if let Ok(size) = d.link() {
+            let mut buf = vec![0u8; size];
+            assert_eq!(d.encode_at(&mut buf, 0x4000), Ok(()));
+        }
+        Ok(())
+    })
+    .budget_ms(2000);
+}
+
+fn writable_executable_mappings() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|p| p.contains('w') && p.contains('x'))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn executable_memory_is_never_writable_and_executable() {
+    let before = writable_executable_mappings();
+    // mov eax, imm32; ret
+    let acts = [0xB8, IMM_D, 0xC3, STOP];
+    let mut d = Dasm::new(&acts, 1);
+    d.put(0, &[1234]);
+    let code = d.finish().unwrap();
+    let after = writable_executable_mappings();
+    assert_eq!(before, after, "a W+X mapping appeared: {after:?}");
+    let mapping = std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .find(|l| {
+            let mut r = l.split_whitespace().next().unwrap().split('-');
+            let lo = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
+            let hi = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
+            (lo..hi).contains(&(code.as_ptr() as u64))
+        })
+        .map(str::to_string)
+        .unwrap();
+    assert!(
+        mapping
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .starts_with("r-x"),
+        "{mapping}"
+    );
+    // SAFETY: the code is `mov eax, 1234; ret`.
+    let f: extern "C" fn() -> i32 = unsafe { code.entry() };
+    assert_eq!(f(), 1234);
+}
