@@ -15,55 +15,81 @@ use crate::actions::*;
 use crate::error::DasmError;
 use crate::labels::{Inst, LabelKind, Labels, Slot};
 
+/// Kinds of [`Item`].
+pub(crate) mod kind {
+    /// A label definition; `data` = label instance.
+    pub const LABEL: u8 = 0;
+    /// Alignment to `aux + 1`; link stores the real padding in `data`.
+    pub const ALIGN: u8 = 1;
+    /// rel32 (or rel8 once shrunk) to label instance `data`; `aux` is the candidate saving
+    /// (3 for `E9`, 4 for `0F 8x`, 0 none), replaced by link's decision.
+    pub const BRANCH: u8 = 2;
+    /// rel32 to the absolute address `Section::targets[data]`.
+    pub const REL_A: u8 = 3;
+    /// 8-byte absolute address of label instance `data`.
+    pub const ADDR: u8 = 4;
+    /// 4 bytes from the extern resolver: `data` = index, `aux` = type.
+    pub const EXTERN: u8 = 5;
+}
+
 /// A label-dependent or layout-dependent field at a byte position of a section's code.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
     /// Byte offset in the section's code: where the field starts (label: where it is defined).
-    pub pos: usize,
-    pub kind: ItemKind,
+    pub pos: u32,
+    /// Kind-specific payload (see [`kind`]).
+    pub data: u32,
+    /// One of [`kind`].
+    pub kind: u8,
+    /// Kind-specific byte (see [`kind`]).
+    pub aux: u8,
 }
 
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum ItemKind {
-    /// A label definition (instance index).
-    Label { inst: u32 },
-    /// Alignment to `mask + 1`; `est` is the pass-1 offset after the maximum padding;
-    /// `pad` is the real padding (set by link).
-    Align { mask: u8, est: i64, pad: u8 },
-    /// rel32 (or rel8 once shrunk) to a label instance. `est_end` is the pass-1 offset after
-    /// the long field; `shrink` is the candidate saving (3 for `E9`, 4 for `0F 8x`, 0 none),
-    /// replaced by the decision at link.
-    Branch { inst: u32, est_end: i64, shrink: u8 },
-    /// rel32 to an absolute address.
-    RelA { target: i64 },
-    /// 8-byte absolute address of a label instance.
-    Addr { inst: u32 },
-    /// 4 bytes from the extern resolver.
-    Extern { index: u8, ty: u8 },
+/// Bytes of code an item's field occupies in the section buffer.
+#[inline]
+fn item_len(kind: u8) -> usize {
+    match kind {
+        kind::BRANCH | kind::REL_A | kind::EXTERN => 4,
+        kind::ADDR => 8,
+        _ => 0,
+    }
 }
 
 /// One code section.
 #[derive(Default, Debug)]
 pub(crate) struct Section {
-    /// The section's bytes, final except at item positions.
+    /// The section's bytes, final except at item positions; `code[..used]` is the code, the
+    /// rest is zeroed slack so that short copies can be done in fixed-size chunks.
     pub code: Vec<u8>,
+    /// Bytes of `code` in use.
+    pub used: usize,
     /// Label-dependent fields, in position order.
     pub items: Vec<Item>,
-    /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = len + extra).
+    /// Targets of `REL_A` items.
+    pub targets: Vec<i64>,
+    /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = used + extra).
     pub extra: i64,
-    /// Offset of the section in the linked code (set by link).
-    pub start: usize,
 }
+
+/// Slack kept after the used part of a section buffer.
+const SLACK: usize = 64;
 
 impl Section {
     fn est(&self) -> i64 {
-        self.code.len() as i64 + self.extra
+        self.used as i64 + self.extra
     }
     fn clear(&mut self) {
-        self.code.clear();
+        self.used = 0;
         self.items.clear();
+        self.targets.clear();
         self.extra = 0;
-        self.start = 0;
+    }
+    /// Make room for `n` more bytes plus the slack.
+    #[cold]
+    fn grow(&mut self, n: usize) {
+        let need = self.used + n + SLACK;
+        let new = need.max(self.code.len() * 2).max(256);
+        self.code.resize(new, 0);
     }
 }
 
@@ -86,6 +112,11 @@ pub type ExternResolver = Box<dyn FnMut(u64, u8, u8) -> i32>;
 /// ```
 pub struct Dasm<'a> {
     actions: &'a [u8],
+    /// The action list followed by 16 zero bytes, so literal runs can be copied in fixed-size
+    /// chunks.
+    padded: Vec<u8>,
+    /// For each action-list offset: how many literal code bytes start there (at most 16).
+    lit: Vec<u8>,
     pub(crate) sections: Vec<Section>,
     cur: usize,
     pub(crate) labels: Labels,
@@ -107,18 +138,6 @@ impl std::fmt::Debug for Dasm<'_> {
     }
 }
 
-/// Read one byte of the action list, or fail with a malformed-list error.
-#[inline(always)]
-fn byte(acts: &[u8], p: usize) -> Result<u8, DasmError> {
-    match acts.get(p) {
-        Some(&b) => Ok(b),
-        None => Err(DasmError::BadActionList {
-            offset: p,
-            reason: "runs past the end",
-        }),
-    }
-}
-
 #[inline(always)]
 fn fits_i8(n: i64) -> bool {
     (-128..=127).contains(&n)
@@ -137,8 +156,21 @@ impl<'a> Dasm<'a> {
     pub fn new(actionlist: &'a [u8], sections: usize) -> Self {
         let mut s = Vec::new();
         s.resize_with(sections.max(1), Section::default);
+        let mut padded = actionlist.to_vec();
+        padded.resize(actionlist.len() + 16, 0);
+        // A byte below DISP at a position where an action could start is a literal code byte,
+        // and so is every byte after it up to the next action code: the run lengths do not
+        // depend on where a run starts.
+        let mut lit = vec![0u8; actionlist.len() + 1];
+        for i in (0..actionlist.len()).rev() {
+            if actionlist[i] < DISP {
+                lit[i] = (lit[i + 1] + 1).min(16);
+            }
+        }
         Dasm {
             actions: actionlist,
+            padded,
+            lit,
             sections: s,
             cur: 0,
             labels: Labels::default(),
@@ -238,17 +270,20 @@ impl<'a> Dasm<'a> {
     }
 
     fn put_run(&mut self, start: usize, args: &[i64]) -> Result<(), DasmError> {
-        let acts = self.actions;
+        let acts = &self.padded[..];
+        let list_len = self.actions.len();
+        let lit = &self.lit[..];
         let secno = self.cur;
         let nsec = self.sections.len();
-        let Dasm {
-            sections, labels, ..
-        } = self;
-        let sec = &mut sections[secno];
-        let code = &mut sec.code;
+        let sec = &mut self.sections[secno];
+        let labels = &mut self.labels;
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
-        let mut floor = sec.items.last().map_or(0, |it| it.pos + item_len(&it.kind));
+        let mut floor = sec
+            .items
+            .last()
+            .map_or(0, |it| it.pos as usize + item_len(it.kind));
+        let mut used = sec.used;
         let mut p = start;
         let mut ai = 0usize;
         let mut mark: Option<usize> = None;
@@ -263,59 +298,100 @@ impl<'a> Dasm<'a> {
                         v
                     }
                     None => {
+                        sec.used = used;
                         return Err(DasmError::ArgCount {
                             start,
                             expected: ai + 1,
                             given: args.len(),
-                        })
+                        });
                     }
                 }
             }};
         }
-        code.reserve(64);
+        macro_rules! fail {
+            ($e:expr) => {{
+                sec.used = used;
+                return Err($e);
+            }};
+        }
+        macro_rules! param {
+            () => {{
+                if p >= list_len {
+                    fail!(DasmError::BadActionList {
+                        offset: p,
+                        reason: "runs past the end"
+                    });
+                }
+                let b = acts[p];
+                p += 1;
+                b
+            }};
+        }
+        macro_rules! put4 {
+            ($v:expr) => {{
+                sec.code[used..used + 4].copy_from_slice(&$v.to_le_bytes());
+                used += 4;
+            }};
+        }
         loop {
-            let a = byte(acts, p)?;
-            p += 1;
-            if a < DISP {
-                code.push(a);
-                op = a;
+            if used + SLACK > sec.code.len() {
+                sec.used = used;
+                sec.grow(SLACK);
+            }
+            if p >= list_len {
+                fail!(DasmError::BadActionList {
+                    offset: p,
+                    reason: "runs past the end"
+                });
+            }
+            // A run of literal code bytes (at most 16 per step) is copied in one fixed-size move;
+            // the padded action list and the slack of the code buffer make that in bounds.
+            let k = usize::from(lit[p]);
+            if k != 0 {
+                sec.code[used..used + 16].copy_from_slice(&acts[p..p + 16]);
+                used += k;
+                p += k;
+                op = acts[p - 1];
                 continue;
             }
-            let at = p - 1;
+            let a = acts[p];
+            let at = p;
+            p += 1;
             match a {
                 DISP => {
                     let n = arg!();
                     if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
-                        return Err(DasmError::RangeImm {
+                        fail!(DasmError::RangeImm {
                             offset: at,
-                            value: n,
+                            value: n
                         });
                     }
-                    let m = mark.unwrap_or(code.len());
+                    let m = mark.unwrap_or(used);
                     if m == 0 || m - 1 < floor {
-                        return Err(DasmError::BadActionList {
+                        fail!(DasmError::BadActionList {
                             offset: at,
-                            reason: BAD_PATCH,
+                            reason: BAD_PATCH
                         });
                     }
-                    let next = acts.get(p).copied();
-                    mark = if next == Some(IMM_DB) || next == Some(IMM_WB) {
+                    let next = acts[p];
+                    mark = if next == IMM_DB || next == IMM_WB {
                         Some(m)
                     } else {
                         None
                     };
-                    let modrm = code[m - 1];
+                    let modrm = sec.code[m - 1];
                     let mut rm = modrm & 7;
-                    if rm == 4 {
-                        rm = code.get(m).map_or(0, |s| s & 7);
+                    if rm == 4 && m < used {
+                        rm = sec.code[m] & 7;
                     }
                     if n == 0 && rm != 5 {
-                        code[m - 1] = modrm.wrapping_sub(0x80);
+                        sec.code[m - 1] = modrm.wrapping_sub(0x80);
                     } else if fits_i8(n) {
-                        code[m - 1] = modrm.wrapping_sub(0x40);
-                        code.push(n as u8);
+                        sec.code[m - 1] = modrm.wrapping_sub(0x40);
+                        sec.code[used] = n as u8;
+                        used += 1;
                     } else {
-                        code.extend_from_slice(&(n as i32).to_le_bytes());
+                        put4!(n as i32);
                     }
                     prev = [prev[1], n];
                 }
@@ -327,78 +403,81 @@ impl<'a> Dasm<'a> {
                         (0..=255).contains(&n)
                     };
                     if !ok {
-                        return Err(DasmError::RangeImm {
+                        fail!(DasmError::RangeImm {
                             offset: at,
-                            value: n,
+                            value: n
                         });
                     }
-                    code.push(n as u8);
+                    sec.code[used] = n as u8;
+                    used += 1;
                     prev = [prev[1], n];
                 }
                 IMM_W => {
                     let n = arg!();
                     if !(0..=0xffff).contains(&n) {
-                        return Err(DasmError::RangeImm {
+                        fail!(DasmError::RangeImm {
                             offset: at,
-                            value: n,
+                            value: n
                         });
                     }
-                    code.extend_from_slice(&(n as u16).to_le_bytes());
+                    sec.code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
+                    used += 2;
                     prev = [prev[1], n];
                 }
                 IMM_D => {
                     let n = arg!();
                     if !fits_32(n) {
-                        return Err(DasmError::RangeImm {
+                        fail!(DasmError::RangeImm {
                             offset: at,
-                            value: n,
+                            value: n
                         });
                     }
-                    code.extend_from_slice(&(n as u32).to_le_bytes());
+                    put4!(n as u32);
                     prev = [prev[1], n];
                 }
                 IMM_WB | IMM_DB => {
                     let n = arg!();
                     if fits_i8(n) {
-                        let m = mark.take().unwrap_or(code.len());
+                        let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
-                            return Err(DasmError::BadActionList {
+                            fail!(DasmError::BadActionList {
                                 offset: at,
-                                reason: BAD_PATCH,
+                                reason: BAD_PATCH
                             });
                         }
-                        code[m - 2] = code[m - 2].wrapping_add(2);
-                        code.push(n as u8);
+                        sec.code[m - 2] = sec.code[m - 2].wrapping_add(2);
+                        sec.code[used] = n as u8;
+                        used += 1;
                     } else {
                         mark = None;
                         if a == IMM_WB {
                             if !(0..=0xffff).contains(&n) {
-                                return Err(DasmError::RangeImm {
+                                fail!(DasmError::RangeImm {
                                     offset: at,
-                                    value: n,
+                                    value: n
                                 });
                             }
-                            code.extend_from_slice(&(n as u16).to_le_bytes());
+                            sec.code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
+                            used += 2;
                         } else {
                             if !fits_32(n) {
-                                return Err(DasmError::RangeImm {
+                                fail!(DasmError::RangeImm {
                                     offset: at,
-                                    value: n,
+                                    value: n
                                 });
                             }
-                            code.extend_from_slice(&(n as u32).to_le_bytes());
+                            put4!(n as u32);
                         }
                     }
                     prev = [prev[1], n];
                 }
                 VREG => {
-                    let t = byte(acts, p)?;
-                    p += 1;
+                    let t = param!();
                     let raw = arg!();
                     if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
-                        return Err(DasmError::RangeVreg {
+                        fail!(DasmError::RangeVreg {
                             offset: at,
-                            reg: raw,
+                            reg: raw
                         });
                     }
                     let mut n = raw as u8;
@@ -412,116 +491,121 @@ impl<'a> Dasm<'a> {
                     }
                     let removable = count >= 1 && group <= 7;
                     let dist = usize::from(t & 7);
-                    if dist > code.len() || code.len() - dist < floor {
-                        return Err(DasmError::BadActionList {
+                    if dist > used || used - dist < floor || used == floor {
+                        fail!(DasmError::BadActionList {
                             offset: at,
-                            reason: BAD_PATCH,
+                            reason: BAD_PATCH
                         });
                     }
-                    let mut ex = code.len() - dist;
+                    let mut ex = used - dist;
+                    let code = &mut sec.code;
                     if n & 8 != 0 && t < 0xa0 {
-                        let prefix = code.get(ex).copied().unwrap_or(0);
-                        if prefix & 0x80 != 0 {
-                            if let Some(b) = code.get_mut(ex + 1) {
-                                *b ^= 0x20u8 << (t >> 6);
-                            }
-                        } else if let Some(b) = code.get_mut(ex) {
-                            *b ^= 1u8 << (t >> 6);
+                        if code[ex] & 0x80 != 0 {
+                            code[ex + 1] ^= 0x20u8 << (t >> 6);
+                        } else {
+                            code[ex] ^= 1u8 << (t >> 6);
                         }
                         n &= 7;
                     } else if removable {
-                        if code.get(ex).is_some_and(|b| b & 0x80 != 0) {
+                        if code[ex] & 0x80 != 0 {
                             // Three-byte VEX that needs none of X, B, W: make it C5.
-                            if ex + 2 >= code.len() {
-                                return Err(DasmError::BadActionList {
+                            if ex + 2 >= used {
+                                fail!(DasmError::BadActionList {
                                     offset: at,
-                                    reason: "VEX prefix cut short",
+                                    reason: "VEX prefix cut short"
                                 });
                             }
                             code[ex] = 0xc5;
                             code[ex + 1] = (code[ex + 1] & 0x80) | code[ex + 2];
                             ex += 2;
                         }
-                        if ex < code.len() {
-                            code.remove(ex);
+                        if ex < used {
+                            code.copy_within(ex + 1..used, ex);
+                            used -= 1;
                         }
                         if let Some(m) = mark.as_mut() {
                             *m = m.saturating_sub(1);
                         }
                         n &= 7;
                     }
+                    if used == 0 {
+                        fail!(DasmError::BadActionList {
+                            offset: at,
+                            reason: BAD_PATCH
+                        });
+                    }
+                    let code = &mut sec.code;
                     if t >= 0xc0 {
                         n <<= 4;
                     } else if t >= 0x40 {
                         n <<= 3;
                     } else if n == 4 && t < 0x20 {
-                        if let Some(b) = code.last_mut() {
-                            *b ^= 4;
-                        }
-                        code.push(0x20);
+                        code[used - 1] ^= 4;
+                        code[used] = 0x20;
+                        used += 1;
                     }
-                    if code.len() <= floor {
-                        return Err(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH,
-                        });
-                    }
-                    if let Some(b) = code.last_mut() {
-                        *b ^= n;
-                    }
+                    code[used - 1] ^= n;
                     prev = [prev[1], raw | if removable { 0x10 } else { 0 }];
                 }
                 SPACE => {
-                    let fill = byte(acts, p)?;
-                    p += 1;
+                    let fill = param!();
                     let n = arg!();
                     if !(0..=(1 << 30)).contains(&n) {
-                        return Err(DasmError::RangeImm {
+                        fail!(DasmError::RangeImm {
                             offset: at,
-                            value: n,
+                            value: n
                         });
                     }
-                    code.resize(code.len() + n as usize, fill);
-                    prev = [prev[1], n];
+                    let n = n as usize;
+                    sec.used = used;
+                    if used + n + SLACK > sec.code.len() {
+                        sec.grow(n);
+                    }
+                    sec.code[used..used + n].fill(fill);
+                    used += n;
+                    prev = [prev[1], n as i64];
                 }
                 SETLABEL => {
                     let addr = arg!();
                     match last_label.take() {
                         Some(i) => labels.insts[i as usize].abs = Some(addr),
-                        None => {
-                            return Err(DasmError::BadActionList {
-                                offset: at,
-                                reason: "SETLABEL does not follow a label definition",
-                            })
-                        }
+                        None => fail!(DasmError::BadActionList {
+                            offset: at,
+                            reason: "SETLABEL does not follow a label definition",
+                        }),
                     }
                     prev = [prev[1], addr];
                 }
                 REL_A => {
                     let target = arg!();
+                    let data = sec.targets.len() as u32;
+                    sec.targets.push(target);
                     sec.items.push(Item {
-                        pos: code.len(),
-                        kind: ItemKind::RelA { target },
+                        pos: used as u32,
+                        data,
+                        kind: kind::REL_A,
+                        aux: 0,
                     });
-                    code.extend_from_slice(&[0; 4]);
-                    floor = code.len();
+                    put4!(0u32);
+                    floor = used;
                     prev = [prev[1], target];
                 }
                 REL_LG | REL_PC | IMM_LG | IMM_PC => {
                     let inst = if a == REL_LG || a == IMM_LG {
-                        let n = byte(acts, p)?;
-                        p += 1;
-                        labels
-                            .reference_lg(n, secno)
-                            .ok_or(DasmError::RangeLabel { offset: p - 1 })?
+                        let n = param!();
+                        match labels.reference_lg(n) {
+                            Some(i) => i,
+                            None => fail!(DasmError::RangeLabel { offset: p - 1 }),
+                        }
                     } else {
                         let pc = arg!();
                         prev = [prev[1], pc];
-                        labels
-                            .reference_pc(pc)
-                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                        match labels.reference_pc(pc) {
+                            Some(i) => i,
+                            None => fail!(DasmError::RangePc { offset: at, pc }),
+                        }
                     };
-                    let pos = code.len();
+                    let pos = used as u32;
                     if a == REL_LG || a == REL_PC {
                         // DynASM shrinks `E9 rel32` to `EB rel8` and `0F 8x rel32` to `7x rel8`,
                         // judging by the last literal opcode byte of the run.
@@ -537,95 +621,109 @@ impl<'a> Dasm<'a> {
                         } else {
                             usize::from(shrink != 0)
                         };
-                        if pos < floor + touched {
+                        if used < floor + touched {
                             shrink = 0;
                         }
-                        code.extend_from_slice(&[0; 4]);
-                        let est_end = code.len() as i64 + sec.extra;
                         sec.items.push(Item {
                             pos,
-                            kind: ItemKind::Branch {
-                                inst,
-                                est_end,
-                                shrink,
-                            },
+                            data: inst,
+                            kind: kind::BRANCH,
+                            aux: shrink,
                         });
+                        put4!(0u32);
                     } else {
-                        code.extend_from_slice(&[0; 8]);
                         sec.items.push(Item {
                             pos,
-                            kind: ItemKind::Addr { inst },
+                            data: inst,
+                            kind: kind::ADDR,
+                            aux: 0,
                         });
+                        sec.code[used..used + 8].fill(0);
+                        used += 8;
                     }
-                    floor = code.len();
+                    floor = used;
                 }
                 LABEL_LG | LABEL_PC => {
-                    let est = code.len() as i64 + sec.extra;
+                    let est = used as i64 + sec.extra;
                     let item = sec.items.len() as u32;
                     let inst = if a == LABEL_LG {
-                        let n = byte(acts, p)?;
-                        p += 1;
-                        labels
-                            .define_lg(n, secno as u32, item, est)
-                            .ok_or(DasmError::RangeLabel { offset: p - 1 })?
+                        let n = param!();
+                        match labels.define_lg(n, secno as u32, item, est) {
+                            Some(i) => i,
+                            None => fail!(DasmError::RangeLabel { offset: p - 1 }),
+                        }
                     } else {
                         let pc = arg!();
                         prev = [prev[1], pc];
-                        labels
-                            .define_pc(pc, secno as u32, item, est)
-                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                        match labels.define_pc(pc, secno as u32, item, est) {
+                            Some(i) => i,
+                            None => fail!(DasmError::RangePc { offset: at, pc }),
+                        }
                     };
                     sec.items.push(Item {
-                        pos: code.len(),
-                        kind: ItemKind::Label { inst },
+                        pos: used as u32,
+                        data: inst,
+                        kind: kind::LABEL,
+                        aux: 0,
                     });
                     last_label = Some(inst);
-                    floor = code.len();
+                    floor = used;
                     continue;
                 }
                 ALIGN => {
-                    let mask = byte(acts, p)?;
-                    p += 1;
+                    let mask = param!();
                     sec.extra += i64::from(mask);
-                    let est = code.len() as i64 + sec.extra;
                     sec.items.push(Item {
-                        pos: code.len(),
-                        kind: ItemKind::Align { mask, est, pad: 0 },
+                        pos: used as u32,
+                        data: 0,
+                        kind: kind::ALIGN,
+                        aux: mask,
                     });
-                    floor = code.len();
+                    floor = used;
                 }
                 EXTERN => {
-                    let ty = byte(acts, p)?;
-                    let index = byte(acts, p + 1)?;
-                    p += 2;
+                    let ty = param!();
+                    let index = param!();
                     sec.items.push(Item {
-                        pos: code.len(),
-                        kind: ItemKind::Extern { index, ty },
+                        pos: used as u32,
+                        data: u32::from(index),
+                        kind: kind::EXTERN,
+                        aux: ty,
                     });
-                    code.extend_from_slice(&[0; 4]);
-                    floor = code.len();
+                    put4!(0u32);
+                    floor = used;
                 }
                 ESC => {
-                    let b = byte(acts, p)?;
-                    p += 1;
-                    code.push(b);
+                    let b = param!();
+                    sec.code[used] = b;
+                    used += 1;
                     op = b;
                 }
                 MARK => {
-                    mark = Some(code.len());
+                    mark = Some(used);
                 }
                 SECTION => {
-                    let n = usize::from(byte(acts, p)?);
-                    if n >= nsec {
-                        return Err(DasmError::RangeSection {
-                            offset: at,
-                            section: n,
+                    if p >= list_len {
+                        fail!(DasmError::BadActionList {
+                            offset: p,
+                            reason: "runs past the end"
                         });
                     }
+                    let n = usize::from(acts[p]);
+                    if n >= nsec {
+                        fail!(DasmError::RangeSection {
+                            offset: at,
+                            section: n
+                        });
+                    }
+                    sec.used = used;
                     self.cur = n;
                     break;
                 }
-                _ => break, // STOP
+                _ => {
+                    sec.used = used;
+                    break;
+                }
             }
             last_label = None;
         }
@@ -677,60 +775,49 @@ impl<'a> Dasm<'a> {
             sections, labels, ..
         } = self;
         let insts = &mut labels.insts;
+        let ests: Vec<i64> = sections.iter().map(Section::est).collect();
+        // `ofs` is DynASM's running correction: the start of the current section in the final
+        // code plus the (negative) savings of shrunk branches and alignments so far.
         let mut ofs: i64 = 0;
-        for secno in 0..sections.len() {
-            sections[secno].start = ofs as usize;
-            let (before, rest) = sections.split_at_mut(secno);
-            let _ = before;
-            let (sec, after) = rest.split_first_mut().expect("secno < len");
-            let sec_est = sec.est();
+        for (secno, sec) in sections.iter_mut().enumerate() {
+            let mut extra: i64 = 0;
             for (idx, item) in sec.items.iter_mut().enumerate() {
-                match &mut item.kind {
-                    ItemKind::Label { inst } => {
-                        let i = &mut insts[*inst as usize];
+                match item.kind {
+                    kind::LABEL => {
+                        let i = &mut insts[item.data as usize];
                         i.fin = i.est + ofs;
                     }
-                    ItemKind::Align { mask, est, pad } => {
-                        let excess = (*est + ofs) & i64::from(*mask);
-                        *pad = *mask - excess as u8;
+                    kind::ALIGN => {
+                        let mask = i64::from(item.aux);
+                        extra += mask;
+                        let est = i64::from(item.pos) + extra;
+                        let excess = (est + ofs) & mask;
+                        item.data = (mask - excess) as u32;
                         ofs -= excess;
                     }
-                    ItemKind::Branch {
-                        inst,
-                        est_end,
-                        shrink,
-                    } if *shrink != 0 => {
-                        let l: &Inst = &insts[*inst as usize];
-                        let ok = if !l.defined || l.abs.is_some() {
-                            false
-                        } else {
-                            let forward = (l.sec as usize, l.item as usize) > (secno, idx);
-                            let mut lofs = if forward {
-                                let mut x = l.est;
-                                let upto = l.sec as usize;
-                                if upto > secno {
-                                    x += sec_est;
-                                    for s in after.iter().take(upto - secno - 1) {
-                                        x += s.est();
-                                    }
-                                }
-                                x
+                    kind::BRANCH if item.aux != 0 => {
+                        let l: &Inst = &insts[item.data as usize];
+                        let est_end = i64::from(item.pos) + 4 + extra;
+                        let ok = l.defined && l.abs.is_none() && {
+                            let lsec = l.sec as usize;
+                            let forward = (lsec, l.item as usize) > (secno, idx);
+                            let lofs = if forward {
+                                l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
                             } else {
                                 l.fin - ofs
-                            };
-                            lofs -= *est_end;
-                            lofs >= -128 - i64::from(*shrink) && lofs <= 127
+                            } - est_end;
+                            lofs >= -128 - i64::from(item.aux) && lofs <= 127
                         };
                         if ok {
-                            ofs -= i64::from(*shrink);
+                            ofs -= i64::from(item.aux);
                         } else {
-                            *shrink = 0;
+                            item.aux = 0;
                         }
                     }
                     _ => {}
                 }
             }
-            ofs += sec.est();
+            ofs += ests[secno];
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
@@ -768,15 +855,18 @@ impl<'a> Dasm<'a> {
         globals_out.clear();
         let mut out = Out { buf, pos: 0 };
         for sec in sections.iter() {
-            let code = &sec.code[..];
+            let code = Code {
+                bytes: &sec.code,
+                used: sec.used,
+            };
             let mut src = 0usize;
             for item in &sec.items {
-                let pos = item.pos;
+                let pos = item.pos as usize;
                 match item.kind {
-                    ItemKind::Label { inst } => {
+                    kind::LABEL => {
                         out.copy(code, src, pos)?;
                         src = pos;
-                        let l = &insts[inst as usize];
+                        let l = &insts[item.data as usize];
                         if out.pos as i64 != l.fin {
                             return Err(DasmError::Phase);
                         }
@@ -789,14 +879,16 @@ impl<'a> Dasm<'a> {
                                 Some(l.abs.map_or(base.wrapping_add(l.fin as u64), |a| a as u64));
                         }
                     }
-                    ItemKind::Align { mask, .. } => {
+                    kind::ALIGN => {
                         out.copy(code, src, pos)?;
                         src = pos;
-                        while out.pos & usize::from(mask) != 0 {
+                        let mask = usize::from(item.aux);
+                        while out.pos & mask != 0 {
                             out.byte(0x90)?;
                         }
                     }
-                    ItemKind::Branch { inst, shrink, .. } => {
+                    kind::BRANCH => {
+                        let shrink = item.aux;
                         let keep = pos
                             - if shrink == 4 {
                                 2
@@ -805,50 +897,54 @@ impl<'a> Dasm<'a> {
                             };
                         out.copy(code, src, keep)?;
                         src = pos + 4;
-                        let l = &insts[inst as usize];
+                        let l = &insts[item.data as usize];
                         let target = target_addr(l, base, globals_preset)?;
-                        match shrink {
-                            0 => out.rel32(base, target)?,
-                            _ => {
-                                let opcode = if shrink == 4 {
-                                    code[pos - 1].wrapping_sub(0x10)
-                                } else {
-                                    0xeb
-                                };
-                                out.byte(opcode)?;
-                                let rel = target.wrapping_sub(base.wrapping_add(out.pos as u64 + 1))
-                                    as i64;
-                                if !fits_i8(rel) {
-                                    return Err(DasmError::Phase);
-                                }
-                                out.byte(rel as u8)?;
+                        if shrink == 0 {
+                            out.rel32(base, target)?;
+                        } else {
+                            let opcode = if shrink == 4 {
+                                code.bytes[pos - 1].wrapping_sub(0x10)
+                            } else {
+                                0xeb
+                            };
+                            let rel =
+                                target.wrapping_sub(base.wrapping_add(out.pos as u64 + 2)) as i64;
+                            if !fits_i8(rel) {
+                                return Err(DasmError::Phase);
                             }
+                            out.bytes(&[opcode, rel as u8])?;
                         }
                     }
-                    ItemKind::RelA { target } => {
+                    kind::REL_A => {
                         out.copy(code, src, pos)?;
                         src = pos + 4;
+                        let target = sec
+                            .targets
+                            .get(item.data as usize)
+                            .copied()
+                            .ok_or(DasmError::Phase)?;
                         out.rel32(base, target as u64)?;
                     }
-                    ItemKind::Addr { inst } => {
+                    kind::ADDR => {
                         out.copy(code, src, pos)?;
                         src = pos + 8;
-                        let l = &insts[inst as usize];
+                        let l = &insts[item.data as usize];
                         let target = target_addr(l, base, globals_preset)?;
                         out.bytes(&target.to_le_bytes())?;
                     }
-                    ItemKind::Extern { index, ty } => {
+                    _ => {
                         out.copy(code, src, pos)?;
                         src = pos + 4;
+                        let index = item.data as u8;
                         let f = extern_resolver
                             .as_mut()
                             .ok_or(DasmError::NoExternResolver { index })?;
-                        let v = f(base.wrapping_add(out.pos as u64), index, ty);
+                        let v = f(base.wrapping_add(out.pos as u64), index, item.aux);
                         out.bytes(&v.to_le_bytes())?;
                     }
                 }
             }
-            out.copy(code, src, code.len())?;
+            out.copy(code, src, sec.used)?;
         }
         if out.pos != size {
             return Err(DasmError::Phase);
@@ -907,14 +1003,6 @@ pub enum PcLabel {
     Unused,
 }
 
-fn item_len(k: &ItemKind) -> usize {
-    match k {
-        ItemKind::Label { .. } | ItemKind::Align { .. } => 0,
-        ItemKind::Branch { .. } | ItemKind::RelA { .. } | ItemKind::Extern { .. } => 4,
-        ItemKind::Addr { .. } => 8,
-    }
-}
-
 /// The absolute address a label instance stands for at encode time.
 fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmError> {
     if let Some(a) = l.abs {
@@ -934,6 +1022,13 @@ fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmE
     }
 }
 
+/// A section's buffer and how much of it is code.
+#[derive(Clone, Copy)]
+struct Code<'c> {
+    bytes: &'c [u8],
+    used: usize,
+}
+
 /// The output cursor of pass 3: every write is bounds-checked and fails with `Phase`.
 struct Out<'b> {
     buf: &'b mut [u8],
@@ -951,11 +1046,20 @@ impl Out<'_> {
         self.pos = end;
         Ok(())
     }
+    /// Copy `code[from..to]`; short pieces move as one 16-byte chunk when both sides have
+    /// room (the bytes past `to` are overwritten by what follows).
     #[inline]
-    fn copy(&mut self, code: &[u8], from: usize, to: usize) -> Result<(), DasmError> {
-        match code.get(from..to) {
-            Some(s) => self.bytes(s),
-            None => Err(DasmError::Phase),
+    fn copy(&mut self, code: Code<'_>, from: usize, to: usize) -> Result<(), DasmError> {
+        if from > to || to > code.used {
+            return Err(DasmError::Phase);
+        }
+        let n = to - from;
+        if n <= 16 && self.pos + 16 <= self.buf.len() && from + 16 <= code.bytes.len() {
+            self.buf[self.pos..self.pos + 16].copy_from_slice(&code.bytes[from..from + 16]);
+            self.pos += n;
+            Ok(())
+        } else {
+            self.bytes(&code.bytes[from..to])
         }
     }
     #[inline]

@@ -133,7 +133,7 @@ impl Labels {
 
     /// REL_LG / IMM_LG with label number `n`: 1..=9 backward local, 10..=246 global,
     /// 247..=255 forward local. `None`: bad label (DynASM's RANGE_LG).
-    pub fn reference_lg(&mut self, n: u8, _sec: usize) -> Option<u32> {
+    pub fn reference_lg(&mut self, n: u8) -> Option<u32> {
         match n {
             1..=9 => match self.locals[usize::from(n)] {
                 Slot::Defined(i) => Some(i),
