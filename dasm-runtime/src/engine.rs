@@ -14,6 +14,7 @@
 use crate::actions::*;
 use crate::error::DasmError;
 use crate::labels::{Inst, LabelKind, Labels, Slot};
+use crate::runs::Runs;
 
 /// Kinds of [`Item`].
 pub(crate) mod kind {
@@ -71,6 +72,13 @@ pub(crate) struct Section {
     pub extra: i64,
 }
 
+/// Grow a section buffer so that `need` bytes plus the slack fit.
+#[cold]
+fn grow(code: &mut Vec<u8>, need: usize) {
+    let new = (need + SLACK).max(code.len() * 2).max(256);
+    code.resize(new, 0);
+}
+
 /// Slack kept after the used part of a section buffer.
 const SLACK: usize = 64;
 
@@ -83,13 +91,6 @@ impl Section {
         self.items.clear();
         self.targets.clear();
         self.extra = 0;
-    }
-    /// Make room for `n` more bytes plus the slack.
-    #[cold]
-    fn grow(&mut self, n: usize) {
-        let need = self.used + n + SLACK;
-        let new = need.max(self.code.len() * 2).max(256);
-        self.code.resize(new, 0);
     }
 }
 
@@ -112,11 +113,8 @@ pub type ExternResolver = Box<dyn FnMut(u64, u8, u8) -> i32>;
 /// ```
 pub struct Dasm<'a> {
     actions: &'a [u8],
-    /// The action list followed by 16 zero bytes, so literal runs can be copied in fixed-size
-    /// chunks.
-    padded: Vec<u8>,
-    /// For each action-list offset: how many literal code bytes start there (at most 16).
-    lit: Vec<u8>,
+    /// The runs of the action list decoded so far.
+    runs: Runs,
     pub(crate) sections: Vec<Section>,
     cur: usize,
     pub(crate) labels: Labels,
@@ -156,21 +154,9 @@ impl<'a> Dasm<'a> {
     pub fn new(actionlist: &'a [u8], sections: usize) -> Self {
         let mut s = Vec::new();
         s.resize_with(sections.max(1), Section::default);
-        let mut padded = actionlist.to_vec();
-        padded.resize(actionlist.len() + 16, 0);
-        // A byte below DISP at a position where an action could start is a literal code byte,
-        // and so is every byte after it up to the next action code: the run lengths do not
-        // depend on where a run starts.
-        let mut lit = vec![0u8; actionlist.len() + 1];
-        for i in (0..actionlist.len()).rev() {
-            if actionlist[i] < DISP {
-                lit[i] = (lit[i + 1] + 1).min(16);
-            }
-        }
         Dasm {
             actions: actionlist,
-            padded,
-            lit,
+            runs: Runs::new(actionlist.len()),
             sections: s,
             cur: 0,
             labels: Labels::default(),
@@ -270,24 +256,22 @@ impl<'a> Dasm<'a> {
     }
 
     fn put_run(&mut self, start: usize, args: &[i64]) -> Result<(), DasmError> {
-        let acts = &self.padded[..];
-        let list_len = self.actions.len();
-        let lit = &self.lit[..];
+        let Some(first) = self.runs.get(self.actions, start) else {
+            return Err(DasmError::BadActionList { offset: start, reason: "start outside the action list" });
+        };
+        let ops = &self.runs.ops[first..];
+        let tmpl = &self.runs.tmpl[..];
         let secno = self.cur;
         let nsec = self.sections.len();
-        let sec = &mut self.sections[secno];
         let labels = &mut self.labels;
+        let Section { code: codev, used: sec_used, items, targets, extra } = &mut self.sections[secno];
+        let mut code: &mut [u8] = codev.as_mut_slice();
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
-        let mut floor = sec
-            .items
-            .last()
-            .map_or(0, |it| it.pos as usize + item_len(it.kind));
-        let mut used = sec.used;
-        let mut p = start;
+        let mut floor = items.last().map_or(0, |it| it.pos as usize + item_len(it.kind));
+        let mut used = *sec_used;
         let mut ai = 0usize;
         let mut mark: Option<usize> = None;
-        let mut op: u8 = 0;
         let mut prev = [0i64; 2];
         let mut last_label: Option<u32> = None;
         macro_rules! arg {
@@ -297,98 +281,53 @@ impl<'a> Dasm<'a> {
                         ai += 1;
                         v
                     }
-                    None => {
-                        sec.used = used;
-                        return Err(DasmError::ArgCount {
-                            start,
-                            expected: ai + 1,
-                            given: args.len(),
-                        });
-                    }
+                    None => return Err(DasmError::ArgCount { start, expected: ai + 1, given: args.len() }),
                 }
-            }};
-        }
-        macro_rules! fail {
-            ($e:expr) => {{
-                sec.used = used;
-                return Err($e);
-            }};
-        }
-        macro_rules! param {
-            () => {{
-                if p >= list_len {
-                    fail!(DasmError::BadActionList {
-                        offset: p,
-                        reason: "runs past the end"
-                    });
-                }
-                let b = acts[p];
-                p += 1;
-                b
             }};
         }
         macro_rules! put4 {
             ($v:expr) => {{
-                sec.code[used..used + 4].copy_from_slice(&$v.to_le_bytes());
+                code[used..used + 4].copy_from_slice(&$v.to_le_bytes());
                 used += 4;
             }};
         }
-        loop {
-            if used + SLACK > sec.code.len() {
-                sec.used = used;
-                sec.grow(SLACK);
+        for op in ops {
+            let n_lit = op.lit_len as usize;
+            if used + n_lit + SLACK > code.len() {
+                grow(codev, used + n_lit);
+                code = codev.as_mut_slice();
             }
-            if p >= list_len {
-                fail!(DasmError::BadActionList {
-                    offset: p,
-                    reason: "runs past the end"
-                });
+            // The literal bytes before the action: one fixed-size move when short (the template
+            // is padded and the code buffer has slack).
+            let l = op.lit as usize;
+            if n_lit <= 16 {
+                code[used..used + 16].copy_from_slice(&tmpl[l..l + 16]);
+            } else {
+                code[used..used + n_lit].copy_from_slice(&tmpl[l..l + n_lit]);
             }
-            // A run of literal code bytes (at most 16 per step) is copied in one fixed-size move;
-            // the padded action list and the slack of the code buffer make that in bounds.
-            let k = usize::from(lit[p]);
-            if k != 0 {
-                sec.code[used..used + 16].copy_from_slice(&acts[p..p + 16]);
-                used += k;
-                p += k;
-                op = acts[p - 1];
-                continue;
-            }
-            let a = acts[p];
-            let at = p;
-            p += 1;
-            match a {
+            used += n_lit;
+            let at = op.at as usize;
+            match op.code {
                 DISP => {
                     let n = arg!();
                     if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
-                        fail!(DasmError::RangeImm {
-                            offset: at,
-                            value: n
-                        });
+                        return Err(DasmError::RangeImm { offset: at, value: n });
                     }
                     let m = mark.unwrap_or(used);
                     if m == 0 || m - 1 < floor {
-                        fail!(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH
-                        });
+                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
                     }
-                    let next = acts[p];
-                    mark = if next == IMM_DB || next == IMM_WB {
-                        Some(m)
-                    } else {
-                        None
-                    };
-                    let modrm = sec.code[m - 1];
+                    mark = if op.p2 != 0 { Some(m) } else { None };
+                    let modrm = code[m - 1];
                     let mut rm = modrm & 7;
                     if rm == 4 && m < used {
-                        rm = sec.code[m] & 7;
+                        rm = code[m] & 7;
                     }
                     if n == 0 && rm != 5 {
-                        sec.code[m - 1] = modrm.wrapping_sub(0x80);
+                        code[m - 1] = modrm.wrapping_sub(0x80);
                     } else if fits_i8(n) {
-                        sec.code[m - 1] = modrm.wrapping_sub(0x40);
-                        sec.code[used] = n as u8;
+                        code[m - 1] = modrm.wrapping_sub(0x40);
+                        code[used] = n as u8;
                         used += 1;
                     } else {
                         put4!(n as i32);
@@ -397,40 +336,27 @@ impl<'a> Dasm<'a> {
                 }
                 IMM_S | IMM_B => {
                     let n = arg!();
-                    let ok = if a == IMM_S {
-                        fits_i8(n)
-                    } else {
-                        (0..=255).contains(&n)
-                    };
+                    let ok = if op.code == IMM_S { fits_i8(n) } else { (0..=255).contains(&n) };
                     if !ok {
-                        fail!(DasmError::RangeImm {
-                            offset: at,
-                            value: n
-                        });
+                        return Err(DasmError::RangeImm { offset: at, value: n });
                     }
-                    sec.code[used] = n as u8;
+                    code[used] = n as u8;
                     used += 1;
                     prev = [prev[1], n];
                 }
                 IMM_W => {
                     let n = arg!();
                     if !(0..=0xffff).contains(&n) {
-                        fail!(DasmError::RangeImm {
-                            offset: at,
-                            value: n
-                        });
+                        return Err(DasmError::RangeImm { offset: at, value: n });
                     }
-                    sec.code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
+                    code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
                     used += 2;
                     prev = [prev[1], n];
                 }
                 IMM_D => {
                     let n = arg!();
                     if !fits_32(n) {
-                        fail!(DasmError::RangeImm {
-                            offset: at,
-                            value: n
-                        });
+                        return Err(DasmError::RangeImm { offset: at, value: n });
                     }
                     put4!(n as u32);
                     prev = [prev[1], n];
@@ -440,31 +366,22 @@ impl<'a> Dasm<'a> {
                     if fits_i8(n) {
                         let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
-                            fail!(DasmError::BadActionList {
-                                offset: at,
-                                reason: BAD_PATCH
-                            });
+                            return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
                         }
-                        sec.code[m - 2] = sec.code[m - 2].wrapping_add(2);
-                        sec.code[used] = n as u8;
+                        code[m - 2] = code[m - 2].wrapping_add(2);
+                        code[used] = n as u8;
                         used += 1;
                     } else {
                         mark = None;
-                        if a == IMM_WB {
+                        if op.code == IMM_WB {
                             if !(0..=0xffff).contains(&n) {
-                                fail!(DasmError::RangeImm {
-                                    offset: at,
-                                    value: n
-                                });
+                                return Err(DasmError::RangeImm { offset: at, value: n });
                             }
-                            sec.code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
+                            code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
                             used += 2;
                         } else {
                             if !fits_32(n) {
-                                fail!(DasmError::RangeImm {
-                                    offset: at,
-                                    value: n
-                                });
+                                return Err(DasmError::RangeImm { offset: at, value: n });
                             }
                             put4!(n as u32);
                         }
@@ -472,13 +389,10 @@ impl<'a> Dasm<'a> {
                     prev = [prev[1], n];
                 }
                 VREG => {
-                    let t = param!();
+                    let t = op.p1;
                     let raw = arg!();
                     if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
-                        fail!(DasmError::RangeVreg {
-                            offset: at,
-                            reg: raw
-                        });
+                        return Err(DasmError::RangeVreg { offset: at, reg: raw });
                     }
                     let mut n = raw as u8;
                     let mut group = raw;
@@ -492,13 +406,9 @@ impl<'a> Dasm<'a> {
                     let removable = count >= 1 && group <= 7;
                     let dist = usize::from(t & 7);
                     if dist > used || used - dist < floor || used == floor {
-                        fail!(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH
-                        });
+                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
                     }
                     let mut ex = used - dist;
-                    let code = &mut sec.code;
                     if n & 8 != 0 && t < 0xa0 {
                         if code[ex] & 0x80 != 0 {
                             code[ex + 1] ^= 0x20u8 << (t >> 6);
@@ -510,10 +420,7 @@ impl<'a> Dasm<'a> {
                         if code[ex] & 0x80 != 0 {
                             // Three-byte VEX that needs none of X, B, W: make it C5.
                             if ex + 2 >= used {
-                                fail!(DasmError::BadActionList {
-                                    offset: at,
-                                    reason: "VEX prefix cut short"
-                                });
+                                return Err(DasmError::BadActionList { offset: at, reason: "VEX prefix cut short" });
                             }
                             code[ex] = 0xc5;
                             code[ex + 1] = (code[ex + 1] & 0x80) | code[ex + 2];
@@ -529,12 +436,8 @@ impl<'a> Dasm<'a> {
                         n &= 7;
                     }
                     if used == 0 {
-                        fail!(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH
-                        });
+                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
                     }
-                    let code = &mut sec.code;
                     if t >= 0xc0 {
                         n <<= 4;
                     } else if t >= 0x40 {
@@ -548,20 +451,16 @@ impl<'a> Dasm<'a> {
                     prev = [prev[1], raw | if removable { 0x10 } else { 0 }];
                 }
                 SPACE => {
-                    let fill = param!();
                     let n = arg!();
                     if !(0..=(1 << 30)).contains(&n) {
-                        fail!(DasmError::RangeImm {
-                            offset: at,
-                            value: n
-                        });
+                        return Err(DasmError::RangeImm { offset: at, value: n });
                     }
                     let n = n as usize;
-                    sec.used = used;
-                    if used + n + SLACK > sec.code.len() {
-                        sec.grow(n);
+                    if used + n + SLACK > code.len() {
+                        grow(codev, used + n);
+                        code = codev.as_mut_slice();
                     }
-                    sec.code[used..used + n].fill(fill);
+                    code[used..used + n].fill(op.p1);
                     used += n;
                     prev = [prev[1], n as i64];
                 }
@@ -569,170 +468,109 @@ impl<'a> Dasm<'a> {
                     let addr = arg!();
                     match last_label.take() {
                         Some(i) => labels.insts[i as usize].abs = Some(addr),
-                        None => fail!(DasmError::BadActionList {
-                            offset: at,
-                            reason: "SETLABEL does not follow a label definition",
-                        }),
+                        None => {
+                            return Err(DasmError::BadActionList {
+                                offset: at,
+                                reason: "SETLABEL does not follow a label definition",
+                            })
+                        }
                     }
                     prev = [prev[1], addr];
                 }
                 REL_A => {
                     let target = arg!();
-                    let data = sec.targets.len() as u32;
-                    sec.targets.push(target);
-                    sec.items.push(Item {
-                        pos: used as u32,
-                        data,
-                        kind: kind::REL_A,
-                        aux: 0,
-                    });
+                    let data = targets.len() as u32;
+                    targets.push(target);
+                    items.push(Item { pos: used as u32, data, kind: kind::REL_A, aux: 0 });
                     put4!(0u32);
                     floor = used;
                     prev = [prev[1], target];
                 }
                 REL_LG | REL_PC | IMM_LG | IMM_PC => {
-                    let inst = if a == REL_LG || a == IMM_LG {
-                        let n = param!();
-                        match labels.reference_lg(n) {
-                            Some(i) => i,
-                            None => fail!(DasmError::RangeLabel { offset: p - 1 }),
-                        }
+                    let inst = if op.code == REL_LG || op.code == IMM_LG {
+                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel { offset: at + 1 })?
                     } else {
                         let pc = arg!();
                         prev = [prev[1], pc];
-                        match labels.reference_pc(pc) {
-                            Some(i) => i,
-                            None => fail!(DasmError::RangePc { offset: at, pc }),
-                        }
+                        labels.reference_pc(pc).ok_or(DasmError::RangePc { offset: at, pc })?
                     };
                     let pos = used as u32;
-                    if a == REL_LG || a == REL_PC {
+                    if op.code == REL_LG || op.code == REL_PC {
                         // DynASM shrinks `E9 rel32` to `EB rel8` and `0F 8x rel32` to `7x rel8`,
                         // judging by the last literal opcode byte of the run.
-                        let mut shrink = if op == 0xe9 {
+                        let mut shrink = if op.p2 == 0xe9 {
                             3
-                        } else if op & 0xf0 == 0x80 {
+                        } else if op.p2 & 0xf0 == 0x80 {
                             4
                         } else {
                             0
                         };
-                        let touched = if shrink == 4 {
-                            2
-                        } else {
-                            usize::from(shrink != 0)
-                        };
+                        let touched = if shrink == 4 { 2 } else { usize::from(shrink != 0) };
                         if used < floor + touched {
                             shrink = 0;
                         }
-                        sec.items.push(Item {
-                            pos,
-                            data: inst,
-                            kind: kind::BRANCH,
-                            aux: shrink,
-                        });
+                        items.push(Item { pos, data: inst, kind: kind::BRANCH, aux: shrink });
                         put4!(0u32);
                     } else {
-                        sec.items.push(Item {
-                            pos,
-                            data: inst,
-                            kind: kind::ADDR,
-                            aux: 0,
-                        });
-                        sec.code[used..used + 8].fill(0);
+                        items.push(Item { pos, data: inst, kind: kind::ADDR, aux: 0 });
+                        code[used..used + 8].fill(0);
                         used += 8;
                     }
                     floor = used;
                 }
                 LABEL_LG | LABEL_PC => {
-                    let est = used as i64 + sec.extra;
-                    let item = sec.items.len() as u32;
-                    let inst = if a == LABEL_LG {
-                        let n = param!();
-                        match labels.define_lg(n, secno as u32, item, est) {
-                            Some(i) => i,
-                            None => fail!(DasmError::RangeLabel { offset: p - 1 }),
-                        }
+                    let est = used as i64 + *extra;
+                    let item = items.len() as u32;
+                    let inst = if op.code == LABEL_LG {
+                        labels
+                            .define_lg(op.p1, secno as u32, item, est)
+                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
                     } else {
                         let pc = arg!();
                         prev = [prev[1], pc];
-                        match labels.define_pc(pc, secno as u32, item, est) {
-                            Some(i) => i,
-                            None => fail!(DasmError::RangePc { offset: at, pc }),
-                        }
+                        labels
+                            .define_pc(pc, secno as u32, item, est)
+                            .ok_or(DasmError::RangePc { offset: at, pc })?
                     };
-                    sec.items.push(Item {
-                        pos: used as u32,
-                        data: inst,
-                        kind: kind::LABEL,
-                        aux: 0,
-                    });
+                    items.push(Item { pos: used as u32, data: inst, kind: kind::LABEL, aux: 0 });
                     last_label = Some(inst);
                     floor = used;
                     continue;
                 }
                 ALIGN => {
-                    let mask = param!();
-                    sec.extra += i64::from(mask);
-                    sec.items.push(Item {
-                        pos: used as u32,
-                        data: 0,
-                        kind: kind::ALIGN,
-                        aux: mask,
-                    });
+                    *extra += i64::from(op.p1);
+                    items.push(Item { pos: used as u32, data: 0, kind: kind::ALIGN, aux: op.p1 });
                     floor = used;
                 }
                 EXTERN => {
-                    let ty = param!();
-                    let index = param!();
-                    sec.items.push(Item {
-                        pos: used as u32,
-                        data: u32::from(index),
-                        kind: kind::EXTERN,
-                        aux: ty,
-                    });
+                    items.push(Item { pos: used as u32, data: u32::from(op.p2), kind: kind::EXTERN, aux: op.p1 });
                     put4!(0u32);
                     floor = used;
-                }
-                ESC => {
-                    let b = param!();
-                    sec.code[used] = b;
-                    used += 1;
-                    op = b;
                 }
                 MARK => {
                     mark = Some(used);
                 }
                 SECTION => {
-                    if p >= list_len {
-                        fail!(DasmError::BadActionList {
-                            offset: p,
-                            reason: "runs past the end"
-                        });
-                    }
-                    let n = usize::from(acts[p]);
+                    let n = usize::from(op.p1);
                     if n >= nsec {
-                        fail!(DasmError::RangeSection {
-                            offset: at,
-                            section: n
-                        });
+                        return Err(DasmError::RangeSection { offset: at, section: n });
                     }
-                    sec.used = used;
+                    *sec_used = used;
                     self.cur = n;
                     break;
                 }
-                _ => {
-                    sec.used = used;
+                STOP => {
+                    *sec_used = used;
                     break;
+                }
+                _ => {
+                    return Err(DasmError::BadActionList { offset: at, reason: "runs past the end" });
                 }
             }
             last_label = None;
         }
         if ai != args.len() {
-            return Err(DasmError::ArgCount {
-                start,
-                expected: ai,
-                given: args.len(),
-            });
+            return Err(DasmError::ArgCount { start, expected: ai, given: args.len() });
         }
         Ok(())
     }

@@ -30,6 +30,7 @@ mod engine;
 mod error;
 mod exec;
 mod labels;
+mod runs;
 
 pub use arg::{arg, hi32, lo32, ptr};
 pub use engine::{Dasm, ExternResolver, PcLabel};
