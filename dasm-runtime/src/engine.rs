@@ -257,18 +257,29 @@ impl<'a> Dasm<'a> {
 
     fn put_run(&mut self, start: usize, args: &[i64]) -> Result<(), DasmError> {
         let Some(first) = self.runs.get(self.actions, start) else {
-            return Err(DasmError::BadActionList { offset: start, reason: "start outside the action list" });
+            return Err(DasmError::BadActionList {
+                offset: start,
+                reason: "start outside the action list",
+            });
         };
         let ops = &self.runs.ops[first..];
         let tmpl = &self.runs.tmpl[..];
         let secno = self.cur;
         let nsec = self.sections.len();
         let labels = &mut self.labels;
-        let Section { code: codev, used: sec_used, items, targets, extra } = &mut self.sections[secno];
+        let Section {
+            code: codev,
+            used: sec_used,
+            items,
+            targets,
+            extra,
+        } = &mut self.sections[secno];
         let mut code: &mut [u8] = codev.as_mut_slice();
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
-        let mut floor = items.last().map_or(0, |it| it.pos as usize + item_len(it.kind));
+        let mut floor = items
+            .last()
+            .map_or(0, |it| it.pos as usize + item_len(it.kind));
         let mut used = *sec_used;
         let mut ai = 0usize;
         let mut mark: Option<usize> = None;
@@ -281,7 +292,13 @@ impl<'a> Dasm<'a> {
                         ai += 1;
                         v
                     }
-                    None => return Err(DasmError::ArgCount { start, expected: ai + 1, given: args.len() }),
+                    None => {
+                        return Err(DasmError::ArgCount {
+                            start,
+                            expected: ai + 1,
+                            given: args.len(),
+                        })
+                    }
                 }
             }};
         }
@@ -311,11 +328,17 @@ impl<'a> Dasm<'a> {
                 DISP => {
                     let n = arg!();
                     if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
-                        return Err(DasmError::RangeImm { offset: at, value: n });
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
                     }
                     let m = mark.unwrap_or(used);
                     if m == 0 || m - 1 < floor {
-                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
+                        return Err(DasmError::BadActionList {
+                            offset: at,
+                            reason: BAD_PATCH,
+                        });
                     }
                     mark = if op.p2 != 0 { Some(m) } else { None };
                     let modrm = code[m - 1];
@@ -336,9 +359,16 @@ impl<'a> Dasm<'a> {
                 }
                 IMM_S | IMM_B => {
                     let n = arg!();
-                    let ok = if op.code == IMM_S { fits_i8(n) } else { (0..=255).contains(&n) };
+                    let ok = if op.code == IMM_S {
+                        fits_i8(n)
+                    } else {
+                        (0..=255).contains(&n)
+                    };
                     if !ok {
-                        return Err(DasmError::RangeImm { offset: at, value: n });
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
                     }
                     code[used] = n as u8;
                     used += 1;
@@ -347,7 +377,10 @@ impl<'a> Dasm<'a> {
                 IMM_W => {
                     let n = arg!();
                     if !(0..=0xffff).contains(&n) {
-                        return Err(DasmError::RangeImm { offset: at, value: n });
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
                     }
                     code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
                     used += 2;
@@ -356,7 +389,10 @@ impl<'a> Dasm<'a> {
                 IMM_D => {
                     let n = arg!();
                     if !fits_32(n) {
-                        return Err(DasmError::RangeImm { offset: at, value: n });
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
                     }
                     put4!(n as u32);
                     prev = [prev[1], n];
@@ -366,7 +402,10 @@ impl<'a> Dasm<'a> {
                     if fits_i8(n) {
                         let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
-                            return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
+                            return Err(DasmError::BadActionList {
+                                offset: at,
+                                reason: BAD_PATCH,
+                            });
                         }
                         code[m - 2] = code[m - 2].wrapping_add(2);
                         code[used] = n as u8;
@@ -375,13 +414,19 @@ impl<'a> Dasm<'a> {
                         mark = None;
                         if op.code == IMM_WB {
                             if !(0..=0xffff).contains(&n) {
-                                return Err(DasmError::RangeImm { offset: at, value: n });
+                                return Err(DasmError::RangeImm {
+                                    offset: at,
+                                    value: n,
+                                });
                             }
                             code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
                             used += 2;
                         } else {
                             if !fits_32(n) {
-                                return Err(DasmError::RangeImm { offset: at, value: n });
+                                return Err(DasmError::RangeImm {
+                                    offset: at,
+                                    value: n,
+                                });
                             }
                             put4!(n as u32);
                         }
@@ -392,7 +437,10 @@ impl<'a> Dasm<'a> {
                     let t = op.p1;
                     let raw = arg!();
                     if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
-                        return Err(DasmError::RangeVreg { offset: at, reg: raw });
+                        return Err(DasmError::RangeVreg {
+                            offset: at,
+                            reg: raw,
+                        });
                     }
                     let mut n = raw as u8;
                     let mut group = raw;
@@ -406,7 +454,10 @@ impl<'a> Dasm<'a> {
                     let removable = count >= 1 && group <= 7;
                     let dist = usize::from(t & 7);
                     if dist > used || used - dist < floor || used == floor {
-                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
+                        return Err(DasmError::BadActionList {
+                            offset: at,
+                            reason: BAD_PATCH,
+                        });
                     }
                     let mut ex = used - dist;
                     if n & 8 != 0 && t < 0xa0 {
@@ -420,7 +471,10 @@ impl<'a> Dasm<'a> {
                         if code[ex] & 0x80 != 0 {
                             // Three-byte VEX that needs none of X, B, W: make it C5.
                             if ex + 2 >= used {
-                                return Err(DasmError::BadActionList { offset: at, reason: "VEX prefix cut short" });
+                                return Err(DasmError::BadActionList {
+                                    offset: at,
+                                    reason: "VEX prefix cut short",
+                                });
                             }
                             code[ex] = 0xc5;
                             code[ex + 1] = (code[ex + 1] & 0x80) | code[ex + 2];
@@ -436,7 +490,10 @@ impl<'a> Dasm<'a> {
                         n &= 7;
                     }
                     if used == 0 {
-                        return Err(DasmError::BadActionList { offset: at, reason: BAD_PATCH });
+                        return Err(DasmError::BadActionList {
+                            offset: at,
+                            reason: BAD_PATCH,
+                        });
                     }
                     if t >= 0xc0 {
                         n <<= 4;
@@ -453,7 +510,10 @@ impl<'a> Dasm<'a> {
                 SPACE => {
                     let n = arg!();
                     if !(0..=(1 << 30)).contains(&n) {
-                        return Err(DasmError::RangeImm { offset: at, value: n });
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
                     }
                     let n = n as usize;
                     if used + n + SLACK > code.len() {
@@ -481,18 +541,27 @@ impl<'a> Dasm<'a> {
                     let target = arg!();
                     let data = targets.len() as u32;
                     targets.push(target);
-                    items.push(Item { pos: used as u32, data, kind: kind::REL_A, aux: 0 });
+                    items.push(Item {
+                        pos: used as u32,
+                        data,
+                        kind: kind::REL_A,
+                        aux: 0,
+                    });
                     put4!(0u32);
                     floor = used;
                     prev = [prev[1], target];
                 }
                 REL_LG | REL_PC | IMM_LG | IMM_PC => {
                     let inst = if op.code == REL_LG || op.code == IMM_LG {
-                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                        labels
+                            .reference_lg(op.p1)
+                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
                     } else {
                         let pc = arg!();
                         prev = [prev[1], pc];
-                        labels.reference_pc(pc).ok_or(DasmError::RangePc { offset: at, pc })?
+                        labels
+                            .reference_pc(pc)
+                            .ok_or(DasmError::RangePc { offset: at, pc })?
                     };
                     let pos = used as u32;
                     if op.code == REL_LG || op.code == REL_PC {
@@ -505,14 +574,28 @@ impl<'a> Dasm<'a> {
                         } else {
                             0
                         };
-                        let touched = if shrink == 4 { 2 } else { usize::from(shrink != 0) };
+                        let touched = if shrink == 4 {
+                            2
+                        } else {
+                            usize::from(shrink != 0)
+                        };
                         if used < floor + touched {
                             shrink = 0;
                         }
-                        items.push(Item { pos, data: inst, kind: kind::BRANCH, aux: shrink });
+                        items.push(Item {
+                            pos,
+                            data: inst,
+                            kind: kind::BRANCH,
+                            aux: shrink,
+                        });
                         put4!(0u32);
                     } else {
-                        items.push(Item { pos, data: inst, kind: kind::ADDR, aux: 0 });
+                        items.push(Item {
+                            pos,
+                            data: inst,
+                            kind: kind::ADDR,
+                            aux: 0,
+                        });
                         code[used..used + 8].fill(0);
                         used += 8;
                     }
@@ -532,18 +615,33 @@ impl<'a> Dasm<'a> {
                             .define_pc(pc, secno as u32, item, est)
                             .ok_or(DasmError::RangePc { offset: at, pc })?
                     };
-                    items.push(Item { pos: used as u32, data: inst, kind: kind::LABEL, aux: 0 });
+                    items.push(Item {
+                        pos: used as u32,
+                        data: inst,
+                        kind: kind::LABEL,
+                        aux: 0,
+                    });
                     last_label = Some(inst);
                     floor = used;
                     continue;
                 }
                 ALIGN => {
                     *extra += i64::from(op.p1);
-                    items.push(Item { pos: used as u32, data: 0, kind: kind::ALIGN, aux: op.p1 });
+                    items.push(Item {
+                        pos: used as u32,
+                        data: 0,
+                        kind: kind::ALIGN,
+                        aux: op.p1,
+                    });
                     floor = used;
                 }
                 EXTERN => {
-                    items.push(Item { pos: used as u32, data: u32::from(op.p2), kind: kind::EXTERN, aux: op.p1 });
+                    items.push(Item {
+                        pos: used as u32,
+                        data: u32::from(op.p2),
+                        kind: kind::EXTERN,
+                        aux: op.p1,
+                    });
                     put4!(0u32);
                     floor = used;
                 }
@@ -553,7 +651,10 @@ impl<'a> Dasm<'a> {
                 SECTION => {
                     let n = usize::from(op.p1);
                     if n >= nsec {
-                        return Err(DasmError::RangeSection { offset: at, section: n });
+                        return Err(DasmError::RangeSection {
+                            offset: at,
+                            section: n,
+                        });
                     }
                     *sec_used = used;
                     self.cur = n;
@@ -564,13 +665,20 @@ impl<'a> Dasm<'a> {
                     break;
                 }
                 _ => {
-                    return Err(DasmError::BadActionList { offset: at, reason: "runs past the end" });
+                    return Err(DasmError::BadActionList {
+                        offset: at,
+                        reason: "runs past the end",
+                    });
                 }
             }
             last_label = None;
         }
         if ai != args.len() {
-            return Err(DasmError::ArgCount { start, expected: ai, given: args.len() });
+            return Err(DasmError::ArgCount {
+                start,
+                expected: ai,
+                given: args.len(),
+            });
         }
         Ok(())
     }
@@ -884,7 +992,7 @@ impl Out<'_> {
         self.pos = end;
         Ok(())
     }
-    /// Copy `code[from..to]`; short pieces move as one 16-byte chunk when both sides have
+    /// Copy `code[from..to]`; short pieces move as one 32-byte chunk when both sides have
     /// room (the bytes past `to` are overwritten by what follows).
     #[inline]
     fn copy(&mut self, code: Code<'_>, from: usize, to: usize) -> Result<(), DasmError> {
@@ -892,8 +1000,8 @@ impl Out<'_> {
             return Err(DasmError::Phase);
         }
         let n = to - from;
-        if n <= 16 && self.pos + 16 <= self.buf.len() && from + 16 <= code.bytes.len() {
-            self.buf[self.pos..self.pos + 16].copy_from_slice(&code.bytes[from..from + 16]);
+        if n <= 32 && self.pos + 32 <= self.buf.len() && from + 32 <= code.bytes.len() {
+            self.buf[self.pos..self.pos + 32].copy_from_slice(&code.bytes[from..from + 32]);
             self.pos += n;
             Ok(())
         } else {

@@ -40,7 +40,11 @@ pub(crate) struct Runs {
 impl Runs {
     /// An empty cache for an action list of `len` bytes.
     pub fn new(len: usize) -> Self {
-        Runs { first: vec![u32::MAX; len], ops: Vec::new(), tmpl: vec![0; 16] }
+        Runs {
+            first: vec![u32::MAX; len],
+            ops: Vec::new(),
+            tmpl: vec![0; 16],
+        }
     }
 
     /// Index of the first op of the run starting at `start`, decoding it on first use;
