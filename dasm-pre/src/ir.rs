@@ -61,7 +61,10 @@ pub struct RtArg {
 impl RtArg {
     /// A plain integer argument.
     pub fn int(expr: impl Into<String>) -> Self {
-        RtArg { expr: expr.into(), kind: ArgKind::Int }
+        RtArg {
+            expr: expr.into(),
+            kind: ArgKind::Int,
+        }
     }
 }
 

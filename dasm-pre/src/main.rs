@@ -1,1 +1,121 @@
-fn main() {}
+//! `dasm-pre`: the dasr preprocessor on the command line, with dynasm.lua's everyday options.
+
+use dasm_pre::{listing, preprocess, FsLoader, Level, Options};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const HELP: &str = "\
+dasm-pre: preprocess a .dasr file (Rust with DynASM x86-64 `|` lines) into Rust.
+
+usage: dasm-pre [OPTIONS] INFILE        (INFILE `-` reads standard input)
+
+  -o, --outfile FILE   write the generated Rust to FILE (default: standard output)
+  -D NAME[=VALUE]      define NAME (value 1 when none is given)
+  -U NAME              remove the definition of NAME
+  -I, --include DIR    search DIR for .include files (before the including file's directory)
+  -F, --flushline      one put per source line
+      --listing        print the listing instead of the Rust: one line per put site,
+                       LINE<TAB>START<TAB>BYTES<TAB>ARGS (a stable format; see the docs)
+  -h, --help           this help
+  -V, --version        the version
+";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dasm-pre: {e}");
+            eprintln!("try `dasm-pre --help'");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut opts = Options::default();
+    let mut out: Option<PathBuf> = None;
+    let mut input: Option<String> = None;
+    let mut want_listing = false;
+    let mut p = lexopt::Parser::from_env();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                print!("{HELP}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Short('V') | Long("version") => {
+                println!(
+                    "dasm-pre {} (DynASM 1.5.0 x64 action lists)",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Short('o') | Long("outfile") => out = Some(p.value()?.into()),
+            Short('D') => {
+                let v = p.value()?.string()?;
+                let (n, val) = v.split_once('=').unwrap_or((&v, "1"));
+                opts.defines.push((n.to_string(), val.to_string()));
+            }
+            Short('U') => opts.undefines.push(p.value()?.string()?),
+            Short('I') | Long("include") => opts.include_dirs.push(p.value()?.into()),
+            Short('F') | Long("flushline") => opts.flush_lines = true,
+            Long("listing") => want_listing = true,
+            Value(v) if input.is_none() => input = Some(v.string()?),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let Some(input) = input else {
+        eprint!("{HELP}");
+        return Ok(ExitCode::from(2));
+    };
+    let src = if input == "-" {
+        let mut b = Vec::new();
+        if let Err(e) = std::io::stdin().read_to_end(&mut b) {
+            eprintln!("dasm-pre: cannot read standard input: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        opts.file_name = "<stdin>".into();
+        b
+    } else {
+        opts.file_name = input.clone();
+        match std::fs::read(&input) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("dasm-pre: {input}: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
+    let result = preprocess(&src, &opts, &FsLoader);
+    for d in &result.diagnostics {
+        eprintln!("{}", d.render());
+    }
+    let errors = result
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Error)
+        .count();
+    if errors > 0 {
+        eprintln!(
+            "{}: {errors} error(s) in input file -- no output file generated.",
+            opts.file_name
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let text = if want_listing {
+        listing::render(&result.listing)
+    } else {
+        result.rust + "\n"
+    };
+    let written = match &out {
+        Some(path) => std::fs::write(path, text.as_bytes()),
+        None => std::io::stdout().lock().write_all(text.as_bytes()),
+    };
+    if let Err(e) = written {
+        eprintln!("dasm-pre: cannot write output: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

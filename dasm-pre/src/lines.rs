@@ -1,0 +1,166 @@
+//! Lexing `.dasr` lines: which lines are assembler, splitting statements and operands.
+
+/// What a source line is.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LineKind<'a> {
+    /// Rust, copied unchanged.
+    Rust,
+    /// `|| code`: Rust produced by the assembler side (after substitution).
+    RustFromAsm(&'a str),
+    /// `| statements`: the text after the `|`, and its byte offset in the line.
+    Asm(&'a str, usize),
+}
+
+/// Classify a line by its first non-blank character.
+pub(crate) fn classify(line: &str) -> LineKind<'_> {
+    let trimmed = line.trim_start();
+    let Some(rest) = trimmed.strip_prefix('|') else {
+        return LineKind::Rust;
+    };
+    if let Some(code) = rest.strip_prefix('|') {
+        return LineKind::RustFromAsm(code);
+    }
+    let col = line.len() - rest.len();
+    LineKind::Asm(rest, col)
+}
+
+/// The leading whitespace of a line.
+pub(crate) fn indent(line: &str) -> &str {
+    &line[..line.len() - line.trim_start().len()]
+}
+
+/// Cut an assembler line at its `//` comment.
+pub(crate) fn strip_comment(text: &str) -> &str {
+    match text.find("//") {
+        Some(i) => &text[..i],
+        None => text,
+    }
+}
+
+/// Split a line into statements at every `;` (as DynASM: no quoting), with byte offsets.
+pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == ';' {
+            out.push((&text[start..i], start));
+            start = i + 1;
+        }
+    }
+    out.push((&text[start..], start));
+    out
+}
+
+/// Split an operand list at commas outside `()`, `[]` and `{}`; `Err` on unbalanced brackets.
+/// Each operand is trimmed and comes with its byte offset in `text`.
+pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
+    let mut out = Vec::new();
+    let mut depth: Vec<char> = Vec::new();
+    let mut start = 0;
+    fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
+        let raw = &text[s..e];
+        let lead = raw.len() - raw.trim_start().len();
+        out.push((raw.trim(), s + lead));
+    }
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth.push(c),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if depth.pop() != Some(open) {
+                    return Err(i);
+                }
+            }
+            ',' if depth.is_empty() => {
+                push(text, &mut out, start, i);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !depth.is_empty() {
+        return Err(text.len());
+    }
+    if !text[start..].trim().is_empty() || !out.is_empty() {
+        push(text, &mut out, start, text.len());
+    }
+    Ok(out)
+}
+
+/// Split a statement into its first word (the opcode) and the rest, with the rest's offset.
+pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
+    let s = stmt.trim_start();
+    let lead = stmt.len() - s.len();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], &s[i..], lead + i),
+        None => (s, "", stmt.len()),
+    }
+}
+
+/// Whether `c` can be part of a word for define and macro-parameter substitution.
+pub(crate) fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`); `f` returns the
+/// replacement or `None` to keep the word.
+pub(crate) fn map_words(text: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < text.len() {
+        let c = b[i] as char;
+        if is_word(c) || (c == '#' && i + 1 < b.len() && is_word(b[i + 1] as char)) {
+            let s = i;
+            i += 1;
+            while i < b.len() && is_word(b[i] as char) {
+                i += 1;
+            }
+            let w = &text[s..i];
+            match f(w) {
+                Some(r) => out.push_str(&r),
+                None => out.push_str(w),
+            }
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_lines() {
+        assert_eq!(classify("  let x = 1;"), LineKind::Rust);
+        assert_eq!(classify("  || if x {"), LineKind::RustFromAsm(" if x {"));
+        assert_eq!(classify("  | mov eax, 1"), LineKind::Asm(" mov eax, 1", 3));
+    }
+
+    #[test]
+    fn split_operands() {
+        assert_eq!(
+            operands(" eax, [rbx+rcx*4], f(a, b)").unwrap(),
+            [("eax", 1), ("[rbx+rcx*4]", 6), ("f(a, b)", 20)]
+        );
+        assert!(operands("[rax").is_err());
+        assert!(operands("f(a]").is_err());
+        assert_eq!(operands("   ").unwrap(), []);
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            map_words("mov PTR, #T+x_1", |w| (w == "PTR").then(|| "rbx".into())),
+            "mov rbx, #T+x_1"
+        );
+    }
+}

@@ -1,0 +1,1029 @@
+//! The preprocessor proper: one pure function from `.dasr` text to generated Rust, a listing
+//! and diagnostics. Directives, defines, conditionals, macros, captures, includes and sections
+//! are handled here; instructions and the x64 pseudo-ops go to [`crate::x64::assemble`]; the
+//! bytes go to the action-list builder; the text of the output comes from [`crate::emit`].
+
+use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
+use crate::diag::{Diagnostic, Level};
+use crate::ir::{Piece, Span, Symbols, TypeDecl};
+use crate::lines::{self, LineKind};
+use crate::{cond, emit, x64};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// How to preprocess.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The file name used in diagnostics (and to resolve `.include` next to it).
+    pub file_name: String,
+    /// `-D NAME[=VALUE]`: defines (value `1` when none is given).
+    pub defines: Vec<(String, String)>,
+    /// `-U NAME`: defines to remove.
+    pub undefines: Vec<String>,
+    /// `-I DIR`: include directories, searched in order before the including file's directory.
+    pub include_dirs: Vec<PathBuf>,
+    /// `-F`: end the action run (one `put`) after every source line.
+    pub flush_lines: bool,
+}
+
+/// Reads included files (a trait so that tests can serve files from memory).
+pub trait Loader {
+    /// The contents of `path`.
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
+}
+
+/// Reads included files from the file system.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+}
+
+impl Loader for HashMap<PathBuf, Vec<u8>> {
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+}
+
+/// Everything the preprocessor produces for one file.
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    /// The generated Rust (line N of the input is line N of the output).
+    pub rust: String,
+    /// One row per put site, in source order.
+    pub listing: Vec<PutSite>,
+    /// Errors and warnings, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Files read through `.include` (for `rerun-if-changed`).
+    pub includes: Vec<PathBuf>,
+    /// The complete action list.
+    pub action_list: Vec<u8>,
+    /// Global label names, in numbering order (number = index + 10).
+    pub globals: Vec<String>,
+    /// Extern names, in index order.
+    pub externs: Vec<String>,
+}
+
+impl Output {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.level == Level::Error)
+    }
+}
+
+/// Preprocess one `.dasr` file.
+pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output {
+    let mut p = Pre::new(opts, loader);
+    match std::str::from_utf8(source) {
+        Ok(text) => p.run(text),
+        Err(e) => {
+            let line = source[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            p.diags.push(Diagnostic {
+                level: Level::Error,
+                message: "the file is not valid UTF-8".into(),
+                file: opts.file_name.clone(),
+                line,
+                col: 1,
+                range: (0, 0),
+                source_line: String::new(),
+                help: None,
+                note: None,
+            });
+        }
+    }
+    p.finish()
+}
+
+/// Where a statement comes from, for diagnostics and for placing output.
+#[derive(Clone, Debug)]
+struct Ctx {
+    file: String,
+    dir: Option<PathBuf>,
+    line_no: usize,
+    line: String,
+    /// Byte offset of the statement in `line`.
+    col: usize,
+    /// Output line (0-based line of the main file) the statement's output goes to.
+    slot: usize,
+    /// The macros being expanded, innermost last.
+    macros: Vec<String>,
+}
+
+#[derive(Default, Debug)]
+struct Slot {
+    /// The input line, when it is Rust copied through.
+    rust: Option<String>,
+    indent: String,
+    code: Vec<String>,
+    comment: Option<String>,
+}
+
+#[derive(Debug)]
+struct Cond {
+    parent: bool,
+    active: bool,
+    taken: bool,
+    in_else: bool,
+    ctx: Ctx,
+}
+
+#[derive(Clone, Debug)]
+struct Macro {
+    params: Vec<String>,
+    /// Body statements (`||code` for Rust lines) with where they were written.
+    body: Vec<(String, Ctx)>,
+}
+
+struct Defining {
+    name: String,
+    params: Vec<String>,
+    body: Vec<(String, Ctx)>,
+    ctx: Ctx,
+}
+
+enum Deferred {
+    ActionList(String),
+    Globals(String),
+    GlobalNames(String),
+    ExternNames(String),
+}
+
+struct Fatal;
+
+struct Pre<'a> {
+    opts: &'a Options,
+    loader: &'a dyn Loader,
+    slots: Vec<Slot>,
+    al: ActionList,
+    run_slot: usize,
+    defines: HashMap<String, String>,
+    conds: Vec<Cond>,
+    macros: HashMap<(String, usize), Macro>,
+    defining: Option<Defining>,
+    captures: HashMap<String, Vec<String>>,
+    capturing: Option<String>,
+    dumped: HashSet<String>,
+    sections: Vec<String>,
+    syms: SymTab,
+    deferred: Vec<(usize, Deferred)>,
+    diags: Vec<Diagnostic>,
+    sites: Vec<PutSite>,
+    includes: Vec<PathBuf>,
+    include_depth: usize,
+    arch: bool,
+}
+
+/// Global labels, externs and `.type`s: what the encoder asks for.
+#[derive(Default)]
+struct SymTab {
+    globals: Vec<String>,
+    externs: Vec<String>,
+    types: HashMap<String, TypeDecl>,
+}
+
+impl Symbols for SymTab {
+    fn global_label(&mut self, name: &str) -> Result<u8, String> {
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
+        if !ok {
+            return Err(format!("bad global label `{name}'"));
+        }
+        if let Some(i) = self.globals.iter().position(|g| g == name) {
+            return Ok(10 + i as u8);
+        }
+        if self.globals.len() >= 236 {
+            return Err("too many global labels".into());
+        }
+        self.globals.push(name.to_string());
+        Ok(9 + self.globals.len() as u8)
+    }
+    fn extern_index(&mut self, name: &str) -> Result<u8, String> {
+        if let Some(i) = self.externs.iter().position(|g| g == name) {
+            return Ok(i as u8);
+        }
+        if self.externs.len() >= 256 {
+            return Err("too many externs".into());
+        }
+        self.externs.push(name.to_string());
+        Ok((self.externs.len() - 1) as u8)
+    }
+    fn type_decl(&self, name: &str) -> Option<TypeDecl> {
+        self.types.get(name).cloned()
+    }
+}
+
+fn is_ident(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+const DATA_OPS: [&str; 9] = [
+    ".byte", ".sbyte", ".word", ".dword", ".long", ".qword", ".quad", ".aword", ".addr",
+];
+
+impl<'a> Pre<'a> {
+    fn new(opts: &'a Options, loader: &'a dyn Loader) -> Self {
+        let mut defines = HashMap::new();
+        for (k, v) in &opts.defines {
+            defines.insert(k.clone(), v.clone());
+        }
+        for k in &opts.undefines {
+            defines.remove(k);
+        }
+        Pre {
+            opts,
+            loader,
+            slots: Vec::new(),
+            al: ActionList::new(),
+            run_slot: 0,
+            defines,
+            conds: Vec::new(),
+            macros: HashMap::new(),
+            defining: None,
+            captures: HashMap::new(),
+            capturing: None,
+            dumped: HashSet::new(),
+            sections: Vec::new(),
+            syms: SymTab::default(),
+            deferred: Vec::new(),
+            diags: Vec::new(),
+            sites: Vec::new(),
+            includes: Vec::new(),
+            include_depth: 0,
+            arch: false,
+        }
+    }
+
+    fn run(&mut self, text: &str) {
+        let lines: Vec<&str> = text.split('\n').collect();
+        self.slots = lines
+            .iter()
+            .map(|l| Slot {
+                indent: lines::indent(l).to_string(),
+                ..Slot::default()
+            })
+            .collect();
+        let dir = Path::new(&self.opts.file_name)
+            .parent()
+            .map(Path::to_path_buf);
+        let file = self.opts.file_name.clone();
+        if self.file(&lines, &file, dir, None).is_err() {
+            return;
+        }
+        let end = Ctx {
+            file: file.clone(),
+            dir: None,
+            line_no: lines.len(),
+            line: lines.last().unwrap_or(&"").to_string(),
+            col: 0,
+            slot: lines.len().saturating_sub(1),
+            macros: Vec::new(),
+        };
+        self.end_of_file(&end);
+    }
+
+    /// Process the lines of a file; `include_slot` is the output line of the `.include`.
+    fn file(
+        &mut self,
+        lines: &[&str],
+        file: &str,
+        dir: Option<PathBuf>,
+        include_slot: Option<usize>,
+    ) -> Result<(), Fatal> {
+        for (i, raw) in lines.iter().enumerate() {
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            let slot = include_slot.unwrap_or(i);
+            let ctx = Ctx {
+                file: file.to_string(),
+                dir: dir.clone(),
+                line_no: i + 1,
+                line: line.to_string(),
+                col: 0,
+                slot,
+                macros: Vec::new(),
+            };
+            match lines::classify(line) {
+                LineKind::Rust => {
+                    if let Some(d) = &mut self.defining {
+                        // Rust lines inside a macro definition belong to no statement: copy.
+                        let _ = d;
+                    }
+                    self.flush();
+                    if include_slot.is_some() {
+                        self.slots[slot].code.push(line.to_string());
+                    } else {
+                        self.slots[slot].rust = Some(raw.to_string());
+                    }
+                }
+                LineKind::RustFromAsm(code) => {
+                    if let Some(d) = &mut self.defining {
+                        d.body.push((format!("||{code}"), ctx));
+                        continue;
+                    }
+                    if self.skipping() {
+                        continue;
+                    }
+                    self.flush();
+                    let code = self.substitute(code, &ctx)?;
+                    self.output(slot, code);
+                }
+                LineKind::Asm(text, col) => {
+                    if include_slot.is_none() {
+                        self.slots[slot].comment = Some(text.to_string());
+                    }
+                    let body = lines::strip_comment(text);
+                    for (stmt, off) in lines::statements(body) {
+                        let mut c = ctx.clone();
+                        c.col = col + off;
+                        self.statement(stmt, &c)?;
+                    }
+                    if self.opts.flush_lines {
+                        self.flush();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn skipping(&self) -> bool {
+        self.conds.last().is_some_and(|c| !c.active)
+    }
+
+    /// Generated code for an output line (or the capture being collected).
+    fn output(&mut self, slot: usize, code: String) {
+        match &self.capturing {
+            Some(name) => self.captures.entry(name.clone()).or_default().push(code),
+            None => self.slots[slot].code.push(code),
+        }
+    }
+
+    /// End the current run and write its put call.
+    fn flush(&mut self) {
+        if let Some((start, bytes, args)) = self.al.flush() {
+            let call = emit::put_call(start, &args);
+            let slot = self.run_slot;
+            self.output(slot, call);
+            self.sites.push(PutSite {
+                line: slot + 1,
+                start,
+                bytes,
+                args,
+            });
+        }
+    }
+
+    fn diag(
+        &mut self,
+        level: Level,
+        ctx: &Ctx,
+        range: (usize, usize),
+        message: String,
+        help: Option<String>,
+    ) {
+        let col = ctx
+            .line
+            .get(..range.0.min(ctx.line.len()))
+            .map_or(1, |s| s.chars().count() + 1);
+        let note = ctx
+            .macros
+            .last()
+            .map(|m| format!("in the expansion of macro `{m}'"));
+        self.diags.push(Diagnostic {
+            level,
+            message,
+            file: ctx.file.clone(),
+            line: ctx.line_no,
+            col,
+            range,
+            source_line: ctx.line.clone(),
+            help,
+            note,
+        });
+    }
+
+    /// An error on the whole statement.
+    fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
+        let s = ctx.col + (stmt.len() - stmt.trim_start().len());
+        let e = ctx.col + stmt.trim_end().len();
+        self.diag(Level::Error, ctx, (s, e.max(s)), message.into(), help);
+    }
+
+    fn fatal(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>) -> Fatal {
+        self.err(ctx, stmt, message, None);
+        Fatal
+    }
+
+    /// Define substitution, repeated until nothing changes (at most 100 rounds).
+    fn substitute(&mut self, text: &str, ctx: &Ctx) -> Result<String, Fatal> {
+        if self.defines.is_empty() {
+            return Ok(text.to_string());
+        }
+        let mut cur = text.to_string();
+        for _ in 0..100 {
+            let next = lines::map_words(&cur, |w| self.defines.get(w).cloned());
+            if next == cur {
+                return Ok(cur);
+            }
+            cur = next;
+        }
+        Err(self.fatal(ctx, text, "recursive define"))
+    }
+
+    fn statement(&mut self, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+        let stmt = raw.trim();
+        if stmt.is_empty() {
+            return Ok(());
+        }
+        let (op, _, _) = lines::opcode(stmt);
+        // Collecting a macro body.
+        if self.defining.is_some() {
+            match op {
+                ".endmacro" => {
+                    if let Some(d) = self.defining.take() {
+                        let key = (d.name.clone(), d.params.len());
+                        if self.macros.contains_key(&key) {
+                            self.err(&d.ctx, "", format!("duplicate macro `{}'", d.name), None);
+                        } else {
+                            self.macros.insert(
+                                key,
+                                Macro {
+                                    params: d.params,
+                                    body: d.body,
+                                },
+                            );
+                        }
+                    }
+                }
+                ".macro" => return Err(self.fatal(ctx, raw, "cannot nest macro definitions")),
+                _ => {
+                    if let Some(d) = &mut self.defining {
+                        d.body.push((stmt.to_string(), ctx.clone()));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        // Conditionals are seen even while skipping.
+        match op {
+            ".if" | ".elif" | ".else" | ".endif" => return self.conditional(op, stmt, raw, ctx),
+            _ => {}
+        }
+        if self.skipping() {
+            return Ok(());
+        }
+        let stmt = self.substitute(stmt, ctx)?;
+        let stmt = stmt.trim();
+        if let Some(label) = stmt.strip_suffix(':') {
+            return self.encode(".label", label, ctx, raw);
+        }
+        let (op, rest, _) = lines::opcode(stmt);
+        let rest = rest.trim();
+        match op {
+            ".arch" => {
+                if self.arch {
+                    return Err(self.fatal(ctx, raw, "`.arch' may appear only once"));
+                }
+                if rest != "x64" {
+                    self.err(
+                        ctx,
+                        raw,
+                        format!("unsupported architecture `{rest}'"),
+                        Some("dasr assembles x86-64 only: write `.arch x64'".into()),
+                    );
+                }
+                self.arch = true;
+            }
+            ".define" => self.define(rest, raw, ctx),
+            ".include" => return self.include(rest, raw, ctx),
+            ".macro" => {
+                let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+                let name = parts.first().cloned().unwrap_or_default();
+                if !is_ident(&name) {
+                    self.err(ctx, raw, "bad macro name", None);
+                    return Ok(());
+                }
+                let params = parts[1..].to_vec();
+                if params.iter().any(|p| !is_ident(p)) {
+                    self.err(ctx, raw, "bad macro parameter name", None);
+                }
+                self.defining = Some(Defining {
+                    name,
+                    params,
+                    body: Vec::new(),
+                    ctx: ctx.clone(),
+                });
+            }
+            ".endmacro" => self.err(ctx, raw, "`.endmacro' without `.macro'", None),
+            ".capture" => {
+                self.flush();
+                if self.capturing.is_some() {
+                    self.err(ctx, raw, "already capturing", None);
+                } else if !is_ident(rest) {
+                    self.err(ctx, raw, "bad capture name", None);
+                } else {
+                    self.captures.entry(rest.to_string()).or_default();
+                    self.capturing = Some(rest.to_string());
+                }
+            }
+            ".endcapture" => {
+                self.flush();
+                if self.capturing.take().is_none() {
+                    self.err(ctx, raw, "`.endcapture' without `.capture'", None);
+                }
+            }
+            ".dumpcapture" => {
+                self.flush();
+                match self.captures.get(rest) {
+                    Some(lines) => {
+                        let lines = lines.clone();
+                        self.dumped.insert(rest.to_string());
+                        for l in lines {
+                            self.output(ctx.slot, l);
+                        }
+                    }
+                    None => self.err(ctx, raw, format!("unknown capture `{rest}'"), None),
+                }
+            }
+            ".section" => self.section_decl(rest, raw, ctx),
+            ".actionlist" | ".globals" | ".globalnames" | ".externnames" => {
+                if !is_ident(rest) {
+                    self.err(ctx, raw, format!("bad name `{rest}' for `{op}'"), None);
+                    return Ok(());
+                }
+                let d = match op {
+                    ".actionlist" => Deferred::ActionList(rest.to_string()),
+                    ".globals" => Deferred::Globals(rest.to_string()),
+                    ".globalnames" => Deferred::GlobalNames(rest.to_string()),
+                    _ => Deferred::ExternNames(rest.to_string()),
+                };
+                self.deferred.push((ctx.slot, d));
+            }
+            ".type" => self.type_decl(rest, raw, ctx),
+            ".nop" => {}
+            ".error" => self.err(ctx, raw, rest.to_string(), None),
+            ".fatal" => return Err(self.fatal(ctx, raw, rest.to_string())),
+            _ => {
+                if let Some(sec) = op
+                    .strip_prefix('.')
+                    .and_then(|n| self.sections.iter().position(|s| s == n))
+                {
+                    if !rest.is_empty() {
+                        self.err(ctx, raw, "a section switch takes no operands", None);
+                    }
+                    self.run_slot = ctx.slot;
+                    self.al.section(sec as u8);
+                    self.flush();
+                    return Ok(());
+                }
+                let nargs = if rest.is_empty() {
+                    0
+                } else {
+                    lines::operands(rest).map_or(0, |v| v.len())
+                };
+                if let Some(m) = self.macros.get(&(op.to_string(), nargs)).cloned() {
+                    return self.expand(op, &m, rest, raw, ctx);
+                }
+                return self.encode(op, rest, ctx, raw);
+            }
+        }
+        Ok(())
+    }
+
+    fn conditional(&mut self, op: &str, stmt: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+        let expr = lines::opcode(stmt).1.trim().to_string();
+        match op {
+            ".if" => {
+                let parent = !self.skipping();
+                let active = parent && self.condition(&expr, raw, ctx)?;
+                if self.conds.len() >= 1000 {
+                    return Err(self.fatal(ctx, raw, "conditionals nested too deeply"));
+                }
+                self.conds.push(Cond {
+                    parent,
+                    active,
+                    taken: active,
+                    in_else: false,
+                    ctx: ctx.clone(),
+                });
+            }
+            ".elif" => {
+                let Some(top) = self.conds.last() else {
+                    return Err(self.fatal(ctx, raw, "`.elif' without `.if'"));
+                };
+                if top.in_else {
+                    return Err(self.fatal(ctx, raw, "`.elif' after `.else'"));
+                }
+                let go = top.parent && !top.taken;
+                let active = go && self.condition(&expr, raw, ctx)?;
+                if let Some(top) = self.conds.last_mut() {
+                    top.active = active;
+                    top.taken |= active;
+                }
+            }
+            ".else" => {
+                let Some(top) = self.conds.last_mut() else {
+                    return Err(self.fatal(ctx, raw, "`.else' without `.if'"));
+                };
+                if top.in_else {
+                    return Err(self.fatal(ctx, raw, "`.else' after `.else'"));
+                }
+                top.active = top.parent && !top.taken;
+                top.taken = true;
+                top.in_else = true;
+            }
+            _ => {
+                if self.conds.pop().is_none() {
+                    return Err(self.fatal(ctx, raw, "`.endif' without `.if'"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn condition(&mut self, expr: &str, raw: &str, ctx: &Ctx) -> Result<bool, Fatal> {
+        let e = self.substitute(expr, ctx)?;
+        match cond::eval(&e) {
+            Ok(b) => Ok(b),
+            Err(m) => Err(self.fatal(ctx, raw, format!("bad condition `{expr}': {m}"))),
+        }
+    }
+
+    fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
+        let (name, value) = match rest.split_once(',') {
+            Some((n, v)) => (n.trim(), v.trim()),
+            None => (rest.trim(), "1"),
+        };
+        if !is_ident(name) || self.defines.contains_key(name) {
+            self.err(ctx, raw, format!("bad or duplicate define `{name}'"), None);
+            return;
+        }
+        self.defines.insert(name.to_string(), value.to_string());
+    }
+
+    fn include(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+        let name = rest.trim().trim_matches('"');
+        if self.include_depth >= 32 {
+            return Err(self.fatal(ctx, raw, "includes nested too deeply"));
+        }
+        let mut candidates: Vec<PathBuf> = self
+            .opts
+            .include_dirs
+            .iter()
+            .map(|d| d.join(name))
+            .collect();
+        candidates.push(
+            ctx.dir
+                .as_deref()
+                .map_or_else(|| PathBuf::from(name), |d| d.join(name)),
+        );
+        let Some((path, bytes)) = candidates
+            .into_iter()
+            .find_map(|p| self.loader.read(&p).ok().map(|b| (p, b)))
+        else {
+            self.err(ctx, raw, format!("cannot open include file `{name}'"), None);
+            return Ok(());
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            self.err(
+                ctx,
+                raw,
+                format!("include file `{name}' is not valid UTF-8"),
+                None,
+            );
+            return Ok(());
+        };
+        self.includes.push(path.clone());
+        let lines: Vec<&str> = text.split('\n').collect();
+        self.include_depth += 1;
+        let r = self.file(
+            &lines,
+            &path.display().to_string(),
+            path.parent().map(Path::to_path_buf),
+            Some(ctx.slot),
+        );
+        self.include_depth -= 1;
+        r
+    }
+
+    fn section_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
+        if !self.sections.is_empty() {
+            self.err(ctx, raw, "`.section' may appear only once", None);
+            return;
+        }
+        let names: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+        if names.iter().any(|n| !is_ident(n)) || names.len() > 254 {
+            self.err(ctx, raw, "bad section name", None);
+            return;
+        }
+        self.output(ctx.slot, emit::sections(&names));
+        self.sections = names;
+    }
+
+    fn type_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
+        let parts: Vec<&str> = match lines::operands(rest) {
+            Ok(v) => v.into_iter().map(|(s, _)| s).collect(),
+            Err(_) => {
+                self.err(ctx, raw, "unbalanced (), [] or {}", None);
+                return;
+            }
+        };
+        if parts.len() < 2 || parts.len() > 3 || !is_ident(parts[0]) {
+            self.err(
+                ctx,
+                raw,
+                "bad `.type': expected `.type NAME, RustType[, register]'",
+                None,
+            );
+            return;
+        }
+        if self.syms.types.contains_key(parts[0]) {
+            self.err(ctx, raw, format!("duplicate type `{}'", parts[0]), None);
+            return;
+        }
+        let decl = TypeDecl {
+            ty: parts[1].to_string(),
+            reg: parts.get(2).map(|s| s.to_string()),
+        };
+        self.syms.types.insert(parts[0].to_string(), decl);
+    }
+
+    fn expand(
+        &mut self,
+        name: &str,
+        m: &Macro,
+        rest: &str,
+        raw: &str,
+        ctx: &Ctx,
+    ) -> Result<(), Fatal> {
+        if ctx.macros.iter().any(|n| n == name) || ctx.macros.len() >= 100 {
+            return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
+        }
+        let args: Vec<String> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            lines::operands(rest)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(s, _)| s.to_string())
+                .collect()
+        };
+        for (body, _) in &m.body {
+            let text = lines::map_words(body, |w| {
+                m.params
+                    .iter()
+                    .position(|p| p == w)
+                    .map(|i| args[i].clone())
+            });
+            let mut c = ctx.clone();
+            c.macros.push(name.to_string());
+            if let Some(code) = text.strip_prefix("||") {
+                if self.skipping() {
+                    continue;
+                }
+                self.flush();
+                let code = self.substitute(code, &c)?;
+                self.output(c.slot, paste(&code));
+                continue;
+            }
+            let text = paste(&self.substitute(&text, &c)?);
+            self.statement_expanded(&text, raw, &c)?;
+        }
+        Ok(())
+    }
+
+    /// A statement from a macro body: diagnostics point at the invocation.
+    fn statement_expanded(&mut self, text: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+        let before = self.diags.len();
+        let r = self.statement(text, ctx);
+        // Point the new diagnostics at the whole invocation.
+        let s = ctx.col + (raw.len() - raw.trim_start().len());
+        let e = ctx.col + raw.trim_end().len();
+        for d in &mut self.diags[before..] {
+            if d.file == ctx.file && d.line == ctx.line_no {
+                d.range = (s, e.max(s));
+                d.col = ctx
+                    .line
+                    .get(..s.min(ctx.line.len()))
+                    .map_or(1, |x| x.chars().count() + 1);
+            }
+        }
+        r
+    }
+
+    /// Encode an instruction or x64 pseudo-op and append it to the run.
+    fn encode(&mut self, op: &str, rest: &str, ctx: &Ctx, raw: &str) -> Result<(), Fatal> {
+        if !self.arch {
+            self.err(
+                ctx,
+                raw,
+                "`.arch x64' must come before the first instruction",
+                None,
+            );
+            self.arch = true;
+        }
+        let rest_off = raw.find(rest).unwrap_or(0);
+        let ops = match lines::operands(rest) {
+            Ok(v) => v,
+            Err(at) => {
+                let s = ctx.col + rest_off + at;
+                self.diag(
+                    Level::Error,
+                    ctx,
+                    (s, s + 1),
+                    "unbalanced (), [] or {}".into(),
+                    None,
+                );
+                return Ok(());
+            }
+        };
+        if ops.len() > 16 {
+            self.err(ctx, raw, "too many operands", None);
+            return Ok(());
+        }
+        let spans: Vec<(&str, Span)> = ops
+            .iter()
+            .map(|(t, o)| {
+                (
+                    *t,
+                    Span {
+                        start: *o,
+                        end: o + t.len(),
+                    },
+                )
+            })
+            .collect();
+        // DynASM's limits on buffer positions per put: flush before a statement that could
+        // overflow them.
+        let need = if DATA_OPS.contains(&op) {
+            0
+        } else {
+            match op {
+                ".label" => 2,
+                ".align" | ".space" => 1,
+                "mov64" => 2,
+                _ => 6,
+            }
+        };
+        if need > 0 && self.al.secpos + need > MAX_SECPOS {
+            self.flush();
+        }
+        match x64::assemble(op, &spans, &mut self.syms) {
+            Ok(enc) => {
+                let exact = raw.contains(rest);
+                for (msg, span) in enc.warnings {
+                    let range = match (span, exact) {
+                        (Some(sp), true) => {
+                            (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+                        }
+                        _ => (ctx.col, ctx.col + raw.len()),
+                    };
+                    self.diag(Level::Warning, ctx, range, msg, None);
+                }
+                self.run_slot = ctx.slot;
+                let data = DATA_OPS.contains(&op);
+                for piece in enc.pieces {
+                    let counts = matches!(&piece, Piece::Action { .. });
+                    self.al.push(piece);
+                    if data && counts && self.al.secpos + 2 > MAX_SECPOS {
+                        self.flush();
+                    }
+                }
+            }
+            Err(e) => {
+                let range = match e.span {
+                    Some(sp) if raw.contains(rest) => {
+                        (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+                    }
+                    _ => (
+                        ctx.col + (raw.len() - raw.trim_start().len()),
+                        ctx.col + raw.trim_end().len(),
+                    ),
+                };
+                self.diag(Level::Error, ctx, range, e.message, e.hint);
+            }
+        }
+        Ok(())
+    }
+
+    fn end_of_file(&mut self, end: &Ctx) {
+        self.flush();
+        if let Some(d) = self.defining.take() {
+            let c = d.ctx.clone();
+            self.err(
+                &c,
+                &c.line[c.col..],
+                format!("unfinished macro `{}'", d.name),
+                Some("add `.endmacro'".into()),
+            );
+        }
+        while let Some(c) = self.conds.pop() {
+            let ctx = c.ctx;
+            self.err(
+                &ctx,
+                &ctx.line[ctx.col.min(ctx.line.len())..],
+                "unbalanced conditional: `.if' without `.endif'",
+                Some("add `.endif'".into()),
+            );
+        }
+        if self.capturing.is_some() {
+            self.err(
+                end,
+                "",
+                "unfinished capture",
+                Some("add `.endcapture'".into()),
+            );
+        }
+        let mut never: Vec<&String> = self
+            .captures
+            .keys()
+            .filter(|k| !self.dumped.contains(*k))
+            .collect();
+        never.sort();
+        let never: Vec<String> = never.into_iter().cloned().collect();
+        for name in never {
+            self.err(
+                end,
+                "",
+                format!("capture `{name}' is never dumped"),
+                Some(format!("add `.dumpcapture {name}'")),
+            );
+        }
+    }
+
+    fn finish(mut self) -> Output {
+        for (slot, d) in std::mem::take(&mut self.deferred) {
+            let text = match d {
+                Deferred::ActionList(n) => emit::action_list(&n, &self.al.list),
+                Deferred::Globals(p) => emit::globals_enum(&p, &self.syms.globals),
+                Deferred::GlobalNames(n) => emit::names_table(&n, &self.syms.globals),
+                Deferred::ExternNames(n) => emit::names_table(&n, &self.syms.externs),
+            };
+            if let Some(s) = self.slots.get_mut(slot) {
+                s.code.push(text);
+            }
+        }
+        let mut rust = String::new();
+        for (i, s) in self.slots.iter().enumerate() {
+            if i > 0 {
+                rust.push('\n');
+            }
+            if let Some(r) = &s.rust {
+                rust.push_str(r);
+                continue;
+            }
+            if s.code.is_empty() && s.comment.is_none() {
+                continue;
+            }
+            rust.push_str(&s.indent);
+            rust.push_str(&s.code.join(" "));
+            if let Some(c) = &s.comment {
+                if !s.code.is_empty() {
+                    rust.push(' ');
+                }
+                rust.push_str("//|");
+                rust.push_str(c);
+            }
+        }
+        Output {
+            rust,
+            listing: self.sites,
+            diagnostics: self.diags,
+            includes: self.includes,
+            action_list: self.al.list,
+            globals: self.syms.globals,
+            externs: self.syms.externs,
+        }
+    }
+}
+
+/// DynASM's token pasting: delete every `..` together with the blanks around it.
+fn paste(s: &str) -> String {
+    if !s.contains("..") {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("..") {
+        out.push_str(rest[..i].trim_end());
+        rest = rest[i + 2..].trim_start();
+    }
+    out.push_str(rest);
+    out
+}
