@@ -92,3 +92,63 @@ fn bf_interpreter_matches_expected_outputs() {
         );
     }
 }
+
+#[test]
+fn jit_dynasm_returns_its_argument() {
+    for v in [0, 42, 255, 256, 5566, -1, -42] {
+        let out = run("jit_dynasm", &[&v.to_string()]);
+        assert_eq!(out.status.code(), Some(v & 0xff), "value {v}");
+    }
+    let bad = run("jit_dynasm", &["x"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("usage: jit_dynasm"));
+    assert_eq!(run("jit_dynasm", &[]).status.code(), Some(1));
+}
+
+#[test]
+fn bf_jit_runs_every_program() {
+    for prog in ["hello", "sierpinski", "hanoi", "mandelbrot"] {
+        let out = run("bf_jit", &[&testdata(&format!("{prog}.b"))]);
+        assert!(out.status.success(), "{prog}: {}", String::from_utf8_lossy(&out.stderr));
+        let want = std::fs::read(testdata(&format!("{prog}.expected"))).unwrap();
+        assert!(out.stdout == want, "{prog}: output differs from {prog}.expected");
+    }
+}
+
+#[test]
+fn bf_jit_reports_errors() {
+    let dir = std::env::temp_dir().join(format!("dasr-bf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.b");
+    std::fs::write(&bad, "+[\n->]]").unwrap();
+    let out = run("bf_jit", &[bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2:4: `]` without a matching `[`"));
+    let off = dir.join("off.b");
+    std::fs::write(&off, "+[<+]").unwrap();
+    let out = run("bf_jit", &[off.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("off the tape"));
+    let usage = run("bf_jit", &[]);
+    assert_eq!(usage.status.code(), Some(1));
+    let sized = run("bf_jit", &["--size", "--time", &testdata("hello.b")]);
+    let err = String::from_utf8_lossy(&sized.stderr);
+    assert!(err.contains("code size: ") && err.contains("compile time: "), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn calc_evaluates_expressions() {
+    let eval = |args: &[&str]| {
+        let out = run("calc", args);
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    assert_eq!(eval(&["x y + 2 * z /", "x=3", "y=4", "z=7"]), (Some(0), "2".into()));
+    assert_eq!(eval(&["x y -", "x=10", "y=25"]), (Some(0), "-15".into()));
+    assert_eq!(eval(&["123456789012 3 *"]), (Some(0), "370370367036".into()));
+    assert_eq!(eval(&["x x * x *", "x=-3"]), (Some(0), "-27".into()));
+    assert_eq!(eval(&["x 0 /", "x=1"]).0, Some(3));
+    assert_eq!(eval(&["1 +"]).0, Some(2));
+    assert_eq!(eval(&["2 3"]).0, Some(2));
+    assert_eq!(eval(&[]).0, Some(1));
+}
