@@ -98,6 +98,9 @@ struct Parser {
     toks: Vec<Tok>,
     pos: usize,
     depth: usize,
+    /// Inside the right operand of an `and`/`or` that is already decided: parse, but do not
+    /// raise type errors (Lua does not evaluate it).
+    dead: usize,
 }
 
 impl Parser {
@@ -111,7 +114,11 @@ impl Parser {
         let mut v = self.and()?;
         while self.peek_name("or") {
             self.pos += 1;
-            let r = self.and()?;
+            let skip = v.truthy();
+            self.dead += usize::from(skip);
+            let r = self.and();
+            self.dead -= usize::from(skip);
+            let r = r?;
             v = if v.truthy() { v } else { r };
         }
         Ok(v)
@@ -120,7 +127,11 @@ impl Parser {
         let mut v = self.cmp()?;
         while self.peek_name("and") {
             self.pos += 1;
-            let r = self.cmp()?;
+            let skip = !v.truthy();
+            self.dead += usize::from(skip);
+            let r = self.cmp();
+            self.dead -= usize::from(skip);
+            let r = r?;
             v = if v.truthy() { r } else { v };
         }
         Ok(v)
@@ -141,6 +152,7 @@ impl Parser {
                             "<=" => a <= b,
                             _ => a >= b,
                         },
+                        _ if self.dead > 0 => false,
                         _ => return Err("attempt to compare non-numbers".into()),
                     },
                 };
@@ -157,6 +169,7 @@ impl Parser {
             let r = self.prod()?;
             v = match (v, r) {
                 (Val::Num(a), Val::Num(b)) => Val::Num(if plus { a + b } else { a - b }),
+                _ if self.dead > 0 => Val::Nil,
                 _ => return Err("attempt to perform arithmetic on a non-number".into()),
             };
         }
@@ -170,6 +183,7 @@ impl Parser {
             let r = self.unary()?;
             v = match (v, r) {
                 (Val::Num(a), Val::Num(b)) => Val::Num(if mul { a * b } else { a / b }),
+                _ if self.dead > 0 => Val::Nil,
                 _ => return Err("attempt to perform arithmetic on a non-number".into()),
             };
         }
@@ -187,6 +201,7 @@ impl Parser {
             self.pos += 1;
             match self.unary()? {
                 Val::Num(n) => Ok(Val::Num(-n)),
+                _ if self.dead > 0 => Ok(Val::Nil),
                 _ => Err("attempt to negate a non-number".into()),
             }
         } else {
@@ -233,6 +248,7 @@ pub(crate) fn eval(expr: &str) -> Result<bool, String> {
         toks,
         pos: 0,
         depth: 0,
+        dead: 0,
     };
     let v = p.or()?;
     if p.pos != p.toks.len() {
@@ -255,6 +271,9 @@ mod tests {
         assert!(eval("1 ~= 2").unwrap());
         assert!(!eval("1 == 2 or nope").unwrap());
         assert!(eval("0x10 == 16").unwrap());
+        assert!(!eval("FOO and FOO > 1").unwrap());
+        assert!(eval("1 or FOO > 1").unwrap());
+        assert!(eval("FOO > 1").is_err());
         assert!(eval("").is_err());
         assert!(eval("(1").is_err());
         assert!(eval(&"(".repeat(10_000)).is_err());

@@ -149,7 +149,7 @@ mod tests {
     fn split_operands() {
         assert_eq!(
             operands(" eax, [rbx+rcx*4], f(a, b)").unwrap(),
-            [("eax", 1), ("[rbx+rcx*4]", 6), ("f(a, b)", 20)]
+            [("eax", 1), ("[rbx+rcx*4]", 6), ("f(a, b)", 19)]
         );
         assert!(operands("[rax").is_err());
         assert!(operands("f(a]").is_err());

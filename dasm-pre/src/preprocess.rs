@@ -170,6 +170,8 @@ struct Pre<'a> {
     macros: HashMap<(String, usize), Macro>,
     defining: Option<Defining>,
     captures: HashMap<String, Vec<String>>,
+    /// Put sites collected by each capture (written where the capture is dumped).
+    capture_sites: HashMap<String, Vec<PutSite>>,
     capturing: Option<String>,
     dumped: HashSet<String>,
     sections: Vec<String>,
@@ -257,6 +259,7 @@ impl<'a> Pre<'a> {
             macros: HashMap::new(),
             defining: None,
             captures: HashMap::new(),
+            capture_sites: HashMap::new(),
             capturing: None,
             dumped: HashSet::new(),
             sections: Vec::new(),
@@ -380,12 +383,16 @@ impl<'a> Pre<'a> {
             let call = emit::put_call(start, &args);
             let slot = self.run_slot;
             self.output(slot, call);
-            self.sites.push(PutSite {
+            let site = PutSite {
                 line: slot + 1,
                 start,
                 bytes,
                 args,
-            });
+            };
+            match &self.capturing {
+                Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
+                None => self.sites.push(site),
+            }
         }
     }
 
@@ -437,9 +444,26 @@ impl<'a> Pre<'a> {
         }
         let mut cur = text.to_string();
         for _ in 0..100 {
-            let next = lines::map_words(&cur, |w| self.defines.get(w).cloned());
+            let mut hit = None;
+            let next = lines::map_words(&cur, |w| {
+                let r = self.defines.get(w).cloned();
+                if r.is_some() {
+                    hit = Some(w.to_string());
+                }
+                r
+            });
             if next == cur {
-                return Ok(cur);
+                match hit {
+                    // A define that expands to itself.
+                    Some(w) => {
+                        return Err(self.fatal(
+                            ctx,
+                            text,
+                            format!("recursive define involving `{w}'"),
+                        ))
+                    }
+                    None => return Ok(cur),
+                }
             }
             cur = next;
         }
@@ -556,6 +580,15 @@ impl<'a> Pre<'a> {
                         self.dumped.insert(rest.to_string());
                         for l in lines {
                             self.output(ctx.slot, l);
+                        }
+                        for mut site in self.capture_sites.get(rest).cloned().unwrap_or_default() {
+                            site.line = ctx.slot + 1;
+                            match &self.capturing {
+                                Some(c) => {
+                                    self.capture_sites.entry(c.clone()).or_default().push(site)
+                                }
+                                None => self.sites.push(site),
+                            }
                         }
                     }
                     None => self.err(ctx, raw, format!("unknown capture `{rest}'"), None),
@@ -802,7 +835,17 @@ impl<'a> Pre<'a> {
                 self.output(c.slot, paste(&code));
                 continue;
             }
-            let text = paste(&self.substitute(&text, &c)?);
+            let subst = self.substitute(&text, &c)?;
+            if let Some(reg) = pasted_register(&subst) {
+                self.err(
+                    ctx,
+                    raw,
+                    format!("cannot paste onto register name `{reg}'"),
+                    Some("token pasting works on mnemonics and names, not registers".into()),
+                );
+                continue;
+            }
+            let text = paste(&subst);
             self.statement_expanded(&text, raw, &c)?;
         }
         Ok(())
@@ -1011,6 +1054,23 @@ impl<'a> Pre<'a> {
             externs: self.syms.externs,
         }
     }
+}
+
+/// A register name directly before a `..` (DynASM cannot paste onto registers).
+fn pasted_register(s: &str) -> Option<String> {
+    let mut rest = s;
+    while let Some(i) = rest.find("..") {
+        let left = rest[..i].trim_end();
+        let start = left
+            .rfind(|c: char| !lines::is_word(c))
+            .map_or(0, |k| k + 1);
+        let word = &left[start..];
+        if x64::is_register(word) {
+            return Some(word.to_string());
+        }
+        rest = &rest[i + 2..];
+    }
+    None
 }
 
 /// DynASM's token pasting: delete every `..` together with the blanks around it.

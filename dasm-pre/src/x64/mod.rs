@@ -417,7 +417,12 @@ fn mov64(ops: &[Operand]) -> Result<Out, (String, Option<usize>)> {
     }
 }
 
-/// Whether `name` is an instruction mnemonic of the x64 table (or `mov64`).
+/// Whether `name` is a fixed register name (`rax`, `r8d`, `xmm3`, `st0`, ...).
+pub fn is_register(name: &str) -> bool {
+    operand::fixed_reg(name).is_some()
+}
+
+/// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
     name == "mov64" || table::by_mnemonic().contains_key(name)
 }
