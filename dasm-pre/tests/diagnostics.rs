@@ -97,7 +97,7 @@ fn structure_errors() {
     );
     assert_eq!(
         errors(&format!("{HEAD}| mov eax, [rax\n")),
-        ["t.dasr:3:15: error: unbalanced (), [] or {}"]
+        ["t.dasr:3:16: error: unbalanced (), [] or {}"]
     );
     assert_eq!(errors(&format!("{HEAD}| .dword <1\n1:\n")).len(), 1);
 }
