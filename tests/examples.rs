@@ -109,9 +109,16 @@ fn jit_dynasm_returns_its_argument() {
 fn bf_jit_runs_every_program() {
     for prog in ["hello", "sierpinski", "hanoi", "mandelbrot"] {
         let out = run("bf_jit", &[&testdata(&format!("{prog}.b"))]);
-        assert!(out.status.success(), "{prog}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{prog}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let want = std::fs::read(testdata(&format!("{prog}.expected"))).unwrap();
-        assert!(out.stdout == want, "{prog}: output differs from {prog}.expected");
+        assert!(
+            out.stdout == want,
+            "{prog}: output differs from {prog}.expected"
+        );
     }
 }
 
@@ -133,7 +140,10 @@ fn bf_jit_reports_errors() {
     assert_eq!(usage.status.code(), Some(1));
     let sized = run("bf_jit", &["--size", "--time", &testdata("hello.b")]);
     let err = String::from_utf8_lossy(&sized.stderr);
-    assert!(err.contains("code size: ") && err.contains("compile time: "), "{err}");
+    assert!(
+        err.contains("code size: ") && err.contains("compile time: "),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -141,11 +151,20 @@ fn bf_jit_reports_errors() {
 fn calc_evaluates_expressions() {
     let eval = |args: &[&str]| {
         let out = run("calc", args);
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).trim().to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
     };
-    assert_eq!(eval(&["x y + 2 * z /", "x=3", "y=4", "z=7"]), (Some(0), "2".into()));
+    assert_eq!(
+        eval(&["x y + 2 * z /", "x=3", "y=4", "z=7"]),
+        (Some(0), "2".into())
+    );
     assert_eq!(eval(&["x y -", "x=10", "y=25"]), (Some(0), "-15".into()));
-    assert_eq!(eval(&["123456789012 3 *"]), (Some(0), "370370367036".into()));
+    assert_eq!(
+        eval(&["123456789012 3 *"]),
+        (Some(0), "370370367036".into())
+    );
     assert_eq!(eval(&["x x * x *", "x=-3"]), (Some(0), "-27".into()));
     assert_eq!(eval(&["x 0 /", "x=1"]).0, Some(3));
     assert_eq!(eval(&["1 +"]).0, Some(2));
