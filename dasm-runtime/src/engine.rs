@@ -256,13 +256,21 @@ impl<'a> Dasm<'a> {
     }
 
     fn put_run(&mut self, start: usize, args: &[i64]) -> Result<(), DasmError> {
-        let Some(first) = self.runs.get(self.actions, start) else {
+        let Some(run) = self.runs.get(self.actions, start) else {
             return Err(DasmError::BadActionList {
                 offset: start,
                 reason: "start outside the action list",
             });
         };
-        let ops = &self.runs.ops[first..];
+        if args.len() != run.nargs as usize {
+            return Err(DasmError::ArgCount {
+                start,
+                expected: run.nargs as usize,
+                given: args.len(),
+            });
+        }
+        let max_out = run.max_out as usize;
+        let ops = self.runs.ops.get(run.first as usize..).unwrap_or_default();
         let tmpl = &self.runs.tmpl[..];
         let secno = self.cur;
         let nsec = self.sections.len();
@@ -281,25 +289,22 @@ impl<'a> Dasm<'a> {
             .last()
             .map_or(0, |it| it.pos as usize + item_len(it.kind));
         let mut used = *sec_used;
+        // One capacity check for the whole run: `max_out` bounds what it appends (SPACE
+        // checks its own fill).
+        if used + max_out + SLACK > code.len() {
+            grow(codev, used + max_out);
+            code = codev.as_mut_slice();
+        }
         let mut ai = 0usize;
         let mut mark: Option<usize> = None;
         let mut prev = [0i64; 2];
         let mut last_label: Option<u32> = None;
+        // The count was checked against the run's above, so `get` always finds the argument.
         macro_rules! arg {
             () => {{
-                match args.get(ai) {
-                    Some(&v) => {
-                        ai += 1;
-                        v
-                    }
-                    None => {
-                        return Err(DasmError::ArgCount {
-                            start,
-                            expected: ai + 1,
-                            given: args.len(),
-                        })
-                    }
-                }
+                let v = args.get(ai).copied().unwrap_or(0);
+                ai += 1;
+                v
             }};
         }
         macro_rules! put4 {
@@ -310,10 +315,6 @@ impl<'a> Dasm<'a> {
         }
         for op in ops {
             let n_lit = op.lit_len as usize;
-            if used + n_lit + SLACK > code.len() {
-                grow(codev, used + n_lit);
-                code = codev.as_mut_slice();
-            }
             // The literal bytes before the action: one fixed-size move when short (the template
             // is padded and the code buffer has slack).
             let l = op.lit as usize;
@@ -516,8 +517,8 @@ impl<'a> Dasm<'a> {
                         });
                     }
                     let n = n as usize;
-                    if used + n + SLACK > code.len() {
-                        grow(codev, used + n);
+                    if used + n + max_out + SLACK > code.len() {
+                        grow(codev, used + n + max_out);
                         code = codev.as_mut_slice();
                     }
                     code[used..used + n].fill(op.p1);
@@ -567,13 +568,7 @@ impl<'a> Dasm<'a> {
                     if op.code == REL_LG || op.code == REL_PC {
                         // DynASM shrinks `E9 rel32` to `EB rel8` and `0F 8x rel32` to `7x rel8`,
                         // judging by the last literal opcode byte of the run.
-                        let mut shrink = if op.p2 == 0xe9 {
-                            3
-                        } else if op.p2 & 0xf0 == 0x80 {
-                            4
-                        } else {
-                            0
-                        };
+                        let mut shrink = op.p2;
                         let touched = if shrink == 4 {
                             2
                         } else {
@@ -672,13 +667,6 @@ impl<'a> Dasm<'a> {
                 }
             }
             last_label = None;
-        }
-        if ai != args.len() {
-            return Err(DasmError::ArgCount {
-                start,
-                expected: ai,
-                given: args.len(),
-            });
         }
         Ok(())
     }
@@ -810,10 +798,11 @@ impl<'a> Dasm<'a> {
                 let pos = item.pos as usize;
                 match item.kind {
                     kind::LABEL => {
-                        out.copy(code, src, pos)?;
-                        src = pos;
+                        // No copy here: the code runs on through a label; only check that the
+                        // label lands where link put it.
+                        let at = pos.checked_sub(src).ok_or(DasmError::Phase)? + out.pos;
                         let l = &insts[item.data as usize];
-                        if out.pos as i64 != l.fin {
+                        if at as i64 != l.fin {
                             return Err(DasmError::Phase);
                         }
                         if let LabelKind::Global(g) = l.kind {

@@ -21,16 +21,34 @@ pub(crate) struct Op {
     pub code: u8,
     /// First parameter byte (VREG kind, label number, fill, mask, extern type, section).
     pub p1: u8,
-    /// Second parameter: the extern index; for REL_LG/REL_PC the last literal opcode byte of
-    /// the run before it; for DISP 1 when IMM_DB/IMM_WB follows.
+    /// Second parameter: the extern index; for REL_LG/REL_PC the shrink candidate judged by the
+    /// last literal opcode byte of the run before it (3 after `E9`, 4 after `8x`, else 0); for
+    /// DISP 1 when IMM_DB/IMM_WB follows.
     pub p2: u8,
 }
+
+/// What `put` needs to know about a decoded run before executing it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Run {
+    /// Index of the run's first op in [`Runs::ops`].
+    pub first: u32,
+    /// Number of runtime arguments the run consumes.
+    pub nargs: u32,
+    /// Upper bound of the bytes the run appends to a section, SPACE fills excluded (literal
+    /// bytes plus 8 per action).
+    pub max_out: u32,
+}
+
+/// Bytes any single action may append (an 8-byte address is the most).
+const MAX_ACTION_OUT: usize = 8;
 
 /// The cache of decoded runs of one action list.
 #[derive(Debug, Default)]
 pub(crate) struct Runs {
-    /// For each action-list offset: index of the run's first op in `ops`, or `u32::MAX`.
+    /// For each action-list offset: index of its run in `runs`, or `u32::MAX`.
     first: Vec<u32>,
+    /// The runs decoded so far.
+    runs: Vec<Run>,
     /// Decoded ops of all runs decoded so far.
     pub ops: Vec<Op>,
     /// Literal bytes of all runs, followed by 16 zero bytes of padding.
@@ -42,27 +60,30 @@ impl Runs {
     pub fn new(len: usize) -> Self {
         Runs {
             first: vec![u32::MAX; len],
+            runs: Vec::new(),
             ops: Vec::new(),
             tmpl: vec![0; 16],
         }
     }
 
-    /// Index of the first op of the run starting at `start`, decoding it on first use;
-    /// `None` if `start` is outside the action list.
+    /// The run starting at `start`, decoding it on first use; `None` if `start` is outside
+    /// the action list.
     #[inline]
-    pub fn get(&mut self, acts: &[u8], start: usize) -> Option<usize> {
+    pub fn get(&mut self, acts: &[u8], start: usize) -> Option<Run> {
         let f = *self.first.get(start)?;
-        if f != u32::MAX {
-            return Some(f as usize);
+        if let Some(r) = self.runs.get(f as usize) {
+            return Some(*r);
         }
-        let f = self.decode(acts, start);
-        self.first[start] = f as u32;
-        Some(f)
+        let r = self.decode(acts, start);
+        self.first[start] = self.runs.len() as u32;
+        self.runs.push(r);
+        Some(r)
     }
 
     #[cold]
-    fn decode(&mut self, acts: &[u8], start: usize) -> usize {
+    fn decode(&mut self, acts: &[u8], start: usize) -> Run {
         let first = self.ops.len();
+        let lit0 = self.tmpl.len() - 16;
         self.tmpl.truncate(self.tmpl.len() - 16);
         let mut lit = self.tmpl.len();
         let mut last_byte = 0u8;
@@ -92,7 +113,16 @@ impl Runs {
                     p += 2;
                     continue;
                 }
-                REL_LG | REL_PC => self.push(lit, a, p, p1, last_byte),
+                REL_LG | REL_PC => {
+                    let shrink = if last_byte == 0xe9 {
+                        3
+                    } else if last_byte & 0xf0 == 0x80 {
+                        4
+                    } else {
+                        0
+                    };
+                    self.push(lit, a, p, p1, shrink)
+                }
                 DISP => {
                     let next = acts.get(p + 1).copied();
                     let db = u8::from(next == Some(IMM_DB) || next == Some(IMM_WB));
@@ -106,8 +136,15 @@ impl Runs {
                 break;
             }
         }
+        let ops = &self.ops[first..];
+        let nargs = ops.iter().filter(|op| takes_arg(op.code)).count();
+        let max_out = (self.tmpl.len() - lit0) + MAX_ACTION_OUT * ops.len();
         self.tmpl.extend_from_slice(&[0; 16]);
-        first
+        Run {
+            first: first as u32,
+            nargs: nargs as u32,
+            max_out: u32::try_from(max_out).unwrap_or(u32::MAX),
+        }
     }
 
     fn push(&mut self, lit: usize, code: u8, at: usize, p1: u8, p2: u8) {
