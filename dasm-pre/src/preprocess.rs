@@ -408,10 +408,12 @@ impl<'a> Pre<'a> {
             .line
             .get(..range.0.min(ctx.line.len()))
             .map_or(1, |s| s.chars().count() + 1);
-        let note = ctx
-            .macros
-            .last()
-            .map(|m| format!("in the expansion of macro `{m}'"));
+        let note = ctx.macros.last().map(|m| {
+            format!(
+                "in the expansion of macro `{}'",
+                m.split(" (").next().unwrap_or(m)
+            )
+        });
         self.diags.push(Diagnostic {
             level,
             message,
@@ -539,7 +541,7 @@ impl<'a> Pre<'a> {
             ".macro" => {
                 let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
                 let name = parts.first().cloned().unwrap_or_default();
-                if !is_ident(&name) {
+                if !is_ident(name.strip_prefix('.').unwrap_or(&name)) {
                     self.err(ctx, raw, "bad macro name", None);
                     return Ok(());
                 }
@@ -805,7 +807,10 @@ impl<'a> Pre<'a> {
         raw: &str,
         ctx: &Ctx,
     ) -> Result<(), Fatal> {
-        if ctx.macros.iter().any(|n| n == name) || ctx.macros.len() >= 100 {
+        // A macro is identified by its name and arity (`.ffunc_n name` may call
+        // `.ffunc_n name, op`).
+        let key = format!("{name} ({})", m.params.len());
+        if ctx.macros.iter().any(|n| *n == key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
         let args: Vec<String> = if rest.is_empty() {
@@ -825,7 +830,7 @@ impl<'a> Pre<'a> {
                     .map(|i| args[i].clone())
             });
             let mut c = ctx.clone();
-            c.macros.push(name.to_string());
+            c.macros.push(key.clone());
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
                     continue;

@@ -244,10 +244,8 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
         group += counts_rt(m.base.as_ref());
     }
 
-    // Prefixes.
-    if m_mem.is_some_and(|m| m.addr32) {
-        out.byte(0x67);
-    }
+    // Prefixes. A 32-bit address register stands for its 64-bit register, as in DynASM (no
+    // 0x67 prefix): code written for DynASM, such as LuaJIT's `[esp+X]`, relies on it.
     if f.o16 {
         out.byte(0x66);
     }

@@ -6,8 +6,10 @@
 //! except where DynASM is wrong; there dasr encodes correctly or rejects with a clear error:
 //!
 //! * `xchg eax, eax` is `87 C0` (DynASM: `90`, a nop that does not zero-extend);
-//! * 32-bit address registers (`[eax]`, `[r12d+8]`, `Rd()` as base/index) get the 0x67 prefix;
-//!   mixing 32- and 64-bit address registers (`[r14+ebp*8]`) is an error;
+//! * (kept as DynASM, deliberately) 32-bit address registers (`[eax]`, `[esp+8]`,
+//!   `[r14+ebp*8]`) stand for their 64-bit registers, without a 0x67 prefix: code written for
+//!   DynASM relies on it (LuaJIT's interpreter does), and a 0x67 prefix would silently truncate
+//!   its pointers;
 //! * ah/ch/dh/bh in an instruction that needs a REX prefix is an error (DynASM: spl..dil);
 //! * `[rax*16]` is an error (DynASM: scale 1, displacement 6);
 //! * a label added to a register inside `[]` is an error (DynASM: 8 bytes in a disp32 slot);

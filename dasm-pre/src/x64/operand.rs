@@ -536,11 +536,10 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         k += 1;
     }
     if addr64 && m.addr32 {
-        return Err(
-            "mixed 32-bit and 64-bit address registers (a 32-bit register write zero-extends: \
-             write the 64-bit register)"
-                .into(),
-        );
+        // A 32-bit register next to a 64-bit one (`[r14+ebp*8]`) cannot be encoded as written;
+        // like DynASM (and LuaJIT's interpreter, which relies on it), it stands for its 64-bit
+        // register, whose upper half a 32-bit write has cleared.
+        m.addr32 = false;
     }
     if k < ts.len() {
         let (at, neg, text) = ts[k];
