@@ -29,7 +29,8 @@ fn target(i: i32) -> i32 {
 fn dasr(b: Bencher) {
     let mut d = dasm_runtime::Dasm::new(&MIX_ACTIONS, 1);
     let mut buf = Vec::new();
-    b.counter(ItemsCount::new(INSNS)).bench_local(|| mix_stream(&mut d, &mut buf).unwrap());
+    b.counter(ItemsCount::new(INSNS))
+        .bench_local(|| mix_stream(&mut d, &mut buf).unwrap());
 }
 
 #[divan::bench(sample_count = 20, sample_size = 1)]
