@@ -8,6 +8,25 @@ use crate::engine::{Dasm, PcLabel};
 use crate::error::DasmError;
 use memmap2::{Mmap, MmapMut};
 
+/// A place in finished code (see [`ExecBuffer::func_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeAt {
+    /// The first byte of the code.
+    Start,
+    /// A byte offset from the start.
+    Offset(usize),
+    /// Global label `index` (0-based: the `.globals` enum).
+    Global(usize),
+    /// PC label `pc`.
+    Pc(usize),
+}
+
+impl From<usize> for CodeAt {
+    fn from(offset: usize) -> Self {
+        CodeAt::Offset(offset)
+    }
+}
+
 /// Finished machine code in read+execute memory; unmapped on drop.
 pub struct ExecBuffer {
     map: Mmap,
@@ -85,33 +104,57 @@ impl ExecBuffer {
         self.pcs.get(pc).copied().flatten()
     }
 
-    /// The code at `offset` as a function pointer of type `F` (an `extern "C" fn(...) -> ...`
-    /// type), or `None` when `offset` is outside the code.
+    /// The address of `at` in the code, if it lies inside the code (labels: if defined in it).
+    pub fn addr_of(&self, at: impl Into<CodeAt>) -> Option<*const u8> {
+        let offset = match at.into() {
+            CodeAt::Start => 0,
+            CodeAt::Offset(o) => o,
+            CodeAt::Global(g) => self.global_offset(g)?,
+            CodeAt::Pc(pc) => self.pc_offset(pc)?,
+        };
+        (offset < self.len).then(|| self.map.as_ptr().wrapping_add(offset))
+    }
+
+    /// The code at `at` — the start, an offset, a global label or a PC label — as a function
+    /// pointer of type `F` (an `extern "C" fn(...) -> ...` type); `None` when `at` is not inside
+    /// the code. This is the crate's one way from bytes to callable code.
+    ///
+    /// ```
+    /// use dasm_runtime::{actions::*, CodeAt, Dasm};
+    /// // =>0: mov eax, 7; ret / =>1: mov eax, 9; ret
+    /// let acts = [LABEL_PC, 0xB8, IMM_D, 0xC3, LABEL_PC, 0xB8, IMM_D, 0xC3, STOP];
+    /// let mut d = Dasm::new(&acts, 1);
+    /// d.grow_pc(2);
+    /// d.put(0, &[0, 7, 1, 9]);
+    /// let code = d.finish().unwrap();
+    /// # #[cfg(target_arch = "x86_64")] {
+    /// // SAFETY: PC label 1 starts `mov eax, 9; ret`, a valid `extern "C" fn() -> i32`.
+    /// let f: extern "C" fn() -> i32 = unsafe { code.func_at(CodeAt::Pc(1)) }.unwrap();
+    /// assert_eq!(f(), 9);
+    /// # }
+    /// ```
     ///
     /// # Safety
     /// `F` must be a function pointer type whose signature and calling convention match the
-    /// machine code at `offset`, and the function must not be called after this buffer is
-    /// dropped.
-    pub unsafe fn func_at<F: Copy>(&self, offset: usize) -> Option<F> {
+    /// machine code at `at`, and the function must not be called after this buffer is dropped.
+    pub unsafe fn func_at<F: Copy>(&self, at: impl Into<CodeAt>) -> Option<F> {
         const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*const u8>()) };
-        if offset >= self.len {
-            return None;
-        }
-        let p = self.map.as_ptr().wrapping_add(offset);
+        let p = self.addr_of(at)?;
         // SAFETY: `F` is pointer-sized (checked at compile time above) and, by this function's
-        // contract, a function pointer type matching the code at `p`, which lies inside this
-        // read+execute mapping.
+        // contract, a function pointer type matching the code at `p`, which `addr_of` checked
+        // lies inside this read+execute mapping.
         Some(unsafe { std::mem::transmute_copy::<*const u8, F>(&p) })
     }
 
-    /// The code's start as a function pointer; see [`ExecBuffer::func_at`].
+    /// Shorthand for [`ExecBuffer::func_at`]`(CodeAt::Start)`.
     ///
     /// # Safety
-    /// As for [`ExecBuffer::func_at`]; the code must not be empty.
+    /// As for [`ExecBuffer::func_at`].
+    ///
+    /// # Panics
+    /// When the code is empty (there is no function to point at).
     pub unsafe fn entry<F: Copy>(&self) -> F {
-        const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*const u8>()) };
-        let p = self.map.as_ptr();
-        // SAFETY: as in `func_at`: pointer-sized `F` matching the code at the mapping's start.
-        unsafe { std::mem::transmute_copy::<*const u8, F>(&p) }
+        // SAFETY: the caller upholds `func_at`'s contract for the code's start.
+        unsafe { self.func_at(CodeAt::Start) }.expect("entry() of empty code")
     }
 }

@@ -35,4 +35,4 @@ mod runs;
 pub use arg::{arg, hi32, lo32, ptr};
 pub use engine::{Dasm, ExternResolver, PcLabel};
 pub use error::DasmError;
-pub use exec::ExecBuffer;
+pub use exec::{CodeAt, ExecBuffer};

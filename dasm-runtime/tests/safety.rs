@@ -2,7 +2,7 @@
 //! executable memory is never writable and executable at once.
 
 use dasm_runtime::actions::*;
-use dasm_runtime::Dasm;
+use dasm_runtime::{CodeAt, Dasm};
 
 /// Random action lists (biased towards action codes and small parameters) with random
 /// arguments: put/check_step/link/encode must return, never panic; encode writes exactly the
@@ -134,4 +134,36 @@ fn executable_memory_is_never_writable_and_executable() {
     // SAFETY: the code is `mov eax, 1234; ret`.
     let f: extern "C" fn() -> i32 = unsafe { code.entry() };
     assert_eq!(f(), 1234);
+}
+
+#[test]
+fn calls_code_at_labels() {
+    // Global label 10 (index 0): lea eax, [rdi+1]; ret / PC label 3: mov eax, imm; ret
+    let acts = [
+        LABEL_LG, 10, 0x8D, 0x47, 0x01, 0xC3, LABEL_PC, 0xB8, IMM_D, 0xC3, STOP,
+    ];
+    let mut d = Dasm::new(&acts, 1);
+    d.setup_globals(1);
+    d.grow_pc(4);
+    d.put(0, &[3, -5]);
+    let code = d.finish().unwrap();
+    assert_eq!(code.global_offset(0), Some(0));
+    assert_eq!(code.pc_offset(3), Some(4));
+    assert_eq!(
+        code.addr_of(CodeAt::Pc(3)),
+        Some(code.as_ptr().wrapping_add(4))
+    );
+    assert_eq!(code.addr_of(CodeAt::Pc(2)), None);
+    assert_eq!(code.addr_of(CodeAt::Offset(code.len())), None);
+    // SAFETY: global 0 is `lea eax, [rdi+1]; ret` (fn(i32) -> i32), PC label 3 is
+    // `mov eax, -5; ret` (fn() -> i32).
+    let inc: extern "C" fn(i32) -> i32 = unsafe { code.func_at(CodeAt::Global(0)) }.unwrap();
+    let five: extern "C" fn() -> i32 = unsafe { code.func_at(CodeAt::Pc(3)) }.unwrap();
+    let start: extern "C" fn(i32) -> i32 = unsafe { code.entry() };
+    assert_eq!(inc(41), 42);
+    assert_eq!(start(-1), 0);
+    assert_eq!(five(), -5);
+    // SAFETY: offset 4 is the PC label 3 function.
+    let by_offset: Option<extern "C" fn() -> i32> = unsafe { code.func_at(4usize) };
+    assert_eq!(by_offset.map(|f| f()), Some(-5));
 }
