@@ -484,16 +484,17 @@ impl<'a> Pre<'a> {
                 ".endmacro" => {
                     if let Some(d) = self.defining.take() {
                         let key = (d.name.clone(), d.params.len());
-                        if self.macros.contains_key(&key) {
-                            self.err(&d.ctx, "", format!("duplicate macro `{}'", d.name), None);
-                        } else {
-                            self.macros.insert(
-                                key,
-                                Macro {
+                        match self.macros.entry(key) {
+                            std::collections::hash_map::Entry::Occupied(_) => {
+                                let c = d.ctx.clone();
+                                self.err(&c, "", format!("duplicate macro `{}'", d.name), None);
+                            }
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(Macro {
                                     params: d.params,
                                     body: d.body,
-                                },
-                            );
+                                });
+                            }
                         }
                     }
                 }
@@ -810,7 +811,7 @@ impl<'a> Pre<'a> {
         // A macro is identified by its name and arity (`.ffunc_n name` may call
         // `.ffunc_n name, op`).
         let key = format!("{name} ({})", m.params.len());
-        if ctx.macros.iter().any(|n| *n == key) || ctx.macros.len() >= 100 {
+        if ctx.macros.contains(&key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
         let args: Vec<String> = if rest.is_empty() {
