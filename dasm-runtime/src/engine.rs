@@ -46,16 +46,6 @@ pub(crate) struct Item {
     pub aux: u8,
 }
 
-/// Bytes of code an item's field occupies in the section buffer.
-#[inline]
-fn item_len(kind: u8) -> usize {
-    match kind {
-        kind::BRANCH | kind::REL_A | kind::EXTERN => 4,
-        kind::ADDR => 8,
-        _ => 0,
-    }
-}
-
 /// One code section.
 #[derive(Default, Debug)]
 pub(crate) struct Section {
@@ -70,6 +60,8 @@ pub(crate) struct Section {
     pub targets: Vec<i64>,
     /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = used + extra).
     pub extra: i64,
+    /// End of the last item's field: bytes before it must not be patched by later actions.
+    pub floor: usize,
 }
 
 /// Grow a section buffer so that `need` bytes plus the slack fit.
@@ -91,6 +83,7 @@ impl Section {
         self.items.clear();
         self.targets.clear();
         self.extra = 0;
+        self.floor = 0;
     }
 }
 
@@ -281,13 +274,12 @@ impl<'a> Dasm<'a> {
             items,
             targets,
             extra,
+            floor: sec_floor,
         } = &mut self.sections[secno];
         let mut code: &mut [u8] = codev.as_mut_slice();
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
-        let mut floor = items
-            .last()
-            .map_or(0, |it| it.pos as usize + item_len(it.kind));
+        let mut floor = *sec_floor;
         let mut used = *sec_used;
         // One capacity check for the whole run: `max_out` bounds what it appends (SPACE
         // checks its own fill).
@@ -319,7 +311,7 @@ impl<'a> Dasm<'a> {
             // is padded and the code buffer has slack).
             let l = op.lit as usize;
             if n_lit <= 16 {
-                code[used..used + 16].copy_from_slice(&tmpl[l..l + 16]);
+                code[used..used + 16].copy_from_slice(&op.head);
             } else {
                 code[used..used + n_lit].copy_from_slice(&tmpl[l..l + n_lit]);
             }
@@ -652,11 +644,13 @@ impl<'a> Dasm<'a> {
                         });
                     }
                     *sec_used = used;
+                    *sec_floor = floor;
                     self.cur = n;
                     break;
                 }
                 STOP => {
                     *sec_used = used;
+                    *sec_floor = floor;
                     break;
                 }
                 _ => {

@@ -25,6 +25,9 @@ pub(crate) struct Op {
     /// last literal opcode byte of the run before it (3 after `E9`, 4 after `8x`, else 0); for
     /// DISP 1 when IMM_DB/IMM_WB follows.
     pub p2: u8,
+    /// The first 16 literal bytes (zero-padded), so that short literals are copied from the op
+    /// itself in one move.
+    pub head: [u8; 16],
 }
 
 /// What `put` needs to know about a decoded run before executing it.
@@ -148,7 +151,11 @@ impl Runs {
     }
 
     fn push(&mut self, lit: usize, code: u8, at: usize, p1: u8, p2: u8) {
+        let mut head = [0u8; 16];
+        let n = (self.tmpl.len() - lit).min(16);
+        head[..n].copy_from_slice(&self.tmpl[lit..lit + n]);
         self.ops.push(Op {
+            head,
             lit: lit as u32,
             lit_len: (self.tmpl.len() - lit) as u32,
             at: at as u32,
