@@ -1,0 +1,2 @@
+//! See dasr_basic.dasr.
+include!(concat!(env!("OUT_DIR"), "/dasr_basic.rs"));
