@@ -31,49 +31,8 @@ use crate::ir::{ArgKind, EncodeError, Encoded, RtArg, Span, Symbols};
 use encode::Out;
 use operand::{Disp, Imm, Operand, RegKind, RegNum};
 
-/// Action codes (DynASM numbering; the same values as `dasm_runtime::actions`).
-pub(crate) mod actions {
-    /// Runtime displacement.
-    pub const DISP: u8 = 233;
-    /// Runtime signed byte.
-    pub const IMM_S: u8 = 234;
-    /// Runtime unsigned byte.
-    pub const IMM_B: u8 = 235;
-    /// Runtime word.
-    pub const IMM_W: u8 = 236;
-    /// Runtime dword.
-    pub const IMM_D: u8 = 237;
-    /// Runtime word with short form.
-    pub const IMM_WB: u8 = 238;
-    /// Runtime dword with short form.
-    pub const IMM_DB: u8 = 239;
-    /// Runtime register.
-    pub const VREG: u8 = 240;
-    /// Fill.
-    pub const SPACE: u8 = 241;
-    /// Bind a label to an address.
-    pub const SETLABEL: u8 = 242;
-    /// rel32 to an absolute address.
-    pub const REL_A: u8 = 243;
-    /// rel32 to a local/global label.
-    pub const REL_LG: u8 = 244;
-    /// rel32 to a PC label.
-    pub const REL_PC: u8 = 245;
-    /// 8-byte address of a local/global label.
-    pub const IMM_LG: u8 = 246;
-    /// 8-byte address of a PC label.
-    pub const IMM_PC: u8 = 247;
-    /// Define a local/global label.
-    pub const LABEL_LG: u8 = 248;
-    /// Define a PC label.
-    pub const LABEL_PC: u8 = 249;
-    /// Alignment.
-    pub const ALIGN: u8 = 250;
-    /// Extern reference.
-    pub const EXTERN: u8 = 251;
-    /// Remember a position.
-    pub const MARK: u8 = 253;
-}
+/// Action codes: the runtime's, which are the contract.
+pub(crate) use dasm_runtime::actions;
 
 /// Encode one statement: an instruction or an x64 pseudo-op (`.align`, `.space`, data,
 /// `.label`). `op` is the mnemonic, `operands` the trimmed operand texts with their spans.
