@@ -137,6 +137,7 @@ impl ExecBuffer {
     /// # Safety
     /// `F` must be a function pointer type whose signature and calling convention match the
     /// machine code at `at`, and the function must not be called after this buffer is dropped.
+    // SAFETY: an unsafe fn; its contract is the `# Safety` section above.
     pub unsafe fn func_at<F: Copy>(&self, at: impl Into<CodeAt>) -> Option<F> {
         const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*const u8>()) };
         let p = self.addr_of(at)?;
@@ -153,6 +154,7 @@ impl ExecBuffer {
     ///
     /// # Panics
     /// When the code is empty (there is no function to point at).
+    // SAFETY: an unsafe fn; its contract is the `# Safety` section above.
     pub unsafe fn entry<F: Copy>(&self) -> F {
         // SAFETY: the caller upholds `func_at`'s contract for the code's start.
         unsafe { self.func_at(CodeAt::Start) }.expect("entry() of empty code")

@@ -82,16 +82,7 @@ impl Labels {
             Slot::Defined(i) if !forward => i,
             Slot::Pending(i) => i,
             _ => {
-                let i = insts.len() as u32;
-                insts.push(Inst {
-                    sec: 0,
-                    item: 0,
-                    est: 0,
-                    fin: 0,
-                    abs: None,
-                    defined: false,
-                    kind,
-                });
+                let i = new_inst(insts, kind);
                 *slot = Slot::Pending(i);
                 i
             }
@@ -108,19 +99,7 @@ impl Labels {
     ) -> u32 {
         let i = match *slot {
             Slot::Pending(i) => i,
-            _ => {
-                let i = insts.len() as u32;
-                insts.push(Inst {
-                    sec: 0,
-                    item: 0,
-                    est: 0,
-                    fin: 0,
-                    abs: None,
-                    defined: false,
-                    kind,
-                });
-                i
-            }
+            _ => new_inst(insts, kind),
         };
         let inst = &mut insts[i as usize];
         inst.sec = sec;
@@ -250,4 +229,19 @@ impl Labels {
             Slot::Empty => None,
         }
     }
+}
+
+/// A new, not yet defined instance of a label; its index.
+fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
+    let i = insts.len() as u32;
+    insts.push(Inst {
+        sec: 0,
+        item: 0,
+        est: 0,
+        fin: 0,
+        abs: None,
+        defined: false,
+        kind,
+    });
+    i
 }

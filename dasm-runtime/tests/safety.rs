@@ -187,10 +187,11 @@ fn calls_code_at_labels() {
     );
     assert_eq!(code.addr_of(CodeAt::Pc(2)), None);
     assert_eq!(code.addr_of(CodeAt::Offset(code.len())), None);
-    // SAFETY: global 0 is `lea eax, [rdi+1]; ret` (fn(i32) -> i32), PC label 3 is
-    // `mov eax, -5; ret` (fn() -> i32).
+    // SAFETY: global 0 is `lea eax, [rdi+1]; ret`, an `extern "C" fn(i32) -> i32`.
     let inc: extern "C" fn(i32) -> i32 = unsafe { code.func_at(CodeAt::Global(0)) }.unwrap();
+    // SAFETY: PC label 3 is `mov eax, -5; ret`, an `extern "C" fn() -> i32`.
     let five: extern "C" fn() -> i32 = unsafe { code.func_at(CodeAt::Pc(3)) }.unwrap();
+    // SAFETY: the code starts with global 0's function.
     let start: extern "C" fn(i32) -> i32 = unsafe { code.entry() };
     assert_eq!(inc(41), 42);
     assert_eq!(start(-1), 0);
