@@ -45,12 +45,11 @@ impl Diagnostic {
             Level::Warning => SnipLevel::Warning,
         };
         let (s, e) = clamp(&self.source_line, self.range);
-        let label = self.help.as_deref().map_or("", |_| "");
         let snippet = Snippet::source(&self.source_line)
             .line_start(self.line)
             .origin(&self.file)
             .fold(false)
-            .annotation(level.span(s..e).label(label));
+            .annotation(level.span(s..e));
         let mut msg = level.title(&self.message).snippet(snippet);
         if let Some(h) = &self.help {
             msg = msg.footer(SnipLevel::Help.title(h));

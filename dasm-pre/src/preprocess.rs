@@ -323,10 +323,6 @@ impl<'a> Pre<'a> {
             };
             match lines::classify(line) {
                 LineKind::Rust => {
-                    if let Some(d) = &mut self.defining {
-                        // Rust lines inside a macro definition belong to no statement: copy.
-                        let _ = d;
-                    }
                     self.flush();
                     if include_slot.is_some() {
                         self.slots[slot].code.push(line.to_string());
