@@ -1037,9 +1037,25 @@ impl<'a> Pre<'a> {
                 continue;
             }
             rust.push_str(&s.indent);
-            rust.push_str(&s.code.join(" "));
+            // Several pieces of code on one line keep the line numbers; a piece that may end in a
+            // `//` comment (Rust from `||` lines or included files) must not swallow the next
+            // one, so the next piece then starts a new line.
+            for (k, part) in s.code.iter().enumerate() {
+                if k > 0 {
+                    if s.code[k - 1].contains("//") {
+                        rust.push('\n');
+                        rust.push_str(&s.indent);
+                    } else {
+                        rust.push(' ');
+                    }
+                }
+                rust.push_str(part);
+            }
             if let Some(c) = &s.comment {
-                if !s.code.is_empty() {
+                if s.code.last().is_some_and(|p| p.contains("//")) {
+                    rust.push('\n');
+                    rust.push_str(&s.indent);
+                } else if !s.code.is_empty() {
                     rust.push(' ');
                 }
                 rust.push_str("//|");

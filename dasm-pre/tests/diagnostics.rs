@@ -139,6 +139,21 @@ fn output_keeps_line_numbers() {
 }
 
 #[test]
+fn rust_comments_never_swallow_generated_code() {
+    // A `||` line with a comment, then a put on the same output line: the put must survive.
+    let src = format!("{HEAD}|.macro m\n|| let _x = 1; // note\n|  nop\n|.endmacro\n| m\n");
+    let out = run(&src);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let put = out
+        .rust
+        .lines()
+        .find(|l| l.contains("dst.put("))
+        .expect("a put line");
+    assert!(!put.contains("// note"), "{put}");
+    assert!(out.rust.contains("let _x = 1; // note"));
+}
+
+#[test]
 fn listing_format() {
     let out = run(&format!("{HEAD}| mov eax, num\n| ret\n"));
     assert_eq!(
