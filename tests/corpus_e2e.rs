@@ -3,16 +3,15 @@
 //! case's values, and the put runs through the `dasm-runtime` engine. The machine code (or the
 //! engine status) must be DynASM's; the action list is compared too and counted.
 
+// The corpus conventions (fixed base address, preset globals, extern resolver) and the status
+// parser are those of the runtime's own corpus tests.
+#[path = "../dasm-runtime/tests/common/mod.rs"]
+mod common;
+
+use common::{hex, parse_status, run};
 use dasm_pre::ir::ArgKind;
 use dasm_pre::{preprocess, FsLoader, Level, Options};
-use dasm_runtime::{Dasm, DasmError};
 use std::collections::HashMap;
-
-const BASE: u64 = 0x1000_0000;
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 /// The corpus's runtime values: `name=value`, `name:i64=value`, `name:ptr=value`.
 fn values(s: &str) -> HashMap<String, i64> {
@@ -31,64 +30,6 @@ fn values(s: &str) -> HashMap<String, i64> {
         m.insert(k, if neg { -n } else { n });
     }
     m
-}
-
-enum Outcome {
-    Code(Vec<u8>),
-    Status(u32),
-}
-
-fn engine(actions: &[u8], start: usize, args: &[i64]) -> Outcome {
-    let mut d = Dasm::new(actions, 1);
-    d.setup_globals(246);
-    d.grow_pc(16);
-    for g in 0..246 {
-        d.set_global(g, 0x1020_0000 + 0x100 * g as u64);
-    }
-    d.set_extern_resolver(|addr, idx, ty| {
-        let target = 0x1010_0000u64 + 0x100 * u64::from(idx);
-        if ty == 1 {
-            target.wrapping_sub(addr + 4) as i32
-        } else {
-            target as u32 as i32
-        }
-    });
-    d.put(start, args);
-    let st = |e: DasmError| Outcome::Status(e.status());
-    if let Err(e) = d.check_step(None) {
-        return st(e);
-    }
-    let size = match d.link() {
-        Ok(s) => s,
-        Err(e) => return st(e),
-    };
-    let mut buf = vec![0; size];
-    match d.encode_at(&mut buf, BASE) {
-        Ok(()) => Outcome::Code(buf),
-        Err(e) => st(e),
-    }
-}
-
-fn parse_status(s: &str) -> Option<u32> {
-    let (name, rest) = match s.find(['@', ':']) {
-        Some(i) => (&s[..i], s[i..].trim_start_matches(['@', '+', ':'])),
-        None => (s, ""),
-    };
-    let detail: u32 = if rest.is_empty() {
-        0
-    } else {
-        rest.parse().ok()?
-    };
-    let code: u32 = match name {
-        "RANGE_I" => 0x11,
-        "RANGE_LG" => 0x13,
-        "RANGE_PC" => 0x14,
-        "RANGE_VREG" => 0x15,
-        "UNDEF_L" => 0x21,
-        "UNDEF_PC" => 0x22,
-        _ => return None,
-    };
-    Some(code << 24 | detail)
 }
 
 #[test]
@@ -181,20 +122,20 @@ fn instruction_corpus_end_to_end() {
             list_same += 1;
         }
         let st = f[c_st];
-        let got = engine(&out.action_list, site.start, &args);
-        let good = match (&got, st) {
-            (Outcome::Code(c), "ok") => hex(c) == f[c_mc] || !note.is_empty(),
+        let r = run(&out.action_list, 1, 16, &[(site.start, args)]);
+        let good = match (r.status(), st) {
+            (0, "ok") => hex(&r.code) == f[c_mc] || !note.is_empty(),
             // DynASM's PHASE bug: we encode (correctly) instead.
-            (Outcome::Code(_), "PHASE(encode)") => true,
-            (Outcome::Status(s), _) => parse_status(st).is_some_and(|w| w >> 24 == s >> 24),
-            _ => false,
+            (0, "PHASE(encode)") => true,
+            (0, _) => false,
+            (s, _) => parse_status(st).is_some_and(|w| w >> 24 == s >> 24),
         };
         if good {
             code_same += 1;
         } else {
-            let g = match got {
-                Outcome::Code(c) => hex(&c),
-                Outcome::Status(s) => format!("status {s:08x}"),
+            let g = match r.status() {
+                0 => hex(&r.code),
+                s => format!("status {s:08x}"),
             };
             failures.push(format!(
                 "{}: `{}` want {st} {} got {g}",
