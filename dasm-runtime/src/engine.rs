@@ -367,32 +367,11 @@ impl<'a> Dasm<'a> {
                     used += 1;
                     prev = [prev[1], n];
                 }
-                IMM_W => {
+                IMM_W | IMM_D | IMM_WB | IMM_DB => {
                     let n = arg!();
-                    if !(0..=0xffff).contains(&n) {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
-                    }
-                    code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
-                    used += 2;
-                    prev = [prev[1], n];
-                }
-                IMM_D => {
-                    let n = arg!();
-                    if !fits_32(n) {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
-                    }
-                    put4!(n as u32);
-                    prev = [prev[1], n];
-                }
-                IMM_WB | IMM_DB => {
-                    let n = arg!();
-                    if fits_i8(n) {
+                    let short_form = op.code == IMM_WB || op.code == IMM_DB;
+                    if short_form && fits_i8(n) {
+                        // The sign-extended imm8 form: opcode + 2 (81 -> 83, 69 -> 6B).
                         let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
                             return Err(DasmError::BadActionList {
@@ -404,23 +383,25 @@ impl<'a> Dasm<'a> {
                         code[used] = n as u8;
                         used += 1;
                     } else {
-                        mark = None;
-                        if op.code == IMM_WB {
-                            if !(0..=0xffff).contains(&n) {
-                                return Err(DasmError::RangeImm {
-                                    offset: at,
-                                    value: n,
-                                });
-                            }
+                        if short_form {
+                            mark = None;
+                        }
+                        let word = op.code == IMM_W || op.code == IMM_WB;
+                        let ok = if word {
+                            (0..=0xffff).contains(&n)
+                        } else {
+                            fits_32(n)
+                        };
+                        if !ok {
+                            return Err(DasmError::RangeImm {
+                                offset: at,
+                                value: n,
+                            });
+                        }
+                        if word {
                             code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
                             used += 2;
                         } else {
-                            if !fits_32(n) {
-                                return Err(DasmError::RangeImm {
-                                    offset: at,
-                                    value: n,
-                                });
-                            }
                             put4!(n as u32);
                         }
                     }
