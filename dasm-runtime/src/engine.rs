@@ -6,20 +6,19 @@
 //! short immediate forms, runtime registers (REX/VEX bits, prefix removal, SIB). Only
 //! label-dependent fields (branches, label addresses, RIP-relative externs, absolute-address
 //! rel32s) and alignments are kept in a side table of [`Item`]s, each at a byte position of its
-//! section's code. `link` replays DynASM's short/long branch decision over that table with
-//! DynASM's pass-1 offset estimates (branches long, alignments at their maximum padding);
-//! `encode` copies the code between items, closing the gaps of shrunk branches and writing the
-//! real alignment padding, and patches each item.
+//! section's code; a label definition only records its estimate and how many items precede it.
+//! `link` replays DynASM's short/long branch decision over that table with DynASM's pass-1
+//! offset estimates (branches long, alignments at their maximum padding), then places every
+//! label; `encode` copies the code between items, closing the gaps of shrunk branches and
+//! writing the real alignment padding, and patches each item.
 
 use crate::actions::*;
 use crate::error::DasmError;
-use crate::labels::{Inst, LabelKind, Labels, Slot};
-use crate::runs::Runs;
+use crate::labels::{slot_inst, At, Inst, LabelKind, Labels, EMPTY, PENDING};
+use crate::runs::{Run, Runs, LIT};
 
 /// Kinds of [`Item`].
 pub(crate) mod kind {
-    /// A label definition; `data` = label instance.
-    pub const LABEL: u8 = 0;
     /// Alignment to `aux + 1`; link stores the real padding in `data`.
     pub const ALIGN: u8 = 1;
     /// rel32 (or rel8 once shrunk) to label instance `data`; `aux` is the candidate saving
@@ -36,7 +35,10 @@ pub(crate) mod kind {
 /// A label-dependent or layout-dependent field at a byte position of a section's code.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
-    /// Byte offset in the section's code: where the field starts (label: where it is defined).
+    /// Set by link: DynASM's running offset correction after this item (final offset =
+    /// estimate + correction for anything between this item and the next).
+    pub ofs: i64,
+    /// Byte offset in the section's code where the field starts.
     pub pos: u32,
     /// Kind-specific payload (see [`kind`]).
     pub data: u32,
@@ -64,15 +66,81 @@ pub(crate) struct Section {
     pub floor: usize,
 }
 
+/// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
+const MAX_SECTION: usize = 1 << 31;
+
 /// Grow a section buffer so that `need` bytes plus the slack fit.
 #[cold]
-fn grow(code: &mut Vec<u8>, need: usize) {
+#[inline(never)]
+fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
+    if need > MAX_SECTION {
+        return Err(DasmError::NoMemory(format!(
+            "a section would exceed {MAX_SECTION} bytes"
+        )));
+    }
     let new = (need + SLACK).max(code.len() * 2).max(256);
     code.resize(new, 0);
+    Ok(())
 }
 
-/// Slack kept after the used part of a section buffer.
+/// Slack kept after the used part of a section buffer (at least one literal move).
 const SLACK: usize = 64;
+
+/// The error of an action that would patch bytes it does not own.
+#[cold]
+fn bad_patch(at: usize) -> DasmError {
+    DasmError::BadActionList {
+        offset: at,
+        reason: "patches bytes before the current instruction",
+    }
+}
+
+/// Unchecked little-endian stores into a section buffer, for `put`'s hot path.
+mod raw {
+    /// Store 16 bytes at `at`.
+    #[inline(always)]
+    pub fn put16(code: &mut [u8], at: usize, b: &[u8; 16]) {
+        assert_room(code, at, 16);
+        // SAFETY: `at + 16 <= code.len()`: `put` reserves `OP_OUT` bytes per op of the run
+        // (plus `SLACK`) before executing it, and an op moves the end of the code by at most
+        // `OP_OUT` bytes with every store inside `[end, end + OP_OUT)` (runs.rs, `OP_OUT`).
+        unsafe { code.as_mut_ptr().add(at).cast::<[u8; 16]>().write_unaligned(*b) }
+    }
+    /// Store 4 bytes at `at` (the field may be shorter: `used` moves by its real size).
+    #[inline(always)]
+    pub fn put4(code: &mut [u8], at: usize, v: u32) {
+        assert_room(code, at, 4);
+        // SAFETY: as in `put16`: an action stores at most 8 bytes after the op's literal
+        // bytes, inside the space reserved for the run.
+        unsafe {
+            code.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; 4]>()
+                .write_unaligned(v.to_le_bytes())
+        }
+    }
+    /// Store 8 bytes at `at`.
+    #[inline(always)]
+    pub fn put8(code: &mut [u8], at: usize, v: u64) {
+        assert_room(code, at, 8);
+        // SAFETY: as in `put4`.
+        unsafe {
+            code.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; 8]>()
+                .write_unaligned(v.to_le_bytes())
+        }
+    }
+    /// The reservation invariant, checked in debug builds (and so by every test).
+    #[inline(always)]
+    fn assert_room(code: &[u8], at: usize, n: usize) {
+        debug_assert!(
+            at.checked_add(n).is_some_and(|end| end <= code.len()),
+            "store of {n} bytes at {at} outside a buffer of {}",
+            code.len()
+        );
+    }
+}
 
 impl Section {
     fn est(&self) -> i64 {
@@ -116,6 +184,8 @@ pub struct Dasm<'a> {
     linked: Option<usize>,
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
+    /// Link's running correction at the start of each section.
+    sec_ofs: Vec<i64>,
     extern_resolver: Option<ExternResolver>,
 }
 
@@ -139,8 +209,6 @@ fn fits_32(n: i64) -> bool {
     (-(1 << 31)..(1 << 32)).contains(&n)
 }
 
-const BAD_PATCH: &str = "patches bytes before the current instruction";
-
 impl<'a> Dasm<'a> {
     /// A new engine for `actionlist` with `sections` sections (at least 1): DynASM's
     /// `dasm_init` + `dasm_setup`.
@@ -157,6 +225,7 @@ impl<'a> Dasm<'a> {
             linked: None,
             globals_preset: Vec::new(),
             globals_out: Vec::new(),
+            sec_ofs: Vec::new(),
             extern_resolver: None,
         }
     }
@@ -238,60 +307,83 @@ impl<'a> Dasm<'a> {
     /// arguments in action order. Errors are kept (the first one wins) and reported by
     /// [`Dasm::check_step`], [`Dasm::link`], [`Dasm::encode`]; after an error further puts are
     /// ignored.
+    #[inline]
     pub fn put(&mut self, start: usize, args: &[i64]) {
         if self.status.is_some() {
             return;
         }
         self.linked = None;
-        if let Err(e) = self.put_run(start, args) {
-            self.status = Some(e);
-        }
-    }
-
-    fn put_run(&mut self, start: usize, args: &[i64]) -> Result<(), DasmError> {
         let Some(run) = self.runs.get(self.actions, start) else {
-            return Err(DasmError::BadActionList {
+            return self.fail(DasmError::BadActionList {
                 offset: start,
                 reason: "start outside the action list",
             });
         };
         if args.len() != run.nargs as usize {
-            return Err(DasmError::ArgCount {
+            return self.fail(DasmError::ArgCount {
                 start,
                 expected: run.nargs as usize,
                 given: args.len(),
             });
         }
+        let r = if run.vreg {
+            self.put_run::<true>(run, args)
+        } else {
+            self.put_run::<false>(run, args)
+        };
+        if let Err(e) = r {
+            self.fail(e);
+        }
+    }
+
+    #[cold]
+    fn fail(&mut self, e: DasmError) {
+        self.status = Some(e);
+    }
+
+    /// Execute a decoded run. `VREGS`: the run has VREG actions, which look at the values of
+    /// the two arguments before them (DynASM's buffer slots), so those are tracked.
+    #[inline(always)]
+    fn put_run<const VREGS: bool>(&mut self, run: Run, args: &[i64]) -> Result<(), DasmError> {
         let max_out = run.max_out as usize;
-        let ops = self.runs.ops.get(run.first as usize..).unwrap_or_default();
-        let tmpl = &self.runs.tmpl[..];
+        let first = run.first as usize;
+        let ops = self
+            .runs
+            .ops
+            .get(first..first + run.len as usize)
+            .unwrap_or_default();
         let secno = self.cur;
         let nsec = self.sections.len();
         let labels = &mut self.labels;
-        let Section {
+        let Some(Section {
             code: codev,
             used: sec_used,
             items,
             targets,
             extra,
             floor: sec_floor,
-        } = &mut self.sections[secno];
-        let mut code: &mut [u8] = codev.as_mut_slice();
+        }) = self.sections.get_mut(secno)
+        else {
+            return Err(DasmError::RangeSection {
+                offset: 0,
+                section: secno,
+            });
+        };
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
         let mut floor = *sec_floor;
         let mut used = *sec_used;
-        // One capacity check for the whole run: `max_out` bounds what it appends (SPACE
-        // checks its own fill).
-        if used + max_out + SLACK > code.len() {
-            grow(codev, used + max_out);
-            code = codev.as_mut_slice();
+        // One capacity check for the whole run: each op moves the end by at most `OP_OUT`
+        // bytes and writes nothing beyond `used + OP_OUT` (SPACE checks its own fill).
+        if used + max_out + SLACK > codev.len() {
+            grow(codev, used + max_out)?;
         }
+        let mut code: &mut [u8] = codev.as_mut_slice();
         let mut ai = 0usize;
         let mut mark: Option<usize> = None;
         let mut prev = [0i64; 2];
         let mut last_label: Option<u32> = None;
-        // The count was checked against the run's above, so `get` always finds the argument.
+        // The count was checked against the run's, so `get` always finds the argument.
         macro_rules! arg {
             () => {{
                 let v = args.get(ai).copied().unwrap_or(0);
@@ -299,25 +391,44 @@ impl<'a> Dasm<'a> {
                 v
             }};
         }
-        macro_rules! put4 {
-            ($v:expr) => {{
-                code[used..used + 4].copy_from_slice(&$v.to_le_bytes());
-                used += 4;
-            }};
+        macro_rules! track {
+            ($v:expr) => {
+                if VREGS {
+                    prev = [prev[1], $v];
+                }
+            };
+        }
+        macro_rules! item {
+            ($kind:expr, $data:expr, $aux:expr) => {
+                items.push(Item {
+                    ofs: 0,
+                    pos: used as u32,
+                    data: $data,
+                    kind: $kind,
+                    aux: $aux,
+                })
+            };
         }
         for op in ops {
-            let n_lit = op.lit_len as usize;
-            // The literal bytes before the action: one fixed-size move when short (the template
-            // is padded and the code buffer has slack).
-            let l = op.lit as usize;
-            if n_lit <= 16 {
-                code[used..used + 16].copy_from_slice(&op.head);
-            } else {
-                code[used..used + n_lit].copy_from_slice(&tmpl[l..l + n_lit]);
-            }
-            used += n_lit;
+            // The literal bytes before the action, in one 16-byte move (the code buffer has
+            // room for it, see above).
+            raw::put16(code, used, &op.head);
+            used += usize::from(op.lit_len);
             let at = op.at as usize;
             match op.code {
+                LIT => {}
+                IMM_D => {
+                    let n = arg!();
+                    if !fits_32(n) {
+                        return Err(DasmError::RangeImm {
+                            offset: at,
+                            value: n,
+                        });
+                    }
+                    raw::put4(code, used, n as u32);
+                    used += 4;
+                    track!(n);
+                }
                 DISP => {
                     let n = arg!();
                     if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
@@ -328,10 +439,7 @@ impl<'a> Dasm<'a> {
                     }
                     let m = mark.unwrap_or(used);
                     if m == 0 || m - 1 < floor {
-                        return Err(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH,
-                        });
+                        return Err(bad_patch(at));
                     }
                     mark = if op.p2 != 0 { Some(m) } else { None };
                     let modrm = code[m - 1];
@@ -343,12 +451,13 @@ impl<'a> Dasm<'a> {
                         code[m - 1] = modrm.wrapping_sub(0x80);
                     } else if fits_i8(n) {
                         code[m - 1] = modrm.wrapping_sub(0x40);
-                        code[used] = n as u8;
+                        raw::put4(code, used, n as u32);
                         used += 1;
                     } else {
-                        put4!(n as i32);
+                        raw::put4(code, used, n as u32);
+                        used += 4;
                     }
-                    prev = [prev[1], n];
+                    track!(n);
                 }
                 IMM_S | IMM_B => {
                     let n = arg!();
@@ -363,30 +472,27 @@ impl<'a> Dasm<'a> {
                             value: n,
                         });
                     }
-                    code[used] = n as u8;
+                    raw::put4(code, used, n as u32);
                     used += 1;
-                    prev = [prev[1], n];
+                    track!(n);
                 }
-                IMM_W | IMM_D | IMM_WB | IMM_DB => {
+                IMM_W | IMM_WB | IMM_DB => {
                     let n = arg!();
-                    let short_form = op.code == IMM_WB || op.code == IMM_DB;
+                    let short_form = op.code != IMM_W;
                     if short_form && fits_i8(n) {
                         // The sign-extended imm8 form: opcode + 2 (81 -> 83, 69 -> 6B).
                         let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
-                            return Err(DasmError::BadActionList {
-                                offset: at,
-                                reason: BAD_PATCH,
-                            });
+                            return Err(bad_patch(at));
                         }
                         code[m - 2] = code[m - 2].wrapping_add(2);
-                        code[used] = n as u8;
+                        raw::put4(code, used, n as u32);
                         used += 1;
                     } else {
                         if short_form {
                             mark = None;
                         }
-                        let word = op.code == IMM_W || op.code == IMM_WB;
+                        let word = op.code != IMM_DB;
                         let ok = if word {
                             (0..=0xffff).contains(&n)
                         } else {
@@ -398,14 +504,10 @@ impl<'a> Dasm<'a> {
                                 value: n,
                             });
                         }
-                        if word {
-                            code[used..used + 2].copy_from_slice(&(n as u16).to_le_bytes());
-                            used += 2;
-                        } else {
-                            put4!(n as u32);
-                        }
+                        raw::put4(code, used, n as u32);
+                        used += if word { 2 } else { 4 };
                     }
-                    prev = [prev[1], n];
+                    track!(n);
                 }
                 VREG => {
                     let t = op.p1;
@@ -428,10 +530,7 @@ impl<'a> Dasm<'a> {
                     let removable = count >= 1 && group <= 7;
                     let dist = usize::from(t & 7);
                     if dist > used || used - dist < floor || used == floor {
-                        return Err(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH,
-                        });
+                        return Err(bad_patch(at));
                     }
                     let mut ex = used - dist;
                     if n & 8 != 0 && t < 0xa0 {
@@ -464,10 +563,7 @@ impl<'a> Dasm<'a> {
                         n &= 7;
                     }
                     if used == 0 {
-                        return Err(DasmError::BadActionList {
-                            offset: at,
-                            reason: BAD_PATCH,
-                        });
+                        return Err(bad_patch(at));
                     }
                     if t >= 0xc0 {
                         n <<= 4;
@@ -479,7 +575,7 @@ impl<'a> Dasm<'a> {
                         used += 1;
                     }
                     code[used - 1] ^= n;
-                    prev = [prev[1], raw | if removable { 0x10 } else { 0 }];
+                    track!(raw | if removable { 0x10 } else { 0 });
                 }
                 SPACE => {
                     let n = arg!();
@@ -491,126 +587,108 @@ impl<'a> Dasm<'a> {
                     }
                     let n = n as usize;
                     if used + n + max_out + SLACK > code.len() {
-                        grow(codev, used + n + max_out);
+                        grow(codev, used + n + max_out)?;
                         code = codev.as_mut_slice();
                     }
                     code[used..used + n].fill(op.p1);
                     used += n;
-                    prev = [prev[1], n as i64];
+                    track!(n as i64);
                 }
                 SETLABEL => {
                     let addr = arg!();
-                    match last_label.take() {
-                        Some(i) => labels.insts[i as usize].abs = Some(addr),
-                        None => {
-                            return Err(DasmError::BadActionList {
-                                offset: at,
-                                reason: "SETLABEL does not follow a label definition",
-                            })
-                        }
-                    }
-                    prev = [prev[1], addr];
+                    let Some(l) = last_label.and_then(|i| labels.insts.get_mut(i as usize))
+                    else {
+                        return Err(DasmError::BadActionList {
+                            offset: at,
+                            reason: "SETLABEL does not follow a label definition",
+                        });
+                    };
+                    l.abs = true;
+                    l.fin = addr;
+                    last_label = None;
+                    track!(addr);
+                    continue;
                 }
                 REL_A => {
                     let target = arg!();
                     let data = targets.len() as u32;
                     targets.push(target);
-                    items.push(Item {
-                        pos: used as u32,
-                        data,
-                        kind: kind::REL_A,
-                        aux: 0,
-                    });
-                    put4!(0u32);
+                    item!(kind::REL_A, data, 0);
+                    raw::put4(code, used, 0);
+                    used += 4;
                     floor = used;
-                    prev = [prev[1], target];
+                    track!(target);
                 }
-                REL_LG | REL_PC | IMM_LG | IMM_PC => {
-                    let inst = if op.code == REL_LG || op.code == IMM_LG {
-                        labels
-                            .reference_lg(op.p1)
-                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
-                    } else {
+                REL_PC | REL_LG => {
+                    let inst = if op.code == REL_PC {
                         let pc = arg!();
-                        prev = [prev[1], pc];
+                        track!(pc);
                         labels
                             .reference_pc(pc)
                             .ok_or(DasmError::RangePc { offset: at, pc })?
-                    };
-                    let pos = used as u32;
-                    if op.code == REL_LG || op.code == REL_PC {
-                        // DynASM shrinks `E9 rel32` to `EB rel8` and `0F 8x rel32` to `7x rel8`,
-                        // judging by the last literal opcode byte of the run.
-                        let mut shrink = op.p2;
-                        let touched = if shrink == 4 {
-                            2
-                        } else {
-                            usize::from(shrink != 0)
-                        };
-                        if used < floor + touched {
-                            shrink = 0;
-                        }
-                        items.push(Item {
-                            pos,
-                            data: inst,
-                            kind: kind::BRANCH,
-                            aux: shrink,
-                        });
-                        put4!(0u32);
                     } else {
-                        items.push(Item {
-                            pos,
-                            data: inst,
-                            kind: kind::ADDR,
-                            aux: 0,
-                        });
-                        code[used..used + 8].fill(0);
-                        used += 8;
+                        labels
+                            .reference_lg(op.p1)
+                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                    };
+                    // A shrink rewrites the one or two opcode bytes before the field: only
+                    // when they are plain code of this instruction.
+                    let mut shrink = op.p2;
+                    if used < floor + usize::from(shrink / 2) {
+                        shrink = 0;
                     }
+                    item!(kind::BRANCH, inst, shrink);
+                    raw::put4(code, used, 0);
+                    used += 4;
                     floor = used;
                 }
-                LABEL_LG | LABEL_PC => {
-                    let est = used as i64 + *extra;
-                    let item = items.len() as u32;
-                    let inst = if op.code == LABEL_LG {
-                        labels
-                            .define_lg(op.p1, secno as u32, item, est)
-                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
-                    } else {
+                IMM_LG | IMM_PC => {
+                    let inst = if op.code == IMM_PC {
                         let pc = arg!();
-                        prev = [prev[1], pc];
+                        track!(pc);
                         labels
-                            .define_pc(pc, secno as u32, item, est)
+                            .reference_pc(pc)
                             .ok_or(DasmError::RangePc { offset: at, pc })?
+                    } else {
+                        labels
+                            .reference_lg(op.p1)
+                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
                     };
-                    items.push(Item {
-                        pos: used as u32,
-                        data: inst,
-                        kind: kind::LABEL,
-                        aux: 0,
-                    });
+                    item!(kind::ADDR, inst, 0);
+                    raw::put8(code, used, 0);
+                    used += 8;
+                    floor = used;
+                }
+                LABEL_PC | LABEL_LG => {
+                    let here = At {
+                        sec: secno as u32,
+                        k: items.len() as u32,
+                        est: used as i64 + *extra,
+                    };
+                    let inst = if op.code == LABEL_PC {
+                        let pc = arg!();
+                        track!(pc);
+                        labels
+                            .define_pc(pc, here)
+                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                    } else {
+                        labels
+                            .define_lg(op.p1, here)
+                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                    };
                     last_label = Some(inst);
                     floor = used;
                     continue;
                 }
                 ALIGN => {
                     *extra += i64::from(op.p1);
-                    items.push(Item {
-                        pos: used as u32,
-                        data: 0,
-                        kind: kind::ALIGN,
-                        aux: op.p1,
-                    });
+                    item!(kind::ALIGN, 0, op.p1);
                     floor = used;
                 }
                 EXTERN => {
-                    items.push(Item {
-                        pos: used as u32,
-                        data: u32::from(op.p2),
-                        kind: kind::EXTERN,
-                        aux: op.p1,
-                    });
-                    put4!(0u32);
+                    item!(kind::EXTERN, u32::from(op.p2), op.p1);
+                    raw::put4(code, used, 0);
+                    used += 4;
                     floor = used;
                 }
                 MARK => {
@@ -627,12 +705,12 @@ impl<'a> Dasm<'a> {
                     *sec_used = used;
                     *sec_floor = floor;
                     self.cur = n;
-                    break;
+                    return Ok(());
                 }
                 STOP => {
                     *sec_used = used;
                     *sec_floor = floor;
-                    break;
+                    return Ok(());
                 }
                 _ => {
                     return Err(DasmError::BadActionList {
@@ -643,7 +721,10 @@ impl<'a> Dasm<'a> {
             }
             last_label = None;
         }
-        Ok(())
+        Err(DasmError::BadActionList {
+            offset: 0,
+            reason: "run without an end",
+        })
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -681,52 +762,81 @@ impl<'a> Dasm<'a> {
             return Err(DasmError::UndefLocal(n));
         }
         let Dasm {
-            sections, labels, ..
+            sections,
+            labels,
+            sec_ofs,
+            ..
         } = self;
         let insts = &mut labels.insts;
         let ests: Vec<i64> = sections.iter().map(Section::est).collect();
+        sec_ofs.clear();
         // `ofs` is DynASM's running correction: the start of the current section in the final
-        // code plus the (negative) savings of shrunk branches and alignments so far.
+        // code plus the (negative) savings of shrunk branches and alignments so far. A label's
+        // final offset is its estimate plus `ofs` where it is defined: after the items before
+        // it (`Item::ofs` of the last one), or at the start of its section.
         let mut ofs: i64 = 0;
-        for (secno, sec) in sections.iter_mut().enumerate() {
+        for secno in 0..sections.len() {
+            sec_ofs.push(ofs);
+            let (done, rest) = sections.split_at_mut(secno);
+            let items = &mut rest[0].items;
             let mut extra: i64 = 0;
-            for (idx, item) in sec.items.iter_mut().enumerate() {
+            for idx in 0..items.len() {
+                let item = items[idx];
                 match item.kind {
-                    kind::LABEL => {
-                        let i = &mut insts[item.data as usize];
-                        i.fin = i.est + ofs;
-                    }
                     kind::ALIGN => {
                         let mask = i64::from(item.aux);
                         extra += mask;
                         let est = i64::from(item.pos) + extra;
                         let excess = (est + ofs) & mask;
-                        item.data = (mask - excess) as u32;
+                        items[idx].data = (mask - excess) as u32;
                         ofs -= excess;
                     }
                     kind::BRANCH if item.aux != 0 => {
-                        let l: &Inst = &insts[item.data as usize];
+                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let est_end = i64::from(item.pos) + 4 + extra;
-                        let ok = l.defined && l.abs.is_none() && {
-                            let lsec = l.sec as usize;
-                            let forward = (lsec, l.item as usize) > (secno, idx);
-                            let lofs = if forward {
+                        let ok = l.defined && !l.abs && {
+                            let (lsec, k) = (l.sec as usize, l.k as usize);
+                            let lofs = if lsec > secno || (lsec == secno && k > idx) {
+                                // Forward: the estimate plus the estimated sizes of the
+                                // sections in between.
                                 l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
                             } else {
-                                l.fin - ofs
+                                // Backward: the final offset, moved back by the corrections
+                                // since the label.
+                                let at = match k.checked_sub(1) {
+                                    None => sec_ofs.get(lsec).copied(),
+                                    Some(j) if lsec == secno => items.get(j).map(|i| i.ofs),
+                                    Some(j) => done.get(lsec).and_then(|s| s.items.get(j)).map(|i| i.ofs),
+                                };
+                                l.est + at.ok_or(DasmError::Phase)? - ofs
                             } - est_end;
                             lofs >= -128 - i64::from(item.aux) && lofs <= 127
                         };
                         if ok {
                             ofs -= i64::from(item.aux);
                         } else {
-                            item.aux = 0;
+                            items[idx].aux = 0;
                         }
                     }
                     _ => {}
                 }
+                items[idx].ofs = ofs;
             }
             ofs += ests[secno];
+        }
+        // Place every defined label.
+        for l in insts.iter_mut() {
+            if l.defined && !l.abs {
+                let (lsec, k) = (l.sec as usize, l.k as usize);
+                let at = match k.checked_sub(1) {
+                    None => sec_ofs.get(lsec).copied(),
+                    Some(j) => sections
+                        .get(lsec)
+                        .and_then(|s| s.items.get(j))
+                        .map(|i| i.ofs),
+                };
+                l.fin = l.est + at.ok_or(DasmError::Phase)?;
+            }
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
@@ -761,7 +871,30 @@ impl<'a> Dasm<'a> {
             ..
         } = self;
         let insts = &labels.insts;
+        // Globals defined in the code: the definition that comes last in the code counts.
         globals_out.clear();
+        let mut last: Vec<(u32, u32)> = Vec::new();
+        for &i in &labels.global_defs {
+            let Some(l) = insts.get(i as usize) else {
+                continue;
+            };
+            let LabelKind::Global(g) = l.kind else {
+                continue;
+            };
+            let g = usize::from(g);
+            if globals_out.len() <= g {
+                globals_out.resize(g + 1, None);
+                last.resize(g + 1, (0, 0));
+            }
+            if globals_out[g].is_none() || (l.sec, l.k) >= last[g] {
+                last[g] = (l.sec, l.k);
+                globals_out[g] = Some(if l.abs {
+                    l.fin as u64
+                } else {
+                    base.wrapping_add(l.fin as u64)
+                });
+            }
+        }
         let mut out = Out { buf, pos: 0 };
         for sec in sections.iter() {
             let code = Code {
@@ -772,42 +905,12 @@ impl<'a> Dasm<'a> {
             for item in &sec.items {
                 let pos = item.pos as usize;
                 match item.kind {
-                    kind::LABEL => {
-                        // No copy here: the code runs on through a label; only check that the
-                        // label lands where link put it.
-                        let at = pos.checked_sub(src).ok_or(DasmError::Phase)? + out.pos;
-                        let l = &insts[item.data as usize];
-                        if at as i64 != l.fin {
-                            return Err(DasmError::Phase);
-                        }
-                        if let LabelKind::Global(g) = l.kind {
-                            let g = usize::from(g);
-                            if globals_out.len() <= g {
-                                globals_out.resize(g + 1, None);
-                            }
-                            globals_out[g] =
-                                Some(l.abs.map_or(base.wrapping_add(l.fin as u64), |a| a as u64));
-                        }
-                    }
-                    kind::ALIGN => {
-                        out.copy(code, src, pos)?;
-                        src = pos;
-                        let mask = usize::from(item.aux);
-                        while out.pos & mask != 0 {
-                            out.byte(0x90)?;
-                        }
-                    }
                     kind::BRANCH => {
                         let shrink = item.aux;
-                        let keep = pos
-                            - if shrink == 4 {
-                                2
-                            } else {
-                                usize::from(shrink != 0)
-                            };
+                        let keep = pos.checked_sub(usize::from(shrink / 2)).ok_or(DasmError::Phase)?;
                         out.copy(code, src, keep)?;
                         src = pos + 4;
-                        let l = &insts[item.data as usize];
+                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let target = target_addr(l, base, globals_preset)?;
                         if shrink == 0 {
                             out.rel32(base, target)?;
@@ -825,6 +928,14 @@ impl<'a> Dasm<'a> {
                             out.bytes(&[opcode, rel as u8])?;
                         }
                     }
+                    kind::ALIGN => {
+                        out.copy(code, src, pos)?;
+                        src = pos;
+                        let mask = usize::from(item.aux);
+                        while out.pos & mask != 0 {
+                            out.byte(0x90)?;
+                        }
+                    }
                     kind::REL_A => {
                         out.copy(code, src, pos)?;
                         src = pos + 4;
@@ -838,7 +949,7 @@ impl<'a> Dasm<'a> {
                     kind::ADDR => {
                         out.copy(code, src, pos)?;
                         src = pos + 8;
-                        let l = &insts[item.data as usize];
+                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let target = target_addr(l, base, globals_preset)?;
                         out.bytes(&target.to_le_bytes())?;
                     }
@@ -873,25 +984,24 @@ impl<'a> Dasm<'a> {
 
     /// What PC label `pc` is after `link` (DynASM's `dasm_getpclabel`).
     pub fn pc_label(&self, pc: usize) -> PcLabel {
-        match self.labels.pcs.get(pc) {
-            Some(Slot::Defined(i)) => {
-                let l = &self.labels.insts[*i as usize];
-                match l.abs {
-                    Some(a) => PcLabel::Absolute(a as u64),
-                    None if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
-                    None => PcLabel::Unused,
-                }
-            }
-            Some(Slot::Pending(_)) => PcLabel::Undefined,
+        let s = self.labels.pcs.get(pc).copied().unwrap_or(EMPTY);
+        if s == EMPTY {
+            return PcLabel::Unused;
+        }
+        if s & PENDING != 0 {
+            return PcLabel::Undefined;
+        }
+        match self.labels.insts.get(slot_inst(s) as usize) {
+            Some(l) if l.abs => PcLabel::Absolute(l.fin as u64),
+            Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
     }
 
     /// Offset of global label `index` (0-based) in the code after `link`, if it is defined.
     pub fn global_offset(&self, index: usize) -> Option<usize> {
-        let i = self.labels.global_inst(index)?;
-        let l = &self.labels.insts[i as usize];
-        (l.defined && l.abs.is_none() && self.linked.is_some()).then_some(l.fin as usize)
+        let l = self.labels.global_def(index)?;
+        (!l.abs && self.linked.is_some()).then_some(l.fin as usize)
     }
 
     /// The size `link` computed, if the state is linked.
@@ -915,8 +1025,8 @@ pub enum PcLabel {
 
 /// The absolute address a label instance stands for at encode time.
 fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmError> {
-    if let Some(a) = l.abs {
-        return Ok(a as u64);
+    if l.abs {
+        return Ok(l.fin as u64);
     }
     if l.defined {
         return Ok(base.wrapping_add(l.fin as u64));

@@ -20,31 +20,33 @@ pub(crate) enum LabelKind {
 /// One definition (or pending definition) of a label.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Inst {
-    /// Section of the definition.
-    pub sec: u32,
-    /// Index of the definition's item in its section (orders definitions against references).
-    pub item: u32,
     /// DynASM's pass-1 offset estimate within the section.
     pub est: i64,
-    /// Final offset in the code (set by link).
+    /// Final offset in the code (set by link); for a label bound by SETLABEL, the address.
     pub fin: i64,
-    /// Absolute address bound by SETLABEL.
-    pub abs: Option<i64>,
+    /// Section of the definition.
+    pub sec: u32,
+    /// Number of items of the section before the definition (orders it against references).
+    pub k: u32,
+    pub kind: LabelKind,
     /// Whether the definition has been seen.
     pub defined: bool,
-    pub kind: LabelKind,
+    /// Whether SETLABEL bound the label to the absolute address in `fin`.
+    pub abs: bool,
 }
 
-/// The state of a label slot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum Slot {
-    /// Neither defined nor referenced.
-    #[default]
-    Empty,
-    /// Defined: references use this instance.
-    Defined(u32),
-    /// Referenced forward: the next definition fills this instance.
-    Pending(u32),
+/// A label slot: [`EMPTY`], a defined instance `i` as `i + 1`, or a pending one as
+/// `(i + 1) | PENDING`.
+pub(crate) type Slot = u32;
+/// Neither defined nor referenced.
+pub(crate) const EMPTY: Slot = 0;
+/// Flag of a slot whose instance is referenced forward and not yet defined.
+pub(crate) const PENDING: Slot = 1 << 31;
+
+/// The instance a non-empty slot holds.
+#[inline(always)]
+pub(crate) fn slot_inst(s: Slot) -> u32 {
+    (s & !PENDING).wrapping_sub(1)
 }
 
 /// All label slots and instances of a code generation.
@@ -54,59 +56,73 @@ pub(crate) struct Labels {
     pub locals: [Slot; 10],
     pub globals: Vec<Slot>,
     pub pcs: Vec<Slot>,
+    /// PC label slots currently pending.
+    pub pending_pcs: usize,
+    /// Instances of global label definitions, in definition order.
+    pub global_defs: Vec<u32>,
 }
 
 impl Labels {
     pub fn grow_globals(&mut self, n: usize) {
         if self.globals.len() < n {
-            self.globals.resize(n, Slot::Empty);
+            self.globals.resize(n, EMPTY);
         }
     }
 
     pub fn grow_pc(&mut self, n: usize) {
         if self.pcs.len() < n {
-            self.pcs.resize(n, Slot::Empty);
+            self.pcs.resize(n, EMPTY);
         }
     }
 
     pub fn reset(&mut self) {
         self.insts.clear();
-        self.locals = [Slot::Empty; 10];
-        self.globals.fill(Slot::Empty);
-        self.pcs.fill(Slot::Empty);
+        self.locals = [EMPTY; 10];
+        self.globals.fill(EMPTY);
+        self.pcs.fill(EMPTY);
+        self.pending_pcs = 0;
+        self.global_defs.clear();
     }
 
-    /// A reference to an existing definition, or to the next one.
+    /// A reference to an existing definition (unless `forward`), or to the next one.
+    #[inline(always)]
     fn refer(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, forward: bool) -> u32 {
-        match *slot {
-            Slot::Defined(i) if !forward => i,
-            Slot::Pending(i) => i,
-            _ => {
-                let i = new_inst(insts, kind);
-                *slot = Slot::Pending(i);
-                i
-            }
+        let s = *slot;
+        if s != EMPTY && (!forward || s & PENDING != 0) {
+            return slot_inst(s);
         }
+        let i = new_inst(insts, kind);
+        *slot = (i + 1) | PENDING;
+        i
     }
 
-    fn define(
-        slot: &mut Slot,
-        insts: &mut Vec<Inst>,
-        kind: LabelKind,
-        sec: u32,
-        item: u32,
-        est: i64,
-    ) -> u32 {
-        let i = match *slot {
-            Slot::Pending(i) => i,
-            _ => new_inst(insts, kind),
+    /// A definition: fills the pending instance or makes a new one.
+    #[inline(always)]
+    fn define(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, at: At) -> u32 {
+        let s = *slot;
+        let i = if s & PENDING != 0 {
+            let i = slot_inst(s);
+            if let Some(inst) = insts.get_mut(i as usize) {
+                inst.est = at.est;
+                inst.sec = at.sec;
+                inst.k = at.k;
+                inst.defined = true;
+            }
+            i
+        } else {
+            let i = insts.len() as u32;
+            insts.push(Inst {
+                est: at.est,
+                fin: 0,
+                sec: at.sec,
+                k: at.k,
+                kind,
+                defined: true,
+                abs: false,
+            });
+            i
         };
-        let inst = &mut insts[i as usize];
-        inst.sec = sec;
-        inst.item = item;
-        inst.est = est;
-        inst.defined = true;
-        *slot = Slot::Defined(i);
+        *slot = i + 1;
         i
     }
 
@@ -114,10 +130,10 @@ impl Labels {
     /// 247..=255 forward local. `None`: bad label (DynASM's RANGE_LG).
     pub fn reference_lg(&mut self, n: u8) -> Option<u32> {
         match n {
-            1..=9 => match self.locals[usize::from(n)] {
-                Slot::Defined(i) => Some(i),
-                _ => None,
-            },
+            1..=9 => {
+                let s = self.locals[usize::from(n)];
+                (s != EMPTY && s & PENDING == 0).then(|| slot_inst(s))
+            }
             10..=246 => {
                 let g = n - 10;
                 self.grow_globals(usize::from(g) + 1);
@@ -144,19 +160,21 @@ impl Labels {
     }
 
     /// REL_PC / IMM_PC with PC label `pc`.
+    #[inline(always)]
     pub fn reference_pc(&mut self, pc: i64) -> Option<u32> {
-        let idx = usize::try_from(pc).ok().filter(|&i| i < self.pcs.len())?;
-        let slot = &mut self.pcs[idx];
-        Some(Self::refer(
-            slot,
-            &mut self.insts,
-            LabelKind::Pc(idx as u32),
-            false,
-        ))
+        let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
+        let s = *slot;
+        if s != EMPTY {
+            return Some(slot_inst(s));
+        }
+        let i = new_inst(&mut self.insts, LabelKind::Pc(pc as u32));
+        *slot = (i + 1) | PENDING;
+        self.pending_pcs += 1;
+        Some(i)
     }
 
     /// LABEL_LG with label number `n` (1..=9 local, 10..=255 global).
-    pub fn define_lg(&mut self, n: u8, sec: u32, item: u32, est: i64) -> Option<u32> {
+    pub fn define_lg(&mut self, n: u8, at: At) -> Option<u32> {
         match n {
             1..=9 => {
                 let slot = &mut self.locals[usize::from(n)];
@@ -164,39 +182,33 @@ impl Labels {
                     slot,
                     &mut self.insts,
                     LabelKind::Local(n),
-                    sec,
-                    item,
-                    est,
+                    at,
                 ))
             }
             10..=255 => {
                 let g = n - 10;
                 self.grow_globals(usize::from(g) + 1);
                 let slot = &mut self.globals[usize::from(g)];
-                Some(Self::define(
-                    slot,
-                    &mut self.insts,
-                    LabelKind::Global(g),
-                    sec,
-                    item,
-                    est,
-                ))
+                let i = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
+                self.global_defs.push(i);
+                Some(i)
             }
             0 => None,
         }
     }
 
     /// LABEL_PC with PC label `pc`.
-    pub fn define_pc(&mut self, pc: i64, sec: u32, item: u32, est: i64) -> Option<u32> {
-        let idx = usize::try_from(pc).ok().filter(|&i| i < self.pcs.len())?;
-        let slot = &mut self.pcs[idx];
+    #[inline(always)]
+    pub fn define_pc(&mut self, pc: i64, at: At) -> Option<u32> {
+        let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
+        if *slot & PENDING != 0 {
+            self.pending_pcs -= 1;
+        }
         Some(Self::define(
             slot,
             &mut self.insts,
-            LabelKind::Pc(idx as u32),
-            sec,
-            item,
-            est,
+            LabelKind::Pc(pc as u32),
+            at,
         ))
     }
 
@@ -204,44 +216,58 @@ impl Labels {
     /// before it are cleared (all of them when none is pending).
     pub fn check_locals(&mut self) -> Option<u8> {
         for n in 1..=9u8 {
-            if matches!(self.locals[usize::from(n)], Slot::Pending(_)) {
+            if self.locals[usize::from(n)] & PENDING != 0 {
                 return Some(n);
             }
-            self.locals[usize::from(n)] = Slot::Empty;
+            self.locals[usize::from(n)] = EMPTY;
         }
         None
     }
 
     /// The first PC label referenced but not defined.
     pub fn first_pending_pc(&self) -> Option<usize> {
-        self.pcs.iter().position(|s| matches!(s, Slot::Pending(_)))
+        if self.pending_pcs == 0 {
+            return None;
+        }
+        self.pcs.iter().position(|s| s & PENDING != 0)
     }
 
     /// The first local label referenced forward but not defined.
     pub fn first_pending_local(&self) -> Option<u8> {
-        (1..=9u8).find(|&n| matches!(self.locals[usize::from(n)], Slot::Pending(_)))
+        (1..=9u8).find(|&n| self.locals[usize::from(n)] & PENDING != 0)
     }
 
-    /// The current instance of global label `index` (0-based).
-    pub fn global_inst(&self, index: usize) -> Option<u32> {
-        match self.globals.get(index)? {
-            Slot::Defined(i) | Slot::Pending(i) => Some(*i),
-            Slot::Empty => None,
-        }
+    /// The instance of global label `index` (0-based) that counts after link: the definition
+    /// that comes last in the code (sections in order), as DynASM's pass 3 exports it.
+    pub fn global_def(&self, index: usize) -> Option<&Inst> {
+        self.global_defs
+            .iter()
+            .filter_map(|&i| self.insts.get(i as usize))
+            .filter(|l| l.kind == LabelKind::Global(index as u8) && index < 246)
+            .max_by_key(|l| (l.sec, l.k))
     }
 }
 
+/// Where a definition is: section, items before it, pass-1 estimate.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    pub sec: u32,
+    pub k: u32,
+    pub est: i64,
+}
+
 /// A new, not yet defined instance of a label; its index.
+#[inline(always)]
 fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
     let i = insts.len() as u32;
     insts.push(Inst {
-        sec: 0,
-        item: 0,
         est: 0,
         fin: 0,
-        abs: None,
-        defined: false,
+        sec: 0,
+        k: 0,
         kind,
+        defined: false,
+        abs: false,
     });
     i
 }
