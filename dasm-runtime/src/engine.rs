@@ -12,10 +12,9 @@
 //! label; `encode` copies the code between items, closing the gaps of shrunk branches and
 //! writing the real alignment padding, and patches each item.
 
-use crate::actions::*;
 use crate::error::DasmError;
-use crate::labels::{slot_inst, At, Inst, LabelKind, Labels, EMPTY, PENDING};
-use crate::runs::{Run, Runs, LIT};
+use crate::labels::{slot_inst, At, Inst, LabelKind, Labels, ABS, DEF, EMPTY, PENDING};
+use crate::runs::{Act, Run, Runs};
 
 /// Kinds of [`Item`].
 pub(crate) mod kind {
@@ -88,9 +87,9 @@ const SLACK: usize = 64;
 
 /// The error of an action that would patch bytes it does not own.
 #[cold]
-fn bad_patch(at: usize) -> DasmError {
+fn bad_patch(at: u32) -> DasmError {
     DasmError::BadActionList {
-        offset: at,
+        offset: at as usize,
         reason: "patches bytes before the current instruction",
     }
 }
@@ -130,6 +129,25 @@ mod raw {
                 .cast::<[u8; 8]>()
                 .write_unaligned(v.to_le_bytes())
         }
+    }
+    /// Copy 32 bytes from `src[from..]` to `dst[at..]`.
+    #[inline(always)]
+    pub fn copy32(dst: &mut [u8], at: usize, src: &[u8], from: usize) {
+        assert_room(dst, at, 32);
+        assert_room(src, from, 32);
+        // SAFETY: the caller checked both ranges (`place`: `at + 40 <= dst.len()` and
+        // `from + 32 <= src.len()`).
+        unsafe {
+            let v = src.as_ptr().add(from).cast::<[u8; 32]>().read_unaligned();
+            dst.as_mut_ptr().add(at).cast::<[u8; 32]>().write_unaligned(v);
+        }
+    }
+    /// Store a field of `N` bytes at `at`.
+    #[inline(always)]
+    pub fn field<const N: usize>(dst: &mut [u8], at: usize, v: [u8; N]) {
+        assert_room(dst, at, N);
+        // SAFETY: `place::<N>` returned `at` after checking that `N` bytes fit after it.
+        unsafe { dst.as_mut_ptr().add(at).cast::<[u8; N]>().write_unaligned(v) }
     }
     /// The reservation invariant, checked in debug builds (and so by every test).
     #[inline(always)]
@@ -176,7 +194,10 @@ pub struct Dasm<'a> {
     actions: &'a [u8],
     /// The runs of the action list decoded so far.
     runs: Runs,
-    pub(crate) sections: Vec<Section>,
+    /// The active section, kept here (not in `sections`) so that `put` reaches it at a fixed
+    /// place; `sections[cur]` is an empty stand-in meanwhile (see [`Dasm::park`]).
+    sec: Section,
+    sections: Vec<Section>,
     cur: usize,
     pub(crate) labels: Labels,
     status: Option<DasmError>,
@@ -218,6 +239,7 @@ impl<'a> Dasm<'a> {
         Dasm {
             actions: actionlist,
             runs: Runs::new(actionlist.len()),
+            sec: Section::default(),
             sections: s,
             cur: 0,
             labels: Labels::default(),
@@ -283,6 +305,8 @@ impl<'a> Dasm<'a> {
     /// Start a new code generation with the same action list, keeping allocations
     /// (DynASM's `dasm_setup`). PC labels are cleared but the table keeps its size.
     pub fn reset(&mut self) {
+        // Every section is empty afterwards, so the active one may stand for section 0.
+        self.sec.clear();
         for s in &mut self.sections {
             s.clear();
         }
@@ -352,23 +376,22 @@ impl<'a> Dasm<'a> {
             .ops
             .get(first..first + run.len as usize)
             .unwrap_or_default();
+        let Some((last, body)) = ops.split_last() else {
+            return Err(DasmError::BadActionList {
+                offset: 0,
+                reason: "empty run",
+            });
+        };
         let secno = self.cur;
-        let nsec = self.sections.len();
         let labels = &mut self.labels;
-        let Some(Section {
+        let Section {
             code: codev,
             used: sec_used,
             items,
             targets,
             extra,
             floor: sec_floor,
-        }) = self.sections.get_mut(secno)
-        else {
-            return Err(DasmError::RangeSection {
-                offset: 0,
-                section: secno,
-            });
-        };
+        } = &mut self.sec;
         // Bytes before `floor` belong to items or earlier instructions' fields and must not be
         // patched by this run's actions.
         let mut floor = *sec_floor;
@@ -379,17 +402,17 @@ impl<'a> Dasm<'a> {
             grow(codev, used + max_out)?;
         }
         let mut code: &mut [u8] = codev.as_mut_slice();
-        let mut ai = 0usize;
-        let mut mark: Option<usize> = None;
+        let mut args = args.iter();
+        // MARK position (`NONE`: none), label defined by the op just before (`NONE`: none).
+        const NONE: usize = usize::MAX;
+        let mut mark = NONE;
+        let mut last_label = NONE;
         let mut prev = [0i64; 2];
-        let mut last_label: Option<u32> = None;
-        // The count was checked against the run's, so `get` always finds the argument.
+        // The count was checked against the run's, so there always is a next argument.
         macro_rules! arg {
-            () => {{
-                let v = args.get(ai).copied().unwrap_or(0);
-                ai += 1;
-                v
-            }};
+            () => {
+                args.next().copied().unwrap_or(0)
+            };
         }
         macro_rules! track {
             ($v:expr) => {
@@ -409,39 +432,40 @@ impl<'a> Dasm<'a> {
                 })
             };
         }
-        for op in ops {
+        macro_rules! range_imm {
+            ($op:expr, $n:expr) => {
+                DasmError::RangeImm {
+                    offset: $op.at as usize,
+                    value: $n,
+                }
+            };
+        }
+        for op in body {
             // The literal bytes before the action, in one 16-byte move (the code buffer has
             // room for it, see above).
             raw::put16(code, used, &op.head);
             used += usize::from(op.lit_len);
-            let at = op.at as usize;
-            match op.code {
-                LIT => {}
-                IMM_D => {
+            match op.act {
+                Act::Lit => {}
+                Act::ImmD => {
                     let n = arg!();
                     if !fits_32(n) {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
+                        return Err(range_imm!(op, n));
                     }
                     raw::put4(code, used, n as u32);
                     used += 4;
                     track!(n);
                 }
-                DISP => {
+                Act::Disp => {
                     let n = arg!();
                     if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
+                        return Err(range_imm!(op, n));
                     }
-                    let m = mark.unwrap_or(used);
+                    let m = if mark == NONE { used } else { mark };
                     if m == 0 || m - 1 < floor {
-                        return Err(bad_patch(at));
+                        return Err(bad_patch(op.at));
                     }
-                    mark = if op.p2 != 0 { Some(m) } else { None };
+                    mark = if op.p2 != 0 { m } else { NONE };
                     let modrm = code[m - 1];
                     let mut rm = modrm & 7;
                     if rm == 4 && m < used {
@@ -459,62 +483,62 @@ impl<'a> Dasm<'a> {
                     }
                     track!(n);
                 }
-                IMM_S | IMM_B => {
+                Act::ImmS | Act::ImmB => {
                     let n = arg!();
-                    let ok = if op.code == IMM_S {
+                    let ok = if op.act == Act::ImmS {
                         fits_i8(n)
                     } else {
                         (0..=255).contains(&n)
                     };
                     if !ok {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
+                        return Err(range_imm!(op, n));
                     }
                     raw::put4(code, used, n as u32);
                     used += 1;
                     track!(n);
                 }
-                IMM_W | IMM_WB | IMM_DB => {
+                Act::ImmW => {
                     let n = arg!();
-                    let short_form = op.code != IMM_W;
-                    if short_form && fits_i8(n) {
+                    if !(0..=0xffff).contains(&n) {
+                        return Err(range_imm!(op, n));
+                    }
+                    raw::put4(code, used, n as u32);
+                    used += 2;
+                    track!(n);
+                }
+                Act::ImmWb | Act::ImmDb => {
+                    let n = arg!();
+                    let m = if mark == NONE { used } else { mark };
+                    mark = NONE;
+                    if fits_i8(n) {
                         // The sign-extended imm8 form: opcode + 2 (81 -> 83, 69 -> 6B).
-                        let m = mark.take().unwrap_or(used);
                         if m < 2 || m - 2 < floor {
-                            return Err(bad_patch(at));
+                            return Err(bad_patch(op.at));
                         }
                         code[m - 2] = code[m - 2].wrapping_add(2);
                         raw::put4(code, used, n as u32);
                         used += 1;
                     } else {
-                        if short_form {
-                            mark = None;
-                        }
-                        let word = op.code != IMM_DB;
+                        let word = op.act == Act::ImmWb;
                         let ok = if word {
                             (0..=0xffff).contains(&n)
                         } else {
                             fits_32(n)
                         };
                         if !ok {
-                            return Err(DasmError::RangeImm {
-                                offset: at,
-                                value: n,
-                            });
+                            return Err(range_imm!(op, n));
                         }
                         raw::put4(code, used, n as u32);
                         used += if word { 2 } else { 4 };
                     }
                     track!(n);
                 }
-                VREG => {
+                Act::Vreg => {
                     let t = op.p1;
                     let raw = arg!();
                     if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
                         return Err(DasmError::RangeVreg {
-                            offset: at,
+                            offset: op.at as usize,
                             reg: raw,
                         });
                     }
@@ -530,7 +554,7 @@ impl<'a> Dasm<'a> {
                     let removable = count >= 1 && group <= 7;
                     let dist = usize::from(t & 7);
                     if dist > used || used - dist < floor || used == floor {
-                        return Err(bad_patch(at));
+                        return Err(bad_patch(op.at));
                     }
                     let mut ex = used - dist;
                     if n & 8 != 0 && t < 0xa0 {
@@ -545,7 +569,7 @@ impl<'a> Dasm<'a> {
                             // Three-byte VEX that needs none of X, B, W: make it C5.
                             if ex + 2 >= used {
                                 return Err(DasmError::BadActionList {
-                                    offset: at,
+                                    offset: op.at as usize,
                                     reason: "VEX prefix cut short",
                                 });
                             }
@@ -557,13 +581,13 @@ impl<'a> Dasm<'a> {
                             code.copy_within(ex + 1..used, ex);
                             used -= 1;
                         }
-                        if let Some(m) = mark.as_mut() {
-                            *m = m.saturating_sub(1);
+                        if mark != NONE {
+                            mark = mark.saturating_sub(1);
                         }
                         n &= 7;
                     }
                     if used == 0 {
-                        return Err(bad_patch(at));
+                        return Err(bad_patch(op.at));
                     }
                     if t >= 0xc0 {
                         n <<= 4;
@@ -577,13 +601,10 @@ impl<'a> Dasm<'a> {
                     code[used - 1] ^= n;
                     track!(raw | if removable { 0x10 } else { 0 });
                 }
-                SPACE => {
+                Act::Space => {
                     let n = arg!();
                     if !(0..=(1 << 30)).contains(&n) {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
+                        return Err(range_imm!(op, n));
                     }
                     let n = n as usize;
                     if used + n + max_out + SLACK > code.len() {
@@ -594,22 +615,21 @@ impl<'a> Dasm<'a> {
                     used += n;
                     track!(n as i64);
                 }
-                SETLABEL => {
+                Act::SetLabel => {
                     let addr = arg!();
-                    let Some(l) = last_label.and_then(|i| labels.insts.get_mut(i as usize))
-                    else {
+                    let Some(l) = labels.insts.get_mut(last_label) else {
                         return Err(DasmError::BadActionList {
-                            offset: at,
+                            offset: op.at as usize,
                             reason: "SETLABEL does not follow a label definition",
                         });
                     };
-                    l.abs = true;
+                    l.state = ABS;
                     l.fin = addr;
-                    last_label = None;
+                    last_label = NONE;
                     track!(addr);
                     continue;
                 }
-                REL_A => {
+                Act::RelA => {
                     let target = arg!();
                     let data = targets.len() as u32;
                     targets.push(target);
@@ -619,112 +639,124 @@ impl<'a> Dasm<'a> {
                     floor = used;
                     track!(target);
                 }
-                REL_PC | REL_LG => {
-                    let inst = if op.code == REL_PC {
+                Act::RelPc | Act::RelLg => {
+                    let inst = if op.act == Act::RelPc {
                         let pc = arg!();
                         track!(pc);
-                        labels
-                            .reference_pc(pc)
-                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                        labels.reference_pc(pc).ok_or(DasmError::RangePc {
+                            offset: op.at as usize,
+                            pc,
+                        })?
                     } else {
-                        labels
-                            .reference_lg(op.p1)
-                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
                     };
                     // A shrink rewrites the one or two opcode bytes before the field: only
                     // when they are plain code of this instruction.
-                    let mut shrink = op.p2;
-                    if used < floor + usize::from(shrink / 2) {
-                        shrink = 0;
-                    }
+                    let shrink = if used >= floor + usize::from(op.p2 / 2) {
+                        op.p2
+                    } else {
+                        0
+                    };
                     item!(kind::BRANCH, inst, shrink);
                     raw::put4(code, used, 0);
                     used += 4;
                     floor = used;
                 }
-                IMM_LG | IMM_PC => {
-                    let inst = if op.code == IMM_PC {
+                Act::ImmPc | Act::ImmLg => {
+                    let inst = if op.act == Act::ImmPc {
                         let pc = arg!();
                         track!(pc);
-                        labels
-                            .reference_pc(pc)
-                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                        labels.reference_pc(pc).ok_or(DasmError::RangePc {
+                            offset: op.at as usize,
+                            pc,
+                        })?
                     } else {
-                        labels
-                            .reference_lg(op.p1)
-                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
                     };
                     item!(kind::ADDR, inst, 0);
                     raw::put8(code, used, 0);
                     used += 8;
                     floor = used;
                 }
-                LABEL_PC | LABEL_LG => {
+                Act::LabelPc | Act::LabelLg => {
                     let here = At {
                         sec: secno as u32,
                         k: items.len() as u32,
                         est: used as i64 + *extra,
                     };
-                    let inst = if op.code == LABEL_PC {
+                    let inst = if op.act == Act::LabelPc {
                         let pc = arg!();
                         track!(pc);
-                        labels
-                            .define_pc(pc, here)
-                            .ok_or(DasmError::RangePc { offset: at, pc })?
+                        labels.define_pc(pc, here).ok_or(DasmError::RangePc {
+                            offset: op.at as usize,
+                            pc,
+                        })?
                     } else {
-                        labels
-                            .define_lg(op.p1, here)
-                            .ok_or(DasmError::RangeLabel { offset: at + 1 })?
+                        labels.define_lg(op.p1, here).ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
                     };
-                    last_label = Some(inst);
+                    last_label = inst as usize;
                     floor = used;
                     continue;
                 }
-                ALIGN => {
+                Act::Align => {
                     *extra += i64::from(op.p1);
                     item!(kind::ALIGN, 0, op.p1);
                     floor = used;
                 }
-                EXTERN => {
+                Act::Extern => {
                     item!(kind::EXTERN, u32::from(op.p2), op.p1);
                     raw::put4(code, used, 0);
                     used += 4;
                     floor = used;
                 }
-                MARK => {
-                    mark = Some(used);
+                Act::Mark => {
+                    mark = used;
                 }
-                SECTION => {
-                    let n = usize::from(op.p1);
-                    if n >= nsec {
-                        return Err(DasmError::RangeSection {
-                            offset: at,
-                            section: n,
-                        });
-                    }
-                    *sec_used = used;
-                    *sec_floor = floor;
-                    self.cur = n;
-                    return Ok(());
-                }
-                STOP => {
-                    *sec_used = used;
-                    *sec_floor = floor;
-                    return Ok(());
-                }
-                _ => {
+                Act::Section | Act::Stop | Act::Truncated => {
                     return Err(DasmError::BadActionList {
-                        offset: at,
-                        reason: "runs past the end",
+                        offset: op.at as usize,
+                        reason: "run ends early",
                     });
                 }
             }
-            last_label = None;
+            last_label = NONE;
         }
-        Err(DasmError::BadActionList {
-            offset: 0,
-            reason: "run without an end",
-        })
+        // The last op: literal bytes, then the end of the run.
+        raw::put16(code, used, &last.head);
+        used += usize::from(last.lit_len);
+        match last.act {
+            Act::Stop => {
+                *sec_used = used;
+                *sec_floor = floor;
+            }
+            Act::Section => {
+                let n = usize::from(last.p1);
+                if n >= self.sections.len() {
+                    return Err(DasmError::RangeSection {
+                        offset: last.at as usize,
+                        section: n,
+                    });
+                }
+                *sec_used = used;
+                *sec_floor = floor;
+                self.park();
+                self.cur = n;
+                self.park();
+            }
+            _ => {
+                return Err(DasmError::BadActionList {
+                    offset: last.at as usize,
+                    reason: "runs past the end",
+                })
+            }
+        }
+        Ok(())
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -752,6 +784,21 @@ impl<'a> Dasm<'a> {
     /// Pass 2: resolve labels, decide short or long branches, settle alignments. Returns the
     /// total code size (all sections).
     pub fn link(&mut self) -> Result<usize, DasmError> {
+        self.park();
+        let r = self.link_parked();
+        self.park();
+        r
+    }
+
+    /// Swap the active section with its stand-in in `sections` (its own inverse): link and
+    /// encode see every section in `sections` between two calls.
+    fn park(&mut self) {
+        if let Some(s) = self.sections.get_mut(self.cur) {
+            std::mem::swap(&mut self.sec, s);
+        }
+    }
+
+    fn link_parked(&mut self) -> Result<usize, DasmError> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
@@ -778,25 +825,22 @@ impl<'a> Dasm<'a> {
         for secno in 0..sections.len() {
             sec_ofs.push(ofs);
             let (done, rest) = sections.split_at_mut(secno);
-            let items = &mut rest[0].items;
+            let Some(sec) = rest.first_mut() else {
+                break;
+            };
+            let items: &mut [Item] = &mut sec.items;
             let mut extra: i64 = 0;
             for idx in 0..items.len() {
                 let item = items[idx];
-                match item.kind {
-                    kind::ALIGN => {
-                        let mask = i64::from(item.aux);
-                        extra += mask;
-                        let est = i64::from(item.pos) + extra;
-                        let excess = (est + ofs) & mask;
-                        items[idx].data = (mask - excess) as u32;
-                        ofs -= excess;
-                    }
-                    kind::BRANCH if item.aux != 0 => {
+                if item.kind == kind::BRANCH {
+                    if item.aux != 0 {
                         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-                        let est_end = i64::from(item.pos) + 4 + extra;
-                        let ok = l.defined && !l.abs && {
+                        let ok = l.state == DEF && {
                             let (lsec, k) = (l.sec as usize, l.k as usize);
-                            let lofs = if lsec > secno || (lsec == secno && k > idx) {
+                            let lofs = if lsec == secno && k > idx {
+                                // Forward in this section: the estimate.
+                                l.est
+                            } else if lsec > secno {
                                 // Forward: the estimate plus the estimated sizes of the
                                 // sections in between.
                                 l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
@@ -806,11 +850,15 @@ impl<'a> Dasm<'a> {
                                 let at = match k.checked_sub(1) {
                                     None => sec_ofs.get(lsec).copied(),
                                     Some(j) if lsec == secno => items.get(j).map(|i| i.ofs),
-                                    Some(j) => done.get(lsec).and_then(|s| s.items.get(j)).map(|i| i.ofs),
+                                    Some(j) => done
+                                        .get(lsec)
+                                        .and_then(|s| s.items.get(j))
+                                        .map(|i| i.ofs),
                                 };
                                 l.est + at.ok_or(DasmError::Phase)? - ofs
-                            } - est_end;
-                            lofs >= -128 - i64::from(item.aux) && lofs <= 127
+                            };
+                            let d = lofs - (i64::from(item.pos) + 4 + extra);
+                            d >= -128 - i64::from(item.aux) && d <= 127
                         };
                         if ok {
                             ofs -= i64::from(item.aux);
@@ -818,7 +866,13 @@ impl<'a> Dasm<'a> {
                             items[idx].aux = 0;
                         }
                     }
-                    _ => {}
+                } else if item.kind == kind::ALIGN {
+                    let mask = i64::from(item.aux);
+                    extra += mask;
+                    let est = i64::from(item.pos) + extra;
+                    let excess = (est + ofs) & mask;
+                    items[idx].data = (mask - excess) as u32;
+                    ofs -= excess;
                 }
                 items[idx].ofs = ofs;
             }
@@ -826,7 +880,7 @@ impl<'a> Dasm<'a> {
         }
         // Place every defined label.
         for l in insts.iter_mut() {
-            if l.defined && !l.abs {
+            if l.state == DEF {
                 let (lsec, k) = (l.sec as usize, l.k as usize);
                 let at = match k.checked_sub(1) {
                     None => sec_ofs.get(lsec).copied(),
@@ -852,6 +906,13 @@ impl<'a> Dasm<'a> {
 
     /// Pass 3 as if the buffer were at address `base` (the code will be copied there).
     pub fn encode_at(&mut self, buf: &mut [u8], base: u64) -> Result<(), DasmError> {
+        self.park();
+        let r = self.encode_parked(buf, base);
+        self.park();
+        r
+    }
+
+    fn encode_parked(&mut self, buf: &mut [u8], base: u64) -> Result<(), DasmError> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
@@ -888,14 +949,14 @@ impl<'a> Dasm<'a> {
             }
             if globals_out[g].is_none() || (l.sec, l.k) >= last[g] {
                 last[g] = (l.sec, l.k);
-                globals_out[g] = Some(if l.abs {
+                globals_out[g] = Some(if l.state == ABS {
                     l.fin as u64
                 } else {
                     base.wrapping_add(l.fin as u64)
                 });
             }
         }
-        let mut out = Out { buf, pos: 0 };
+        let mut o = 0usize;
         for sec in sections.iter() {
             let code = Code {
                 bytes: &sec.code,
@@ -906,68 +967,76 @@ impl<'a> Dasm<'a> {
                 let pos = item.pos as usize;
                 match item.kind {
                     kind::BRANCH => {
-                        let shrink = item.aux;
-                        let keep = pos.checked_sub(usize::from(shrink / 2)).ok_or(DasmError::Phase)?;
-                        out.copy(code, src, keep)?;
-                        src = pos + 4;
                         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let target = target_addr(l, base, globals_preset)?;
+                        let shrink = item.aux;
                         if shrink == 0 {
-                            out.rel32(base, target)?;
+                            let at = place::<4>(buf, o, code, src, pos)?;
+                            raw::field(buf, at, rel32(base, at, target)?);
+                            o = at + 4;
                         } else {
+                            // `E9` -> `EB`, `0F 8x` -> `7x`: the field starts 1 or 2 bytes
+                            // earlier, with the short opcode.
+                            let keep = pos.wrapping_sub(usize::from(shrink / 2));
                             let opcode = if shrink == 4 {
-                                code.bytes[pos - 1].wrapping_sub(0x10)
+                                code.bytes.get(pos.wrapping_sub(1)).ok_or(DasmError::Phase)? - 0x10
                             } else {
                                 0xeb
                             };
-                            let rel =
-                                target.wrapping_sub(base.wrapping_add(out.pos as u64 + 2)) as i64;
+                            let at = place::<2>(buf, o, code, src, keep)?;
+                            let rel = target.wrapping_sub(base.wrapping_add(at as u64 + 2)) as i64;
                             if !fits_i8(rel) {
                                 return Err(DasmError::Phase);
                             }
-                            out.bytes(&[opcode, rel as u8])?;
+                            raw::field(buf, at, [opcode, rel as u8]);
+                            o = at + 2;
                         }
+                        src = pos + 4;
                     }
                     kind::ALIGN => {
-                        out.copy(code, src, pos)?;
+                        o = place::<0>(buf, o, code, src, pos)?;
                         src = pos;
                         let mask = usize::from(item.aux);
-                        while out.pos & mask != 0 {
-                            out.byte(0x90)?;
+                        while o & mask != 0 {
+                            *buf.get_mut(o).ok_or(DasmError::Phase)? = 0x90;
+                            o += 1;
                         }
                     }
                     kind::REL_A => {
-                        out.copy(code, src, pos)?;
-                        src = pos + 4;
                         let target = sec
                             .targets
                             .get(item.data as usize)
                             .copied()
                             .ok_or(DasmError::Phase)?;
-                        out.rel32(base, target as u64)?;
+                        let at = place::<4>(buf, o, code, src, pos)?;
+                        raw::field(buf, at, rel32(base, at, target as u64)?);
+                        o = at + 4;
+                        src = pos + 4;
                     }
                     kind::ADDR => {
-                        out.copy(code, src, pos)?;
-                        src = pos + 8;
                         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let target = target_addr(l, base, globals_preset)?;
-                        out.bytes(&target.to_le_bytes())?;
+                        let at = place::<8>(buf, o, code, src, pos)?;
+                        raw::field(buf, at, target.to_le_bytes());
+                        o = at + 8;
+                        src = pos + 8;
                     }
                     _ => {
-                        out.copy(code, src, pos)?;
-                        src = pos + 4;
                         let index = item.data as u8;
-                        let f = extern_resolver
+                        let resolve = extern_resolver
                             .as_mut()
                             .ok_or(DasmError::NoExternResolver { index })?;
-                        let v = f(base.wrapping_add(out.pos as u64), index, item.aux);
-                        out.bytes(&v.to_le_bytes())?;
+                        let at = place::<4>(buf, o, code, src, pos)?;
+                        let v = resolve(base.wrapping_add(at as u64), index, item.aux);
+                        raw::field(buf, at, v.to_le_bytes());
+                        o = at + 4;
+                        src = pos + 4;
                     }
                 }
             }
-            out.copy(code, src, sec.used)?;
+            o = place::<0>(buf, o, code, src, sec.used)?;
         }
-        if out.pos != size {
+        if o != size {
             return Err(DasmError::Phase);
         }
         Ok(())
@@ -992,7 +1061,7 @@ impl<'a> Dasm<'a> {
             return PcLabel::Undefined;
         }
         match self.labels.insts.get(slot_inst(s) as usize) {
-            Some(l) if l.abs => PcLabel::Absolute(l.fin as u64),
+            Some(l) if l.state == ABS => PcLabel::Absolute(l.fin as u64),
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
@@ -1001,7 +1070,7 @@ impl<'a> Dasm<'a> {
     /// Offset of global label `index` (0-based) in the code after `link`, if it is defined.
     pub fn global_offset(&self, index: usize) -> Option<usize> {
         let l = self.labels.global_def(index)?;
-        (!l.abs && self.linked.is_some()).then_some(l.fin as usize)
+        (l.state == DEF && self.linked.is_some()).then_some(l.fin as usize)
     }
 
     /// The size `link` computed, if the state is linked.
@@ -1025,11 +1094,11 @@ pub enum PcLabel {
 
 /// The absolute address a label instance stands for at encode time.
 fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmError> {
-    if l.abs {
-        return Ok(l.fin as u64);
-    }
-    if l.defined {
+    if l.state == DEF {
         return Ok(base.wrapping_add(l.fin as u64));
+    }
+    if l.state == ABS {
+        return Ok(l.fin as u64);
     }
     match l.kind {
         LabelKind::Global(g) => preset
@@ -1049,49 +1118,50 @@ struct Code<'c> {
     used: usize,
 }
 
-/// The output cursor of pass 3: every write is bounds-checked and fails with `Phase`.
-struct Out<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
+/// Copy `code[from..to]` to `buf[o..]` and return where it ends, checking that `N` more bytes
+/// (a field) fit after it. Short pieces move as one 32-byte chunk when both sides have room
+/// (what lands past the piece is overwritten by what follows).
+#[inline(always)]
+fn place<const N: usize>(
+    buf: &mut [u8],
+    o: usize,
+    code: Code<'_>,
+    from: usize,
+    to: usize,
+) -> Result<usize, DasmError> {
+    let n = to.wrapping_sub(from);
+    if n <= 32 && to <= code.used && from + 32 <= code.bytes.len() && o + 40 <= buf.len() {
+        raw::copy32(buf, o, code.bytes, from);
+        return Ok(o + n);
+    }
+    place_slow::<N>(buf, o, code, from, to)
 }
 
-impl Out<'_> {
-    #[inline]
-    fn bytes(&mut self, b: &[u8]) -> Result<(), DasmError> {
-        let end = self.pos.checked_add(b.len()).ok_or(DasmError::Phase)?;
-        self.buf
-            .get_mut(self.pos..end)
-            .ok_or(DasmError::Phase)?
-            .copy_from_slice(b);
-        self.pos = end;
-        Ok(())
+#[cold]
+#[inline(never)]
+fn place_slow<const N: usize>(
+    buf: &mut [u8],
+    o: usize,
+    code: Code<'_>,
+    from: usize,
+    to: usize,
+) -> Result<usize, DasmError> {
+    if from > to || to > code.used {
+        return Err(DasmError::Phase);
     }
-    /// Copy `code[from..to]`; short pieces move as one 32-byte chunk when both sides have
-    /// room (the bytes past `to` are overwritten by what follows).
-    #[inline]
-    fn copy(&mut self, code: Code<'_>, from: usize, to: usize) -> Result<(), DasmError> {
-        if from > to || to > code.used {
-            return Err(DasmError::Phase);
-        }
-        let n = to - from;
-        if n <= 32 && self.pos + 32 <= self.buf.len() && from + 32 <= code.bytes.len() {
-            self.buf[self.pos..self.pos + 32].copy_from_slice(&code.bytes[from..from + 32]);
-            self.pos += n;
-            Ok(())
-        } else {
-            self.bytes(&code.bytes[from..to])
-        }
+    let end = o + (to - from);
+    if end + N > buf.len() {
+        return Err(DasmError::Phase);
     }
-    #[inline]
-    fn byte(&mut self, b: u8) -> Result<(), DasmError> {
-        self.bytes(&[b])
-    }
-    fn rel32(&mut self, base: u64, target: u64) -> Result<(), DasmError> {
-        let next = base.wrapping_add(self.pos as u64 + 4);
-        let rel = target.wrapping_sub(next) as i64;
-        if rel < i64::from(i32::MIN) || rel > i64::from(i32::MAX) {
-            return Err(DasmError::RelOutOfRange { offset: self.pos });
-        }
-        self.bytes(&(rel as i32).to_le_bytes())
-    }
+    buf[o..end].copy_from_slice(&code.bytes[from..to]);
+    Ok(end)
+}
+
+/// The rel32 field at offset `at` of code at `base` that reaches `target`.
+#[inline(always)]
+fn rel32(base: u64, at: usize, target: u64) -> Result<[u8; 4], DasmError> {
+    let rel = target.wrapping_sub(base.wrapping_add(at as u64 + 4)) as i64;
+    i32::try_from(rel)
+        .map(i32::to_le_bytes)
+        .map_err(|_| DasmError::RelOutOfRange { offset: at })
 }

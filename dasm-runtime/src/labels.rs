@@ -29,11 +29,16 @@ pub(crate) struct Inst {
     /// Number of items of the section before the definition (orders it against references).
     pub k: u32,
     pub kind: LabelKind,
-    /// Whether the definition has been seen.
-    pub defined: bool,
-    /// Whether SETLABEL bound the label to the absolute address in `fin`.
-    pub abs: bool,
+    /// [`UNDEF`], [`DEF`] or [`ABS`].
+    pub state: u8,
 }
+
+/// [`Inst::state`]: the definition has not been seen yet.
+pub(crate) const UNDEF: u8 = 0;
+/// [`Inst::state`]: defined in the code.
+pub(crate) const DEF: u8 = 1;
+/// [`Inst::state`]: defined and bound by SETLABEL to the absolute address in `fin`.
+pub(crate) const ABS: u8 = 2;
 
 /// A label slot: [`EMPTY`], a defined instance `i` as `i + 1`, or a pending one as
 /// `(i + 1) | PENDING`.
@@ -106,7 +111,7 @@ impl Labels {
                 inst.est = at.est;
                 inst.sec = at.sec;
                 inst.k = at.k;
-                inst.defined = true;
+                inst.state = DEF;
             }
             i
         } else {
@@ -117,8 +122,7 @@ impl Labels {
                 sec: at.sec,
                 k: at.k,
                 kind,
-                defined: true,
-                abs: false,
+                state: DEF,
             });
             i
         };
@@ -266,8 +270,7 @@ fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
         sec: 0,
         k: 0,
         kind,
-        defined: false,
-        abs: false,
+        state: UNDEF,
     });
     i
 }

@@ -7,9 +7,93 @@
 use crate::actions::*;
 
 /// Pseudo action code: the run runs past the end of the action list.
-pub(crate) const TRUNCATED: u8 = 0;
+const TRUNCATED: u8 = 0;
 /// Pseudo action code: literal bytes only (a piece of a stretch longer than 16 bytes).
-pub(crate) const LIT: u8 = 1;
+const LIT: u8 = 1;
+
+/// What an op does after its literal bytes: the action codes as a dense enum (one jump table,
+/// no range check), with the variants of an action that behave differently split apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Act {
+    Lit,
+    Disp,
+    ImmS,
+    ImmB,
+    ImmW,
+    ImmD,
+    ImmWb,
+    ImmDb,
+    Vreg,
+    Space,
+    SetLabel,
+    RelA,
+    RelLg,
+    RelPc,
+    ImmLg,
+    ImmPc,
+    LabelLg,
+    LabelPc,
+    Align,
+    Extern,
+    Mark,
+    Section,
+    Stop,
+    Truncated,
+}
+
+impl Act {
+    /// Whether the action consumes one runtime argument.
+    fn takes_arg(self) -> bool {
+        matches!(
+            self,
+            Act::Disp
+                | Act::ImmS
+                | Act::ImmB
+                | Act::ImmW
+                | Act::ImmD
+                | Act::ImmWb
+                | Act::ImmDb
+                | Act::Vreg
+                | Act::Space
+                | Act::SetLabel
+                | Act::RelA
+                | Act::RelPc
+                | Act::ImmPc
+                | Act::LabelPc
+        )
+    }
+}
+
+/// The [`Act`] of a DynASM action code (ESC never reaches an op).
+fn act(code: u8) -> Act {
+    match code {
+        DISP => Act::Disp,
+        IMM_S => Act::ImmS,
+        IMM_B => Act::ImmB,
+        IMM_W => Act::ImmW,
+        IMM_D => Act::ImmD,
+        IMM_WB => Act::ImmWb,
+        IMM_DB => Act::ImmDb,
+        VREG => Act::Vreg,
+        SPACE => Act::Space,
+        SETLABEL => Act::SetLabel,
+        REL_A => Act::RelA,
+        REL_LG => Act::RelLg,
+        REL_PC => Act::RelPc,
+        IMM_LG => Act::ImmLg,
+        IMM_PC => Act::ImmPc,
+        LABEL_LG => Act::LabelLg,
+        LABEL_PC => Act::LabelPc,
+        ALIGN => Act::Align,
+        EXTERN => Act::Extern,
+        MARK => Act::Mark,
+        SECTION => Act::Section,
+        STOP => Act::Stop,
+        LIT => Act::Lit,
+        _ => Act::Truncated,
+    }
+}
 
 /// Literal bytes one op carries.
 pub(crate) const HEAD: usize = 16;
@@ -24,8 +108,8 @@ pub(crate) struct Op {
     pub at: u32,
     /// Number of literal bytes in `head`.
     pub lit_len: u8,
-    /// The action code (233..=255), or [`TRUNCATED`] / [`LIT`].
-    pub code: u8,
+    /// What the op does after its literal bytes.
+    pub act: Act,
     /// First parameter byte (VREG kind, label number, fill, mask, extern type, section).
     pub p1: u8,
     /// Second parameter: the extern index; for REL_LG/REL_PC the shrink candidate judged by the
@@ -39,7 +123,7 @@ pub(crate) struct Op {
 pub(crate) struct Run {
     /// Index of the run's first op in [`Runs::ops`].
     pub first: u32,
-    /// Number of ops.
+    /// Number of ops; the last one is STOP, SECTION or the end of a truncated list.
     pub len: u32,
     /// Number of runtime arguments the run consumes.
     pub nargs: u32,
@@ -148,13 +232,13 @@ impl Runs {
             }
         }
         let ops = &self.ops[first..];
-        let nargs = ops.iter().filter(|op| takes_arg(op.code)).count();
+        let nargs = ops.iter().filter(|op| op.act.takes_arg()).count();
         let run = Run {
             first: first as u32,
             len: ops.len() as u32,
             nargs: nargs as u32,
             max_out: u32::try_from(OP_OUT * ops.len()).unwrap_or(u32::MAX),
-            vreg: ops.iter().any(|op| op.code == VREG),
+            vreg: ops.iter().any(|op| op.act == Act::Vreg),
         };
         self.first[start] = self.runs.len() as u32;
         self.runs.push(run);
@@ -168,7 +252,7 @@ impl Runs {
             head,
             at: at as u32,
             lit_len: lit.len() as u8,
-            code,
+            act: act(code),
             p1,
             p2,
         });
