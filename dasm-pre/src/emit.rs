@@ -54,8 +54,11 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
     }
 }
 
-/// `dst.put(START, &[ARGS]);` — a 64-bit operand split into two halves is evaluated once.
-pub(crate) fn put_call(start: usize, args: &[RtArg]) -> String {
+/// The call that puts one run: `::dasm_runtime::put!(dst, START, [BYTES], [ARGS]);` with the
+/// run's bytes (after the action-list byte before it, which DynASM's branch shrinking looks
+/// at) so that the runtime decodes the run at compile time; with `run: None`, the plain
+/// `dst.put(START, &[ARGS]);`. A 64-bit operand split into two halves is evaluated once.
+pub(crate) fn put_call(start: usize, args: &[RtArg], run: Option<(u8, &[u8])>) -> String {
     let mut lets = Vec::new();
     let mut parts = Vec::new();
     let mut i = 0;
@@ -76,7 +79,19 @@ pub(crate) fn put_call(start: usize, args: &[RtArg]) -> String {
         parts.push(arg_expr(a, None));
         i += 1;
     }
-    let call = format!("dst.put({start}, &[{}]);", parts.join(", "));
+    let call = match run {
+        Some((before, bytes)) => {
+            let mut b = before.to_string();
+            for x in bytes {
+                b.push_str(&format!(", {x}"));
+            }
+            format!(
+                "::dasm_runtime::put!(dst, {start}, [{b}], [{}]);",
+                parts.join(", ")
+            )
+        }
+        None => format!("dst.put({start}, &[{}]);", parts.join(", ")),
+    };
     if lets.is_empty() {
         call
     } else {
@@ -144,11 +159,11 @@ mod tests {
     #[test]
     fn put_calls() {
         assert_eq!(
-            put_call(0, &[RtArg::int("num")]),
+            put_call(0, &[RtArg::int("num")], None),
             "dst.put(0, &[::dasm_runtime::arg(num)]);"
         );
         assert_eq!(
-            put_call(3, &[RtArg::int("(i+4)")]),
+            put_call(3, &[RtArg::int("(i+4)")], None),
             "dst.put(3, &[::dasm_runtime::arg(i+4)]);"
         );
         let halves = [
@@ -162,7 +177,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            put_call(7, &halves),
+            put_call(7, &halves, None),
             "{ let __dasr_v0 = f(); dst.put(7, &[::dasm_runtime::lo32(__dasr_v0), ::dasm_runtime::hi32(__dasr_v0)]); }"
         );
         assert_eq!(unparen("(a)+(b)"), "(a)+(b)");

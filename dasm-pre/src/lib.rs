@@ -2,8 +2,11 @@
 //!
 //! A `.dasr` file is Rust with DynASM-style x86-64 assembler lines (`| mov eax, num`). The
 //! preprocessor turns each run of `|` lines into bytes of an action list (the table the
-//! `dasm-runtime` engine reads) and one `dst.put(START, &[args])` call; Rust lines pass through,
-//! and line N of the input stays line N of the output. Use it from build.rs with [`Build`], from
+//! `dasm-runtime` engine reads) and one call that puts the run with its runtime arguments:
+//! `::dasm_runtime::put!(dst, START, [bytes of the run], [args])`, which lets the compiler
+//! specialize the engine for the run (or, with [`Options::plain_puts`], DynASM's shape
+//! `dst.put(START, &[args])`). Rust lines pass through, and line N of the input stays line N
+//! of the output. Use it from build.rs with [`Build`], from
 //! the command line with the `dasm-pre` binary, or call the pure function [`preprocess`]:
 //!
 //! ```
@@ -13,7 +16,9 @@
 //! assert!(out.diagnostics.is_empty());
 //! assert_eq!(out.action_list, [184, 237, 195, 255]);
 //! assert_eq!(out.rust.lines().count(), src.lines().count());
-//! assert!(out.rust.contains("dst.put(0, &[::dasm_runtime::arg(num)]); //| ret"));
+//! assert!(out.rust.contains(
+//!     "::dasm_runtime::put!(dst, 0, [0, 184, 237, 195, 255], [::dasm_runtime::arg(num)]); //| ret"
+//! ));
 //! ```
 #![deny(missing_docs)]
 

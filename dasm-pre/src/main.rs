@@ -15,6 +15,8 @@ usage: dasm-pre [OPTIONS] INFILE        (INFILE `-` reads standard input)
   -U NAME              remove the definition of NAME
   -I, --include DIR    search DIR for .include files (before the including file's directory)
   -F, --flushline      one put per source line
+      --plain-puts     write `dst.put(START, &[ARGS])` calls (runs decoded at run time)
+                       instead of `dasm_runtime::put!` calls (runs decoded at compile time)
       --listing        print the listing instead of the Rust: one line per put site,
                        LINE<TAB>START<TAB>BYTES<TAB>ARGS (a stable format; see the docs)
   -h, --help           this help
@@ -62,6 +64,7 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             Short('I') | Long("include") => opts.include_dirs.push(p.value()?.into()),
             Short('F') | Long("flushline") => opts.flush_lines = true,
             Long("listing") => want_listing = true,
+            Long("plain-puts") => opts.plain_puts = true,
             Value(v) if input.is_none() => input = Some(v.string()?),
             _ => return Err(arg.unexpected()),
         }

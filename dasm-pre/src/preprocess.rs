@@ -24,6 +24,10 @@ pub struct Options {
     pub include_dirs: Vec<PathBuf>,
     /// `-F`: end the action run (one `put`) after every source line.
     pub flush_lines: bool,
+    /// `--plain-puts`: write `dst.put(START, &[ARGS])` calls, whose runs the runtime decodes
+    /// when first put, instead of `dasm_runtime::put!` calls that carry the run's bytes and
+    /// let the compiler specialize the engine for each run (faster, more generated code).
+    pub plain_puts: bool,
 }
 
 /// Reads included files (a trait so that tests can serve files from memory).
@@ -376,7 +380,12 @@ impl<'a> Pre<'a> {
     /// End the current run and write its put call.
     fn flush(&mut self) {
         if let Some((start, bytes, args)) = self.al.flush() {
-            let call = emit::put_call(start, &args);
+            let before = match start.checked_sub(1) {
+                Some(i) => self.al.list.get(i).copied().unwrap_or(0),
+                None => 0,
+            };
+            let run = (!self.opts.plain_puts).then_some((before, &bytes[..]));
+            let call = emit::put_call(start, &args, run);
             let slot = self.run_slot;
             self.output(slot, call);
             let site = PutSite {

@@ -131,10 +131,53 @@ fn output_keeps_line_numbers() {
             assert!(y.contains("//|"), "{y}");
         }
     }
+    // The run's bytes ride along (after the list's byte before it, 0 here) for compile-time
+    // decoding: mov eax, imm32 (B8 IMM_D); add eax, 1 (83 C0 01); ret (C3); STOP.
+    assert!(
+        b[5].ends_with(
+            "::dasm_runtime::put!(dst, 0, [0, 184, 237, 131, 192, 1, 195, 255], \
+             [::dasm_runtime::arg(n)]); //| add eax, 1; ret"
+        ),
+        "{}",
+        b[5]
+    );
+    // `--plain-puts`: the DynASM-shaped call.
+    let plain = preprocess(
+        src.as_bytes(),
+        &Options {
+            file_name: "t.dasr".into(),
+            plain_puts: true,
+            ..Options::default()
+        },
+        &HashMap::<PathBuf, Vec<u8>>::new(),
+    );
+    let b: Vec<&str> = plain.rust.split('\n').collect();
+    assert_eq!(a.len(), b.len());
     assert!(
         b[5].ends_with("dst.put(0, &[::dasm_runtime::arg(n)]); //| add eax, 1; ret"),
         "{}",
         b[5]
+    );
+}
+
+#[test]
+fn put_carries_the_byte_before_a_shared_run() {
+    // The second run is found inside the first (`jmp =>n; ret` after `nop`; E9 is escaped):
+    // the list's byte before it (which DynASM's branch shrinking would look at for a leading
+    // branch field) rides along.
+    let src = format!("{HEAD}| nop; jmp =>n; ret\nlet _ = 0;\n| jmp =>n; ret\n");
+    let out = run(&src);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let lines: Vec<&str> = out.rust.lines().collect();
+    assert!(
+        lines[2].starts_with("::dasm_runtime::put!(dst, 0, [0, 144, 252, 233, 245, 195, 255], "),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[4].starts_with("::dasm_runtime::put!(dst, 1, [144, 252, 233, 245, 195, 255], "),
+        "{}",
+        lines[4]
     );
 }
 
@@ -147,7 +190,7 @@ fn rust_comments_never_swallow_generated_code() {
     let put = out
         .rust
         .lines()
-        .find(|l| l.contains("dst.put("))
+        .find(|l| l.contains("::dasm_runtime::put!("))
         .expect("a put line");
     assert!(!put.contains("// note"), "{put}");
     assert!(out.rust.contains("let _x = 1; // note"));

@@ -13,8 +13,9 @@
 //! writing the real alignment padding, and patches each item.
 
 use crate::error::DasmError;
-use crate::labels::{slot_inst, At, Inst, LabelKind, Labels, ABS, DEF, EMPTY, PENDING};
-use crate::runs::{Act, Run, Runs};
+use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, PENDING};
+use crate::put::Exec;
+use crate::runs::{Op, Run, Runs, StaticRun};
 
 /// Kinds of [`Item`].
 pub(crate) mod kind {
@@ -34,9 +35,6 @@ pub(crate) mod kind {
 /// A label-dependent or layout-dependent field at a byte position of a section's code.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Item {
-    /// Set by link: DynASM's running offset correction after this item (final offset =
-    /// estimate + correction for anything between this item and the next).
-    pub ofs: i64,
     /// Byte offset in the section's code where the field starts.
     pub pos: u32,
     /// Kind-specific payload (see [`kind`]).
@@ -59,6 +57,8 @@ pub(crate) struct Section {
     pub items: Vec<Item>,
     /// Targets of `REL_A` items.
     pub targets: Vec<i64>,
+    /// Label definitions in order: (items before it, label instance).
+    pub defs: Vec<(u32, u32)>,
     /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = used + extra).
     pub extra: i64,
     /// End of the last item's field: bytes before it must not be patched by later actions.
@@ -71,7 +71,7 @@ const MAX_SECTION: usize = 1 << 31;
 /// Grow a section buffer so that `need` bytes plus the slack fit.
 #[cold]
 #[inline(never)]
-fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
+pub(crate) fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
     if need > MAX_SECTION {
         return Err(DasmError::NoMemory(format!(
             "a section would exceed {MAX_SECTION} bytes"
@@ -83,19 +83,10 @@ fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
 }
 
 /// Slack kept after the used part of a section buffer (at least one literal move).
-const SLACK: usize = 64;
-
-/// The error of an action that would patch bytes it does not own.
-#[cold]
-fn bad_patch(at: u32) -> DasmError {
-    DasmError::BadActionList {
-        offset: at as usize,
-        reason: "patches bytes before the current instruction",
-    }
-}
+pub(crate) const SLACK: usize = 64;
 
 /// Unchecked little-endian stores into a section buffer, for `put`'s hot path.
-mod raw {
+pub(crate) mod raw {
     /// Store 16 bytes at `at`.
     #[inline(always)]
     pub fn put16(code: &mut [u8], at: usize, b: &[u8; 16]) {
@@ -103,7 +94,12 @@ mod raw {
         // SAFETY: `at + 16 <= code.len()`: `put` reserves `OP_OUT` bytes per op of the run
         // (plus `SLACK`) before executing it, and an op moves the end of the code by at most
         // `OP_OUT` bytes with every store inside `[end, end + OP_OUT)` (runs.rs, `OP_OUT`).
-        unsafe { code.as_mut_ptr().add(at).cast::<[u8; 16]>().write_unaligned(*b) }
+        unsafe {
+            code.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; 16]>()
+                .write_unaligned(*b)
+        }
     }
     /// Store 4 bytes at `at` (the field may be shorter: `used` moves by its real size).
     #[inline(always)]
@@ -139,7 +135,10 @@ mod raw {
         // `from + 32 <= src.len()`).
         unsafe {
             let v = src.as_ptr().add(from).cast::<[u8; 32]>().read_unaligned();
-            dst.as_mut_ptr().add(at).cast::<[u8; 32]>().write_unaligned(v);
+            dst.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; 32]>()
+                .write_unaligned(v);
         }
     }
     /// Store a field of `N` bytes at `at`.
@@ -147,7 +146,12 @@ mod raw {
     pub fn field<const N: usize>(dst: &mut [u8], at: usize, v: [u8; N]) {
         assert_room(dst, at, N);
         // SAFETY: `place::<N>` returned `at` after checking that `N` bytes fit after it.
-        unsafe { dst.as_mut_ptr().add(at).cast::<[u8; N]>().write_unaligned(v) }
+        unsafe {
+            dst.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; N]>()
+                .write_unaligned(v)
+        }
     }
     /// The reservation invariant, checked in debug builds (and so by every test).
     #[inline(always)]
@@ -168,6 +172,7 @@ impl Section {
         self.used = 0;
         self.items.clear();
         self.targets.clear();
+        self.defs.clear();
         self.extra = 0;
         self.floor = 0;
     }
@@ -205,8 +210,6 @@ pub struct Dasm<'a> {
     linked: Option<usize>,
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
-    /// Link's running correction at the start of each section.
-    sec_ofs: Vec<i64>,
     extern_resolver: Option<ExternResolver>,
 }
 
@@ -223,11 +226,6 @@ impl std::fmt::Debug for Dasm<'_> {
 #[inline(always)]
 fn fits_i8(n: i64) -> bool {
     (-128..=127).contains(&n)
-}
-
-#[inline(always)]
-fn fits_32(n: i64) -> bool {
-    (-(1 << 31)..(1 << 32)).contains(&n)
 }
 
 impl<'a> Dasm<'a> {
@@ -247,7 +245,6 @@ impl<'a> Dasm<'a> {
             linked: None,
             globals_preset: Vec::new(),
             globals_out: Vec::new(),
-            sec_ofs: Vec::new(),
             extern_resolver: None,
         }
     }
@@ -331,7 +328,6 @@ impl<'a> Dasm<'a> {
     /// arguments in action order. Errors are kept (the first one wins) and reported by
     /// [`Dasm::check_step`], [`Dasm::link`], [`Dasm::encode`]; after an error further puts are
     /// ignored.
-    #[inline]
     pub fn put(&mut self, start: usize, args: &[i64]) {
         if self.status.is_some() {
             return;
@@ -350,413 +346,66 @@ impl<'a> Dasm<'a> {
                 given: args.len(),
             });
         }
-        let r = if run.vreg {
-            self.put_run::<true>(run, args)
-        } else {
-            self.put_run::<false>(run, args)
-        };
-        if let Err(e) = r {
-            self.fail(e);
-        }
-    }
-
-    #[cold]
-    fn fail(&mut self, e: DasmError) {
-        self.status = Some(e);
-    }
-
-    /// Execute a decoded run. `VREGS`: the run has VREG actions, which look at the values of
-    /// the two arguments before them (DynASM's buffer slots), so those are tracked.
-    #[inline(always)]
-    fn put_run<const VREGS: bool>(&mut self, run: Run, args: &[i64]) -> Result<(), DasmError> {
-        let max_out = run.max_out as usize;
         let first = run.first as usize;
         let ops = self
             .runs
             .ops
             .get(first..first + run.len as usize)
             .unwrap_or_default();
-        let Some((last, body)) = ops.split_last() else {
-            return Err(DasmError::BadActionList {
-                offset: 0,
-                reason: "empty run",
-            });
+        let (sec, labels) = (&mut self.sec, &mut self.labels);
+        let (cur, nsec) = (self.cur, self.sections.len());
+        let r = if run.vreg {
+            put_dyn::<true>(sec, labels, cur, nsec, &run, ops, args)
+        } else {
+            put_dyn::<false>(sec, labels, cur, nsec, &run, ops, args)
         };
-        let secno = self.cur;
-        let labels = &mut self.labels;
-        let Section {
-            code: codev,
-            used: sec_used,
-            items,
-            targets,
-            extra,
-            floor: sec_floor,
-        } = &mut self.sec;
-        // Bytes before `floor` belong to items or earlier instructions' fields and must not be
-        // patched by this run's actions.
-        let mut floor = *sec_floor;
-        let mut used = *sec_used;
-        // One capacity check for the whole run: each op moves the end by at most `OP_OUT`
-        // bytes and writes nothing beyond `used + OP_OUT` (SPACE checks its own fill).
-        if used + max_out + SLACK > codev.len() {
-            grow(codev, used + max_out)?;
+        self.ended(r);
+    }
+
+    /// [`Dasm::put`] for a run decoded at compile time: what [`crate::put!`] calls. The engine
+    /// code is the same; with the run's ops known, the compiler specializes it for the run.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn put_static<const N: usize>(&mut self, run: &StaticRun<N>, args: &[i64]) {
+        if self.status.is_some() {
+            return;
         }
-        let mut code: &mut [u8] = codev.as_mut_slice();
-        let mut args = args.iter();
-        // MARK position (`NONE`: none), label defined by the op just before (`NONE`: none).
-        const NONE: usize = usize::MAX;
-        let mut mark = NONE;
-        let mut last_label = NONE;
-        let mut prev = [0i64; 2];
-        // The count was checked against the run's, so there always is a next argument.
-        macro_rules! arg {
-            () => {
-                args.next().copied().unwrap_or(0)
-            };
+        self.linked = None;
+        if args.len() != run.run.nargs as usize {
+            return self.fail(DasmError::ArgCount {
+                start: run.start as usize,
+                expected: run.run.nargs as usize,
+                given: args.len(),
+            });
         }
-        macro_rules! track {
-            ($v:expr) => {
-                if VREGS {
-                    prev = [prev[1], $v];
-                }
-            };
-        }
-        macro_rules! item {
-            ($kind:expr, $data:expr, $aux:expr) => {
-                items.push(Item {
-                    ofs: 0,
-                    pos: used as u32,
-                    data: $data,
-                    kind: $kind,
-                    aux: $aux,
-                })
-            };
-        }
-        macro_rules! range_imm {
-            ($op:expr, $n:expr) => {
-                DasmError::RangeImm {
-                    offset: $op.at as usize,
-                    value: $n,
-                }
-            };
-        }
-        for op in body {
-            // The literal bytes before the action, in one 16-byte move (the code buffer has
-            // room for it, see above).
-            raw::put16(code, used, &op.head);
-            used += usize::from(op.lit_len);
-            match op.act {
-                Act::Lit => {}
-                Act::ImmD => {
-                    let n = arg!();
-                    if !fits_32(n) {
-                        return Err(range_imm!(op, n));
-                    }
-                    raw::put4(code, used, n as u32);
-                    used += 4;
-                    track!(n);
-                }
-                Act::Disp => {
-                    let n = arg!();
-                    if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
-                        return Err(range_imm!(op, n));
-                    }
-                    let m = if mark == NONE { used } else { mark };
-                    if m == 0 || m - 1 < floor {
-                        return Err(bad_patch(op.at));
-                    }
-                    mark = if op.p2 != 0 { m } else { NONE };
-                    let modrm = code[m - 1];
-                    let mut rm = modrm & 7;
-                    if rm == 4 && m < used {
-                        rm = code[m] & 7;
-                    }
-                    if n == 0 && rm != 5 {
-                        code[m - 1] = modrm.wrapping_sub(0x80);
-                    } else if fits_i8(n) {
-                        code[m - 1] = modrm.wrapping_sub(0x40);
-                        raw::put4(code, used, n as u32);
-                        used += 1;
-                    } else {
-                        raw::put4(code, used, n as u32);
-                        used += 4;
-                    }
-                    track!(n);
-                }
-                Act::ImmS | Act::ImmB => {
-                    let n = arg!();
-                    let ok = if op.act == Act::ImmS {
-                        fits_i8(n)
-                    } else {
-                        (0..=255).contains(&n)
-                    };
-                    if !ok {
-                        return Err(range_imm!(op, n));
-                    }
-                    raw::put4(code, used, n as u32);
-                    used += 1;
-                    track!(n);
-                }
-                Act::ImmW => {
-                    let n = arg!();
-                    if !(0..=0xffff).contains(&n) {
-                        return Err(range_imm!(op, n));
-                    }
-                    raw::put4(code, used, n as u32);
-                    used += 2;
-                    track!(n);
-                }
-                Act::ImmWb | Act::ImmDb => {
-                    let n = arg!();
-                    let m = if mark == NONE { used } else { mark };
-                    mark = NONE;
-                    if fits_i8(n) {
-                        // The sign-extended imm8 form: opcode + 2 (81 -> 83, 69 -> 6B).
-                        if m < 2 || m - 2 < floor {
-                            return Err(bad_patch(op.at));
-                        }
-                        code[m - 2] = code[m - 2].wrapping_add(2);
-                        raw::put4(code, used, n as u32);
-                        used += 1;
-                    } else {
-                        let word = op.act == Act::ImmWb;
-                        let ok = if word {
-                            (0..=0xffff).contains(&n)
-                        } else {
-                            fits_32(n)
-                        };
-                        if !ok {
-                            return Err(range_imm!(op, n));
-                        }
-                        raw::put4(code, used, n as u32);
-                        used += if word { 2 } else { 4 };
-                    }
-                    track!(n);
-                }
-                Act::Vreg => {
-                    let t = op.p1;
-                    let raw = arg!();
-                    if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
-                        return Err(DasmError::RangeVreg {
-                            offset: op.at as usize,
-                            reg: raw,
-                        });
-                    }
-                    let mut n = raw as u8;
-                    let mut group = raw;
-                    let count = (t >> 3) & 3;
-                    if count >= 3 {
-                        group |= prev[0];
-                    }
-                    if count >= 2 {
-                        group |= prev[1];
-                    }
-                    let removable = count >= 1 && group <= 7;
-                    let dist = usize::from(t & 7);
-                    if dist > used || used - dist < floor || used == floor {
-                        return Err(bad_patch(op.at));
-                    }
-                    let mut ex = used - dist;
-                    if n & 8 != 0 && t < 0xa0 {
-                        if code[ex] & 0x80 != 0 {
-                            code[ex + 1] ^= 0x20u8 << (t >> 6);
-                        } else {
-                            code[ex] ^= 1u8 << (t >> 6);
-                        }
-                        n &= 7;
-                    } else if removable {
-                        if code[ex] & 0x80 != 0 {
-                            // Three-byte VEX that needs none of X, B, W: make it C5.
-                            if ex + 2 >= used {
-                                return Err(DasmError::BadActionList {
-                                    offset: op.at as usize,
-                                    reason: "VEX prefix cut short",
-                                });
-                            }
-                            code[ex] = 0xc5;
-                            code[ex + 1] = (code[ex + 1] & 0x80) | code[ex + 2];
-                            ex += 2;
-                        }
-                        if ex < used {
-                            code.copy_within(ex + 1..used, ex);
-                            used -= 1;
-                        }
-                        if mark != NONE {
-                            mark = mark.saturating_sub(1);
-                        }
-                        n &= 7;
-                    }
-                    if used == 0 {
-                        return Err(bad_patch(op.at));
-                    }
-                    if t >= 0xc0 {
-                        n <<= 4;
-                    } else if t >= 0x40 {
-                        n <<= 3;
-                    } else if n == 4 && t < 0x20 {
-                        code[used - 1] ^= 4;
-                        code[used] = 0x20;
-                        used += 1;
-                    }
-                    code[used - 1] ^= n;
-                    track!(raw | if removable { 0x10 } else { 0 });
-                }
-                Act::Space => {
-                    let n = arg!();
-                    if !(0..=(1 << 30)).contains(&n) {
-                        return Err(range_imm!(op, n));
-                    }
-                    let n = n as usize;
-                    if used + n + max_out + SLACK > code.len() {
-                        grow(codev, used + n + max_out)?;
-                        code = codev.as_mut_slice();
-                    }
-                    code[used..used + n].fill(op.p1);
-                    used += n;
-                    track!(n as i64);
-                }
-                Act::SetLabel => {
-                    let addr = arg!();
-                    let Some(l) = labels.insts.get_mut(last_label) else {
-                        return Err(DasmError::BadActionList {
-                            offset: op.at as usize,
-                            reason: "SETLABEL does not follow a label definition",
-                        });
-                    };
-                    l.state = ABS;
-                    l.fin = addr;
-                    last_label = NONE;
-                    track!(addr);
-                    continue;
-                }
-                Act::RelA => {
-                    let target = arg!();
-                    let data = targets.len() as u32;
-                    targets.push(target);
-                    item!(kind::REL_A, data, 0);
-                    raw::put4(code, used, 0);
-                    used += 4;
-                    floor = used;
-                    track!(target);
-                }
-                Act::RelPc | Act::RelLg => {
-                    let inst = if op.act == Act::RelPc {
-                        let pc = arg!();
-                        track!(pc);
-                        labels.reference_pc(pc).ok_or(DasmError::RangePc {
-                            offset: op.at as usize,
-                            pc,
-                        })?
-                    } else {
-                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        })?
-                    };
-                    // A shrink rewrites the one or two opcode bytes before the field: only
-                    // when they are plain code of this instruction.
-                    let shrink = if used >= floor + usize::from(op.p2 / 2) {
-                        op.p2
-                    } else {
-                        0
-                    };
-                    item!(kind::BRANCH, inst, shrink);
-                    raw::put4(code, used, 0);
-                    used += 4;
-                    floor = used;
-                }
-                Act::ImmPc | Act::ImmLg => {
-                    let inst = if op.act == Act::ImmPc {
-                        let pc = arg!();
-                        track!(pc);
-                        labels.reference_pc(pc).ok_or(DasmError::RangePc {
-                            offset: op.at as usize,
-                            pc,
-                        })?
-                    } else {
-                        labels.reference_lg(op.p1).ok_or(DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        })?
-                    };
-                    item!(kind::ADDR, inst, 0);
-                    raw::put8(code, used, 0);
-                    used += 8;
-                    floor = used;
-                }
-                Act::LabelPc | Act::LabelLg => {
-                    let here = At {
-                        sec: secno as u32,
-                        k: items.len() as u32,
-                        est: used as i64 + *extra,
-                    };
-                    let inst = if op.act == Act::LabelPc {
-                        let pc = arg!();
-                        track!(pc);
-                        labels.define_pc(pc, here).ok_or(DasmError::RangePc {
-                            offset: op.at as usize,
-                            pc,
-                        })?
-                    } else {
-                        labels.define_lg(op.p1, here).ok_or(DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        })?
-                    };
-                    last_label = inst as usize;
-                    floor = used;
-                    continue;
-                }
-                Act::Align => {
-                    *extra += i64::from(op.p1);
-                    item!(kind::ALIGN, 0, op.p1);
-                    floor = used;
-                }
-                Act::Extern => {
-                    item!(kind::EXTERN, u32::from(op.p2), op.p1);
-                    raw::put4(code, used, 0);
-                    used += 4;
-                    floor = used;
-                }
-                Act::Mark => {
-                    mark = used;
-                }
-                Act::Section | Act::Stop | Act::Truncated => {
-                    return Err(DasmError::BadActionList {
-                        offset: op.at as usize,
-                        reason: "run ends early",
-                    });
-                }
-            }
-            last_label = NONE;
-        }
-        // The last op: literal bytes, then the end of the run.
-        raw::put16(code, used, &last.head);
-        used += usize::from(last.lit_len);
-        match last.act {
-            Act::Stop => {
-                *sec_used = used;
-                *sec_floor = floor;
-            }
-            Act::Section => {
-                let n = usize::from(last.p1);
-                if n >= self.sections.len() {
-                    return Err(DasmError::RangeSection {
-                        offset: last.at as usize,
-                        section: n,
-                    });
-                }
-                *sec_used = used;
-                *sec_floor = floor;
+        let (sec, labels) = (&mut self.sec, &mut self.labels);
+        let (cur, nsec) = (self.cur, self.sections.len());
+        let r = if run.run.vreg {
+            put_static::<true, N>(sec, labels, cur, nsec, run, args)
+        } else {
+            put_static::<false, N>(sec, labels, cur, nsec, run, args)
+        };
+        self.ended(r);
+    }
+
+    /// After a run: switch sections, or keep the error.
+    #[inline(always)]
+    fn ended(&mut self, r: Result<Option<usize>, DasmError>) {
+        match r {
+            Ok(None) => {}
+            Ok(Some(n)) => {
                 self.park();
                 self.cur = n;
                 self.park();
             }
-            _ => {
-                return Err(DasmError::BadActionList {
-                    offset: last.at as usize,
-                    reason: "runs past the end",
-                })
-            }
+            Err(e) => self.fail(e),
         }
-        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: DasmError) {
+        self.status = Some(e);
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -809,35 +458,44 @@ impl<'a> Dasm<'a> {
             return Err(DasmError::UndefLocal(n));
         }
         let Dasm {
-            sections,
-            labels,
-            sec_ofs,
-            ..
+            sections, labels, ..
         } = self;
         let insts = &mut labels.insts;
         let ests: Vec<i64> = sections.iter().map(Section::est).collect();
-        sec_ofs.clear();
         // `ofs` is DynASM's running correction: the start of the current section in the final
         // code plus the (negative) savings of shrunk branches and alignments so far. A label's
-        // final offset is its estimate plus `ofs` where it is defined: after the items before
-        // it (`Item::ofs` of the last one), or at the start of its section.
+        // final offset is its estimate plus `ofs` where it is defined, so labels are placed as
+        // the walk over the items passes them.
         let mut ofs: i64 = 0;
-        for secno in 0..sections.len() {
-            sec_ofs.push(ofs);
-            let (done, rest) = sections.split_at_mut(secno);
-            let Some(sec) = rest.first_mut() else {
-                break;
-            };
-            let items: &mut [Item] = &mut sec.items;
+        for (secno, sec) in sections.iter_mut().enumerate() {
+            let defs = &sec.defs[..];
+            let mut d = 0;
+            // Items before the next label definition (`u32::MAX`: none left).
+            let mut next = defs.first().map_or(u32::MAX, |x| x.0);
+            // Place the labels defined before item `$idx`.
+            macro_rules! place {
+                ($idx:expr) => {
+                    while next <= $idx {
+                        let i = defs[d].1;
+                        if let Some(l) = insts.get_mut(i as usize) {
+                            if l.state == DEF {
+                                l.fin = l.est + ofs;
+                            }
+                        }
+                        d += 1;
+                        next = defs.get(d).map_or(u32::MAX, |x| x.0);
+                    }
+                };
+            }
             let mut extra: i64 = 0;
-            for idx in 0..items.len() {
-                let item = items[idx];
+            for (idx, item) in sec.items.iter_mut().enumerate() {
+                place!(idx as u32);
                 if item.kind == kind::BRANCH {
                     if item.aux != 0 {
                         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
                         let ok = l.state == DEF && {
-                            let (lsec, k) = (l.sec as usize, l.k as usize);
-                            let lofs = if lsec == secno && k > idx {
+                            let lsec = l.sec as usize;
+                            let lofs = if lsec == secno && l.k as usize > idx {
                                 // Forward in this section: the estimate.
                                 l.est
                             } else if lsec > secno {
@@ -847,15 +505,7 @@ impl<'a> Dasm<'a> {
                             } else {
                                 // Backward: the final offset, moved back by the corrections
                                 // since the label.
-                                let at = match k.checked_sub(1) {
-                                    None => sec_ofs.get(lsec).copied(),
-                                    Some(j) if lsec == secno => items.get(j).map(|i| i.ofs),
-                                    Some(j) => done
-                                        .get(lsec)
-                                        .and_then(|s| s.items.get(j))
-                                        .map(|i| i.ofs),
-                                };
-                                l.est + at.ok_or(DasmError::Phase)? - ofs
+                                l.fin - ofs
                             };
                             let d = lofs - (i64::from(item.pos) + 4 + extra);
                             d >= -128 - i64::from(item.aux) && d <= 127
@@ -863,7 +513,7 @@ impl<'a> Dasm<'a> {
                         if ok {
                             ofs -= i64::from(item.aux);
                         } else {
-                            items[idx].aux = 0;
+                            item.aux = 0;
                         }
                     }
                 } else if item.kind == kind::ALIGN {
@@ -871,26 +521,13 @@ impl<'a> Dasm<'a> {
                     extra += mask;
                     let est = i64::from(item.pos) + extra;
                     let excess = (est + ofs) & mask;
-                    items[idx].data = (mask - excess) as u32;
+                    item.data = (mask - excess) as u32;
                     ofs -= excess;
                 }
-                items[idx].ofs = ofs;
             }
+            // The labels after the last item (a section has far fewer than 4G items).
+            place!(sec.items.len() as u32);
             ofs += ests[secno];
-        }
-        // Place every defined label.
-        for l in insts.iter_mut() {
-            if l.state == DEF {
-                let (lsec, k) = (l.sec as usize, l.k as usize);
-                let at = match k.checked_sub(1) {
-                    None => sec_ofs.get(lsec).copied(),
-                    Some(j) => sections
-                        .get(lsec)
-                        .and_then(|s| s.items.get(j))
-                        .map(|i| i.ofs),
-                };
-                l.fin = l.est + at.ok_or(DasmError::Phase)?;
-            }
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
@@ -979,7 +616,10 @@ impl<'a> Dasm<'a> {
                             // earlier, with the short opcode.
                             let keep = pos.wrapping_sub(usize::from(shrink / 2));
                             let opcode = if shrink == 4 {
-                                code.bytes.get(pos.wrapping_sub(1)).ok_or(DasmError::Phase)? - 0x10
+                                code.bytes
+                                    .get(pos.wrapping_sub(1))
+                                    .ok_or(DasmError::Phase)?
+                                    - 0x10
                             } else {
                                 0xeb
                             };
@@ -1077,6 +717,65 @@ impl<'a> Dasm<'a> {
     pub fn linked_size(&self) -> Option<usize> {
         self.linked
     }
+}
+
+/// A run from the cache: a loop over its ops.
+#[inline(always)]
+fn put_dyn<const VREGS: bool>(
+    sec: &mut Section,
+    labels: &mut Labels,
+    cur: usize,
+    nsec: usize,
+    run: &Run,
+    ops: &[Op],
+    args: &[i64],
+) -> Result<Option<usize>, DasmError> {
+    let Some((last, body)) = ops.split_last() else {
+        return Err(DasmError::BadActionList {
+            offset: 0,
+            reason: "empty run",
+        });
+    };
+    let mut ex = Exec::<VREGS>::new(sec, labels, cur, run, ops, args)?;
+    for op in body {
+        ex.step(op)?;
+    }
+    ex.last(last, nsec)
+}
+
+/// A run decoded at compile time: straight-line code, one step per op (the conditions on
+/// `N` are constants), a loop only for ops beyond the first 32.
+#[inline(always)]
+fn put_static<const VREGS: bool, const N: usize>(
+    sec: &mut Section,
+    labels: &mut Labels,
+    cur: usize,
+    nsec: usize,
+    run: &StaticRun<N>,
+    args: &[i64],
+) -> Result<Option<usize>, DasmError> {
+    let ops = &run.ops[..];
+    let Some((last, body)) = ops.split_last() else {
+        return Err(DasmError::BadActionList {
+            offset: 0,
+            reason: "empty run",
+        });
+    };
+    let mut ex = Exec::<VREGS>::new(sec, labels, cur, &run.run, ops, args)?;
+    macro_rules! steps {
+        ($($i:literal)*) => {
+            $(
+                if $i + 1 < N {
+                    ex.step(&ops[$i])?;
+                }
+            )*
+        };
+    }
+    steps!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+    for op in body.get(32..).unwrap_or_default() {
+        ex.step(op)?;
+    }
+    ex.last(last, nsec)
 }
 
 /// What a PC label is after link.

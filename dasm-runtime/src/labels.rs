@@ -182,12 +182,7 @@ impl Labels {
         match n {
             1..=9 => {
                 let slot = &mut self.locals[usize::from(n)];
-                Some(Self::define(
-                    slot,
-                    &mut self.insts,
-                    LabelKind::Local(n),
-                    at,
-                ))
+                Some(Self::define(slot, &mut self.insts, LabelKind::Local(n), at))
             }
             10..=255 => {
                 let g = n - 10;

@@ -30,9 +30,38 @@ mod engine;
 mod error;
 mod exec;
 mod labels;
+mod put;
 mod runs;
 
 pub use arg::{arg, hi32, lo32, ptr};
 pub use engine::{Dasm, ExternResolver, PcLabel};
 pub use error::DasmError;
 pub use exec::{CodeAt, ExecBuffer};
+#[doc(hidden)]
+pub use runs::{static_len, StaticRun};
+
+/// `put!(dst, START, [BEFORE, RUN...], [ARGS...])`: [`Dasm::put`]`(START, &[ARGS])` with the
+/// run's bytes given too (`BEFORE`: the action list's byte before `START`, 0 at its start;
+/// `RUN`: the run up to its STOP or SECTION), so that the run is decoded at compile time and
+/// the compiler specializes the engine for it. Same bytes, same errors as `dst.put`; this is
+/// what `dasm-pre` writes for each run (`--plain-puts` writes `dst.put` calls instead).
+///
+/// ```
+/// use dasm_runtime::{actions::*, Dasm};
+/// static ACTIONS: [u8; 4] = [0xB8, IMM_D, 0xC3, STOP];
+/// let mut d = Dasm::new(&ACTIONS, 1);
+/// dasm_runtime::put!(&mut d, 0, [0, 0xB8, IMM_D, 0xC3, STOP], [42]);
+/// let size = d.link().unwrap();
+/// let mut buf = vec![0; size];
+/// d.encode(&mut buf).unwrap();
+/// assert_eq!(buf, [0xB8, 42, 0, 0, 0, 0xC3]);
+/// ```
+#[macro_export]
+macro_rules! put {
+    ($dst:expr, $start:expr, [$($b:expr),* $(,)?], [$($arg:expr),* $(,)?]) => {{
+        const BYTES: &[u8] = &[$($b),*];
+        const RUN: $crate::StaticRun<{ $crate::static_len(BYTES) }> =
+            $crate::StaticRun::new(BYTES, $start);
+        $dst.put_static(&RUN, &[$($arg),*])
+    }};
+}

@@ -6,11 +6,6 @@
 
 use crate::actions::*;
 
-/// Pseudo action code: the run runs past the end of the action list.
-const TRUNCATED: u8 = 0;
-/// Pseudo action code: literal bytes only (a piece of a stretch longer than 16 bytes).
-const LIT: u8 = 1;
-
 /// What an op does after its literal bytes: the action codes as a dense enum (one jump table,
 /// no range check), with the variants of an action that behave differently split apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +39,7 @@ pub(crate) enum Act {
 
 impl Act {
     /// Whether the action consumes one runtime argument.
-    fn takes_arg(self) -> bool {
+    pub(crate) const fn takes_arg(self) -> bool {
         matches!(
             self,
             Act::Disp
@@ -66,7 +61,7 @@ impl Act {
 }
 
 /// The [`Act`] of a DynASM action code (ESC never reaches an op).
-fn act(code: u8) -> Act {
+const fn act(code: u8) -> Act {
     match code {
         DISP => Act::Disp,
         IMM_S => Act::ImmS,
@@ -90,7 +85,6 @@ fn act(code: u8) -> Act {
         MARK => Act::Mark,
         SECTION => Act::Section,
         STOP => Act::Stop,
-        LIT => Act::Lit,
         _ => Act::Truncated,
     }
 }
@@ -132,6 +126,8 @@ pub(crate) struct Run {
     pub max_out: u32,
     /// Whether the run has a VREG action (which looks at the values of earlier arguments).
     pub vreg: bool,
+    /// Whether the run has a SPACE action (whose fill is reserved before the run).
+    pub space: bool,
 }
 
 /// Bytes one op may move the end of the code by: its literal bytes (at most 16, written as one
@@ -174,88 +170,176 @@ impl Runs {
     #[inline(never)]
     fn decode(&mut self, acts: &[u8], start: usize) -> Run {
         let first = self.ops.len();
-        let mut lit: Vec<u8> = Vec::new();
         let mut p = start;
         loop {
-            let Some(&a) = acts.get(p) else {
-                self.push(&mut lit, TRUNCATED, p, 0, 0);
-                break;
-            };
-            if a < DISP {
-                if lit.len() == HEAD {
-                    self.push(&mut lit, LIT, p, 0, 0);
-                }
-                lit.push(a);
-                p += 1;
-                continue;
-            }
-            let nparams = param_bytes(a);
-            if nparams > 0 && p + nparams >= acts.len() {
-                self.push(&mut lit, TRUNCATED, acts.len(), 0, 0);
-                break;
-            }
-            let p1 = if nparams >= 1 { acts[p + 1] } else { 0 };
-            let p2 = if nparams >= 2 { acts[p + 2] } else { 0 };
-            match a {
-                ESC => {
-                    if lit.len() == HEAD {
-                        self.push(&mut lit, LIT, p, 0, 0);
-                    }
-                    lit.push(p1);
-                    p += 2;
-                    continue;
-                }
-                REL_LG | REL_PC => {
-                    // DynASM judges by the byte just before the action in the list: `E9` may
-                    // become `EB rel8`, `0F 8x` may become `7x rel8`. `put` checks that the
-                    // bytes to rewrite are plain code.
-                    let before = if p > 0 { acts[p - 1] } else { 0 };
-                    let shrink = if before == 0xe9 {
-                        3
-                    } else if before & 0xf0 == 0x80 {
-                        4
-                    } else {
-                        0
-                    };
-                    self.push(&mut lit, a, p, p1, shrink)
-                }
-                DISP => {
-                    let next = acts.get(p + 1).copied();
-                    let db = u8::from(next == Some(IMM_DB) || next == Some(IMM_WB));
-                    self.push(&mut lit, a, p, 0, db)
-                }
-                _ => self.push(&mut lit, a, p, p1, p2),
-            }
-            p += 1 + nparams;
-            if a == STOP || a == SECTION {
+            let (op, next, last) = next_op(acts, p);
+            self.ops.push(op);
+            p = next;
+            if last {
                 break;
             }
         }
-        let ops = &self.ops[first..];
-        let nargs = ops.iter().filter(|op| op.act.takes_arg()).count();
-        let run = Run {
-            first: first as u32,
-            len: ops.len() as u32,
-            nargs: nargs as u32,
-            max_out: u32::try_from(OP_OUT * ops.len()).unwrap_or(u32::MAX),
-            vreg: ops.iter().any(|op| op.act == Act::Vreg),
-        };
+        let run = Run::of(&self.ops[first..], first);
         self.first[start] = self.runs.len() as u32;
         self.runs.push(run);
         run
     }
+}
 
-    fn push(&mut self, lit: &mut Vec<u8>, code: u8, at: usize, p1: u8, p2: u8) {
-        let mut head = [0u8; HEAD];
-        head[..lit.len()].copy_from_slice(lit);
-        self.ops.push(Op {
-            head,
-            at: at as u32,
-            lit_len: lit.len() as u8,
-            act: act(code),
-            p1,
-            p2,
-        });
-        lit.clear();
+impl Run {
+    /// The summary of the ops `ops`, stored from index `first`.
+    const fn of(ops: &[Op], first: usize) -> Run {
+        let mut nargs = 0;
+        let mut vreg = false;
+        let mut space = false;
+        let mut i = 0;
+        while i < ops.len() {
+            nargs += ops[i].act.takes_arg() as u32;
+            vreg |= matches!(ops[i].act, Act::Vreg);
+            space |= matches!(ops[i].act, Act::Space);
+            i += 1;
+        }
+        let max_out = OP_OUT * ops.len();
+        Run {
+            first: first as u32,
+            len: ops.len() as u32,
+            nargs,
+            max_out: if max_out > u32::MAX as usize {
+                u32::MAX
+            } else {
+                max_out as u32
+            },
+            vreg,
+            space,
+        }
+    }
+}
+
+/// Decode the op that starts at `p`: the literal bytes there (at most 16) and the action after
+/// them. Returns the op, where the next one starts, and whether it ends the run (STOP, SECTION,
+/// or the end of the list).
+pub(crate) const fn next_op(acts: &[u8], mut p: usize) -> (Op, usize, bool) {
+    let mut head = [0u8; HEAD];
+    let mut n = 0;
+    loop {
+        if p >= acts.len() {
+            return (op(head, n, Act::Truncated, p, 0, 0), p, true);
+        }
+        let a = acts[p];
+        if a < DISP {
+            if n == HEAD {
+                return (op(head, n, Act::Lit, p, 0, 0), p, false);
+            }
+            head[n] = a;
+            n += 1;
+            p += 1;
+            continue;
+        }
+        let nparams = param_bytes(a);
+        if nparams > 0 && p + nparams >= acts.len() {
+            return (
+                op(head, n, Act::Truncated, acts.len(), 0, 0),
+                acts.len(),
+                true,
+            );
+        }
+        let p1 = if nparams >= 1 { acts[p + 1] } else { 0 };
+        let p2 = if nparams >= 2 { acts[p + 2] } else { 0 };
+        if a == ESC {
+            if n == HEAD {
+                return (op(head, n, Act::Lit, p, 0, 0), p, false);
+            }
+            head[n] = p1;
+            n += 1;
+            p += 2;
+            continue;
+        }
+        let p2 = match a {
+            // DynASM judges by the byte just before the action in the list: `E9` may become
+            // `EB rel8`, `0F 8x` may become `7x rel8`. `put` checks that the bytes to rewrite
+            // are plain code.
+            REL_LG | REL_PC => {
+                let before = if p > 0 { acts[p - 1] } else { 0 };
+                if before == 0xe9 {
+                    3
+                } else if before & 0xf0 == 0x80 {
+                    4
+                } else {
+                    0
+                }
+            }
+            DISP => {
+                let next = if p + 1 < acts.len() { acts[p + 1] } else { 0 };
+                (next == IMM_DB || next == IMM_WB) as u8
+            }
+            _ => p2,
+        };
+        return (
+            op(head, n, act(a), p, p1, p2),
+            p + 1 + nparams,
+            a == STOP || a == SECTION,
+        );
+    }
+}
+
+const fn op(head: [u8; HEAD], n: usize, act: Act, at: usize, p1: u8, p2: u8) -> Op {
+    Op {
+        head,
+        at: at as u32,
+        lit_len: n as u8,
+        act,
+        p1,
+        p2,
+    }
+}
+
+/// A run decoded at compile time (see [`crate::put!`]): `N` ops.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct StaticRun<const N: usize> {
+    pub(crate) ops: [Op; N],
+    pub(crate) run: Run,
+    /// Where the run starts in the action list (for error details).
+    pub(crate) start: u32,
+}
+
+/// Number of ops of the run in `bytes[1..]` (`N` of its [`StaticRun`]).
+#[doc(hidden)]
+pub const fn static_len(bytes: &[u8]) -> usize {
+    let mut p = 1;
+    let mut n = 0;
+    loop {
+        let (_, next, last) = next_op(bytes, p);
+        n += 1;
+        p = next;
+        if last {
+            return n;
+        }
+    }
+}
+
+impl<const N: usize> StaticRun<N> {
+    /// Decode the run at `start` of an action list, given as `bytes`: the list's byte before
+    /// `start` (0 at the start of the list), then the run up to its STOP or SECTION. `N` must
+    /// be [`static_len`] of the bytes.
+    #[doc(hidden)]
+    pub const fn new(bytes: &[u8], start: usize) -> Self {
+        let mut ops = [op([0; HEAD], 0, Act::Truncated, 0, 0, 0); N];
+        let mut p = 1;
+        let mut i = 0;
+        while i < N {
+            let (mut o, next, _) = next_op(bytes, p);
+            // Offsets in the action list, for error details.
+            o.at = (o.at as usize - 1 + start) as u32;
+            ops[i] = o;
+            p = next;
+            i += 1;
+        }
+        let run = Run::of(&ops, 0);
+        StaticRun {
+            ops,
+            run,
+            start: start as u32,
+        }
     }
 }

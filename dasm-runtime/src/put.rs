@@ -1,0 +1,495 @@
+//! Pass 1, `put`: one run of actions appended to the active section. Everything that does
+//! not depend on a label is written in its final form here (see the engine's module doc); the
+//! rest becomes [`Item`]s. [`Exec`] holds the state of one run; [`Exec::step`] executes one op.
+//! The engine calls it in a loop over the cached ops of a run (`Dasm::put`), or, for a run
+//! decoded at compile time (`put!`), once per op in straight-line code that the compiler
+//! specializes for each op.
+
+use crate::engine::{grow, kind, raw, Item, Section, SLACK};
+use crate::error::DasmError;
+use crate::labels::{At, Labels, ABS};
+use crate::runs::{Act, Op, Run};
+
+/// No MARK position / no label defined just before.
+const NONE: usize = usize::MAX;
+
+/// The state of one run being put. `VREGS`: the run has VREG actions, which look at the values
+/// of the two arguments before them (DynASM's buffer slots), so those are tracked.
+pub(crate) struct Exec<'s, 'a, const VREGS: bool> {
+    /// The section's buffer, with room reserved for the whole run.
+    code: &'s mut [u8],
+    /// End of the code.
+    used: usize,
+    /// Bytes before `floor` belong to items or earlier instructions' fields and must not be
+    /// patched by this run's actions.
+    floor: usize,
+    /// MARK position, or [`NONE`].
+    mark: usize,
+    /// Instance of the label defined by the op just before, or [`NONE`].
+    last_label: usize,
+    /// The last two argument values (DynASM's buffer slots), for VREG.
+    prev: [i64; 2],
+    args: &'a [i64],
+    ai: usize,
+    items: &'s mut Vec<Item>,
+    targets: &'s mut Vec<i64>,
+    defs: &'s mut Vec<(u32, u32)>,
+    extra: &'s mut i64,
+    sec_used: &'s mut usize,
+    sec_floor: &'s mut usize,
+    labels: &'s mut Labels,
+    secno: u32,
+}
+
+impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
+    /// Start a run of `ops` (summarized by `run`) with its arguments (as many as it takes) on
+    /// section `secno`, reserving the room it needs.
+    #[inline(always)]
+    pub fn new(
+        sec: &'s mut Section,
+        labels: &'s mut Labels,
+        secno: usize,
+        run: &Run,
+        ops: &[Op],
+        args: &'a [i64],
+    ) -> Result<Self, DasmError> {
+        let Section {
+            code: codev,
+            used,
+            items,
+            targets,
+            defs,
+            extra,
+            floor,
+        } = sec;
+        // One capacity check for the whole run: each op moves the end by at most `OP_OUT`
+        // bytes and writes nothing beyond `used + OP_OUT`, plus the SPACE fills.
+        let mut need = *used + run.max_out as usize;
+        if run.space {
+            need += space_total(ops, args);
+        }
+        if need + SLACK > codev.len() {
+            grow(codev, need)?;
+        }
+        Ok(Exec {
+            code: codev.as_mut_slice(),
+            used: *used,
+            floor: *floor,
+            mark: NONE,
+            last_label: NONE,
+            prev: [0; 2],
+            args,
+            ai: 0,
+            items,
+            targets,
+            defs,
+            extra,
+            sec_used: used,
+            sec_floor: floor,
+            labels,
+            secno: secno as u32,
+        })
+    }
+
+    /// The next argument (the count was checked against the run's, so there is one).
+    #[inline(always)]
+    fn arg(&mut self) -> i64 {
+        let v = self.args.get(self.ai).copied().unwrap_or(0);
+        self.ai += 1;
+        v
+    }
+
+    #[inline(always)]
+    fn track(&mut self, v: i64) {
+        if VREGS {
+            self.prev = [self.prev[1], v];
+        }
+    }
+
+    #[inline(always)]
+    fn item(&mut self, kind: u8, data: u32, aux: u8) {
+        self.items.push(Item {
+            pos: self.used as u32,
+            data,
+            kind,
+            aux,
+        });
+    }
+
+    /// Execute one op that is not the last of its run.
+    #[inline(always)]
+    pub fn step(&mut self, op: &Op) -> Result<(), DasmError> {
+        // The literal bytes before the action, in one 16-byte move (room is reserved).
+        raw::put16(self.code, self.used, &op.head);
+        self.used += usize::from(op.lit_len);
+        match op.act {
+            Act::Lit => {}
+            Act::ImmD => {
+                let n = self.arg();
+                if !fits_32(n) {
+                    return Err(range_imm(op, n));
+                }
+                raw::put4(self.code, self.used, n as u32);
+                self.used += 4;
+                self.track(n);
+            }
+            Act::Disp => {
+                let n = self.arg();
+                if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
+                    return Err(range_imm(op, n));
+                }
+                let m = if self.mark == NONE {
+                    self.used
+                } else {
+                    self.mark
+                };
+                if m == 0 || m - 1 < self.floor {
+                    return Err(bad_patch(op.at));
+                }
+                self.mark = if op.p2 != 0 { m } else { NONE };
+                let modrm = self.code[m - 1];
+                let mut rm = modrm & 7;
+                if rm == 4 && m < self.used {
+                    rm = self.code[m] & 7;
+                }
+                if n == 0 && rm != 5 {
+                    self.code[m - 1] = modrm.wrapping_sub(0x80);
+                } else if fits_i8(n) {
+                    self.code[m - 1] = modrm.wrapping_sub(0x40);
+                    raw::put4(self.code, self.used, n as u32);
+                    self.used += 1;
+                } else {
+                    raw::put4(self.code, self.used, n as u32);
+                    self.used += 4;
+                }
+                self.track(n);
+            }
+            Act::ImmS | Act::ImmB => {
+                let n = self.arg();
+                let ok = if op.act == Act::ImmS {
+                    fits_i8(n)
+                } else {
+                    (0..=255).contains(&n)
+                };
+                if !ok {
+                    return Err(range_imm(op, n));
+                }
+                raw::put4(self.code, self.used, n as u32);
+                self.used += 1;
+                self.track(n);
+            }
+            Act::ImmW => {
+                let n = self.arg();
+                if !(0..=0xffff).contains(&n) {
+                    return Err(range_imm(op, n));
+                }
+                raw::put4(self.code, self.used, n as u32);
+                self.used += 2;
+                self.track(n);
+            }
+            Act::ImmWb | Act::ImmDb => {
+                let n = self.arg();
+                let m = if self.mark == NONE {
+                    self.used
+                } else {
+                    self.mark
+                };
+                self.mark = NONE;
+                if fits_i8(n) {
+                    // The sign-extended imm8 form: opcode + 2 (81 -> 83, 69 -> 6B).
+                    if m < 2 || m - 2 < self.floor {
+                        return Err(bad_patch(op.at));
+                    }
+                    self.code[m - 2] = self.code[m - 2].wrapping_add(2);
+                    raw::put4(self.code, self.used, n as u32);
+                    self.used += 1;
+                } else {
+                    let word = op.act == Act::ImmWb;
+                    let ok = if word {
+                        (0..=0xffff).contains(&n)
+                    } else {
+                        fits_32(n)
+                    };
+                    if !ok {
+                        return Err(range_imm(op, n));
+                    }
+                    raw::put4(self.code, self.used, n as u32);
+                    self.used += if word { 2 } else { 4 };
+                }
+                self.track(n);
+            }
+            Act::Vreg => {
+                let t = op.p1;
+                let raw = self.arg();
+                if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
+                    return Err(DasmError::RangeVreg {
+                        offset: op.at as usize,
+                        reg: raw,
+                    });
+                }
+                let mut n = raw as u8;
+                let mut group = raw;
+                let count = (t >> 3) & 3;
+                if count >= 3 {
+                    group |= self.prev[0];
+                }
+                if count >= 2 {
+                    group |= self.prev[1];
+                }
+                let removable = count >= 1 && group <= 7;
+                let dist = usize::from(t & 7);
+                if dist > self.used || self.used - dist < self.floor || self.used == self.floor {
+                    return Err(bad_patch(op.at));
+                }
+                let mut ex = self.used - dist;
+                if n & 8 != 0 && t < 0xa0 {
+                    if self.code[ex] & 0x80 != 0 {
+                        self.code[ex + 1] ^= 0x20u8 << (t >> 6);
+                    } else {
+                        self.code[ex] ^= 1u8 << (t >> 6);
+                    }
+                    n &= 7;
+                } else if removable {
+                    if self.code[ex] & 0x80 != 0 {
+                        // Three-byte VEX that needs none of X, B, W: make it C5.
+                        if ex + 2 >= self.used {
+                            return Err(DasmError::BadActionList {
+                                offset: op.at as usize,
+                                reason: "VEX prefix cut short",
+                            });
+                        }
+                        self.code[ex] = 0xc5;
+                        self.code[ex + 1] = (self.code[ex + 1] & 0x80) | self.code[ex + 2];
+                        ex += 2;
+                    }
+                    if ex < self.used {
+                        self.code.copy_within(ex + 1..self.used, ex);
+                        self.used -= 1;
+                    }
+                    if self.mark != NONE {
+                        self.mark = self.mark.saturating_sub(1);
+                    }
+                    n &= 7;
+                }
+                if self.used == 0 {
+                    return Err(bad_patch(op.at));
+                }
+                if t >= 0xc0 {
+                    n <<= 4;
+                } else if t >= 0x40 {
+                    n <<= 3;
+                } else if n == 4 && t < 0x20 {
+                    self.code[self.used - 1] ^= 4;
+                    self.code[self.used] = 0x20;
+                    self.used += 1;
+                }
+                self.code[self.used - 1] ^= n;
+                self.track(raw | if removable { 0x10 } else { 0 });
+            }
+            Act::Space => {
+                let n = self.arg();
+                if !(0..=(1 << 30)).contains(&n) {
+                    return Err(range_imm(op, n));
+                }
+                // Reserved with the run (see `Exec::new`).
+                let n = n as usize;
+                self.code[self.used..self.used + n].fill(op.p1);
+                self.used += n;
+                self.track(n as i64);
+            }
+            Act::SetLabel => {
+                let addr = self.arg();
+                let Some(l) = self.labels.insts.get_mut(self.last_label) else {
+                    return Err(DasmError::BadActionList {
+                        offset: op.at as usize,
+                        reason: "SETLABEL does not follow a label definition",
+                    });
+                };
+                l.state = ABS;
+                l.fin = addr;
+                self.last_label = NONE;
+                self.track(addr);
+                return Ok(());
+            }
+            Act::RelA => {
+                let target = self.arg();
+                let data = self.targets.len() as u32;
+                self.targets.push(target);
+                self.item(kind::REL_A, data, 0);
+                raw::put4(self.code, self.used, 0);
+                self.used += 4;
+                self.floor = self.used;
+                self.track(target);
+            }
+            Act::RelPc | Act::RelLg => {
+                let inst = if op.act == Act::RelPc {
+                    let pc = self.arg();
+                    self.track(pc);
+                    self.labels.reference_pc(pc).ok_or(DasmError::RangePc {
+                        offset: op.at as usize,
+                        pc,
+                    })?
+                } else {
+                    self.labels
+                        .reference_lg(op.p1)
+                        .ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
+                };
+                // A shrink rewrites the one or two opcode bytes before the field: only
+                // when they are plain code of this instruction.
+                let shrink = if self.used >= self.floor + usize::from(op.p2 / 2) {
+                    op.p2
+                } else {
+                    0
+                };
+                self.item(kind::BRANCH, inst, shrink);
+                raw::put4(self.code, self.used, 0);
+                self.used += 4;
+                self.floor = self.used;
+            }
+            Act::ImmPc | Act::ImmLg => {
+                let inst = if op.act == Act::ImmPc {
+                    let pc = self.arg();
+                    self.track(pc);
+                    self.labels.reference_pc(pc).ok_or(DasmError::RangePc {
+                        offset: op.at as usize,
+                        pc,
+                    })?
+                } else {
+                    self.labels
+                        .reference_lg(op.p1)
+                        .ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
+                };
+                self.item(kind::ADDR, inst, 0);
+                raw::put8(self.code, self.used, 0);
+                self.used += 8;
+                self.floor = self.used;
+            }
+            Act::LabelPc | Act::LabelLg => {
+                let here = At {
+                    sec: self.secno,
+                    k: self.items.len() as u32,
+                    est: self.used as i64 + *self.extra,
+                };
+                let inst = if op.act == Act::LabelPc {
+                    let pc = self.arg();
+                    self.track(pc);
+                    self.labels.define_pc(pc, here).ok_or(DasmError::RangePc {
+                        offset: op.at as usize,
+                        pc,
+                    })?
+                } else {
+                    self.labels
+                        .define_lg(op.p1, here)
+                        .ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
+                };
+                self.defs.push((here.k, inst));
+                self.last_label = inst as usize;
+                self.floor = self.used;
+                return Ok(());
+            }
+            Act::Align => {
+                *self.extra += i64::from(op.p1);
+                self.item(kind::ALIGN, 0, op.p1);
+                self.floor = self.used;
+            }
+            Act::Extern => {
+                self.item(kind::EXTERN, u32::from(op.p2), op.p1);
+                raw::put4(self.code, self.used, 0);
+                self.used += 4;
+                self.floor = self.used;
+            }
+            Act::Mark => {
+                self.mark = self.used;
+            }
+            Act::Section | Act::Stop | Act::Truncated => {
+                return Err(DasmError::BadActionList {
+                    offset: op.at as usize,
+                    reason: "run ends early",
+                });
+            }
+        }
+        self.last_label = NONE;
+        Ok(())
+    }
+
+    /// Execute the last op of the run (STOP, SECTION, or the end of a truncated list) and
+    /// store the section's new state. `Some(n)`: switch to section `n` (checked against
+    /// `nsec`).
+    #[inline(always)]
+    pub fn last(mut self, op: &Op, nsec: usize) -> Result<Option<usize>, DasmError> {
+        raw::put16(self.code, self.used, &op.head);
+        self.used += usize::from(op.lit_len);
+        let next = match op.act {
+            Act::Stop => None,
+            Act::Section => {
+                let n = usize::from(op.p1);
+                if n >= nsec {
+                    return Err(DasmError::RangeSection {
+                        offset: op.at as usize,
+                        section: n,
+                    });
+                }
+                Some(n)
+            }
+            _ => {
+                return Err(DasmError::BadActionList {
+                    offset: op.at as usize,
+                    reason: "runs past the end",
+                })
+            }
+        };
+        *self.sec_used = self.used;
+        *self.sec_floor = self.floor;
+        Ok(next)
+    }
+}
+
+/// Bytes the SPACE actions of a run append (invalid counts, reported by the action, as 0).
+#[cold]
+fn space_total(ops: &[Op], args: &[i64]) -> usize {
+    let mut ai = 0;
+    let mut total = 0usize;
+    for op in ops {
+        if op.act == Act::Space {
+            let n = args.get(ai).copied().unwrap_or(0);
+            if (0..=(1 << 30)).contains(&n) {
+                total = total.saturating_add(n as usize);
+            }
+        }
+        ai += usize::from(op.act.takes_arg());
+    }
+    total
+}
+
+#[inline(always)]
+fn fits_i8(n: i64) -> bool {
+    (-128..=127).contains(&n)
+}
+
+#[inline(always)]
+fn fits_32(n: i64) -> bool {
+    (-(1 << 31)..(1 << 32)).contains(&n)
+}
+
+/// The error of an action that would patch bytes it does not own.
+#[cold]
+fn bad_patch(at: u32) -> DasmError {
+    DasmError::BadActionList {
+        offset: at as usize,
+        reason: "patches bytes before the current instruction",
+    }
+}
+
+#[cold]
+fn range_imm(op: &Op, value: i64) -> DasmError {
+    DasmError::RangeImm {
+        offset: op.at as usize,
+        value,
+    }
+}
