@@ -131,8 +131,8 @@ pub(crate) mod raw {
     pub fn copy32(dst: &mut [u8], at: usize, src: &[u8], from: usize) {
         assert_room(dst, at, 32);
         assert_room(src, from, 32);
-        // SAFETY: the caller checked both ranges (`place`: `at + 40 <= dst.len()` and
-        // `from + 32 <= src.len()`).
+        // SAFETY: the caller checked both ranges (`place`: `at + 40 <= dst.len()`, and
+        // `from <= to`, `to + 32 <= src.len()`).
         unsafe {
             let v = src.as_ptr().add(from).cast::<[u8; 32]>().read_unaligned();
             dst.as_mut_ptr()
@@ -221,11 +221,6 @@ impl std::fmt::Debug for Dasm<'_> {
             .field("linked", &self.linked)
             .finish_non_exhaustive()
     }
-}
-
-#[inline(always)]
-fn fits_i8(n: i64) -> bool {
-    (-128..=127).contains(&n)
 }
 
 impl<'a> Dasm<'a> {
@@ -460,7 +455,7 @@ impl<'a> Dasm<'a> {
         let Dasm {
             sections, labels, ..
         } = self;
-        let insts = &mut labels.insts;
+        let insts = &mut labels.insts[..];
         let ests: Vec<i64> = sections.iter().map(Section::est).collect();
         // `ofs` is DynASM's running correction: the start of the current section in the final
         // code plus the (negative) savings of shrunk branches and alignments so far. A label's
@@ -468,66 +463,7 @@ impl<'a> Dasm<'a> {
         // the walk over the items passes them.
         let mut ofs: i64 = 0;
         for (secno, sec) in sections.iter_mut().enumerate() {
-            let defs = &sec.defs[..];
-            let mut d = 0;
-            // Items before the next label definition (`u32::MAX`: none left).
-            let mut next = defs.first().map_or(u32::MAX, |x| x.0);
-            // Place the labels defined before item `$idx`.
-            macro_rules! place {
-                ($idx:expr) => {
-                    while next <= $idx {
-                        let i = defs[d].1;
-                        if let Some(l) = insts.get_mut(i as usize) {
-                            if l.state == DEF {
-                                l.fin = l.est + ofs;
-                            }
-                        }
-                        d += 1;
-                        next = defs.get(d).map_or(u32::MAX, |x| x.0);
-                    }
-                };
-            }
-            let mut extra: i64 = 0;
-            for (idx, item) in sec.items.iter_mut().enumerate() {
-                place!(idx as u32);
-                if item.kind == kind::BRANCH {
-                    if item.aux != 0 {
-                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-                        let ok = l.state == DEF && {
-                            let lsec = l.sec as usize;
-                            let lofs = if lsec == secno && l.k as usize > idx {
-                                // Forward in this section: the estimate.
-                                l.est
-                            } else if lsec > secno {
-                                // Forward: the estimate plus the estimated sizes of the
-                                // sections in between.
-                                l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
-                            } else {
-                                // Backward: the final offset, moved back by the corrections
-                                // since the label.
-                                l.fin - ofs
-                            };
-                            let d = lofs - (i64::from(item.pos) + 4 + extra);
-                            d >= -128 - i64::from(item.aux) && d <= 127
-                        };
-                        if ok {
-                            ofs -= i64::from(item.aux);
-                        } else {
-                            item.aux = 0;
-                        }
-                    }
-                } else if item.kind == kind::ALIGN {
-                    let mask = i64::from(item.aux);
-                    extra += mask;
-                    let est = i64::from(item.pos) + extra;
-                    let excess = (est + ofs) & mask;
-                    item.data = (mask - excess) as u32;
-                    ofs -= excess;
-                }
-            }
-            // The labels after the last item (a section has far fewer than 4G items).
-            place!(sec.items.len() as u32);
-            ofs += ests[secno];
+            ofs = link_section(sec, secno, insts, &ests, ofs)? + ests[secno];
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
@@ -595,86 +531,7 @@ impl<'a> Dasm<'a> {
         }
         let mut o = 0usize;
         for sec in sections.iter() {
-            let code = Code {
-                bytes: &sec.code,
-                used: sec.used,
-            };
-            let mut src = 0usize;
-            for item in &sec.items {
-                let pos = item.pos as usize;
-                match item.kind {
-                    kind::BRANCH => {
-                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-                        let target = target_addr(l, base, globals_preset)?;
-                        let shrink = item.aux;
-                        if shrink == 0 {
-                            let at = place::<4>(buf, o, code, src, pos)?;
-                            raw::field(buf, at, rel32(base, at, target)?);
-                            o = at + 4;
-                        } else {
-                            // `E9` -> `EB`, `0F 8x` -> `7x`: the field starts 1 or 2 bytes
-                            // earlier, with the short opcode.
-                            let keep = pos.wrapping_sub(usize::from(shrink / 2));
-                            let opcode = if shrink == 4 {
-                                code.bytes
-                                    .get(pos.wrapping_sub(1))
-                                    .ok_or(DasmError::Phase)?
-                                    - 0x10
-                            } else {
-                                0xeb
-                            };
-                            let at = place::<2>(buf, o, code, src, keep)?;
-                            let rel = target.wrapping_sub(base.wrapping_add(at as u64 + 2)) as i64;
-                            if !fits_i8(rel) {
-                                return Err(DasmError::Phase);
-                            }
-                            raw::field(buf, at, [opcode, rel as u8]);
-                            o = at + 2;
-                        }
-                        src = pos + 4;
-                    }
-                    kind::ALIGN => {
-                        o = place::<0>(buf, o, code, src, pos)?;
-                        src = pos;
-                        let mask = usize::from(item.aux);
-                        while o & mask != 0 {
-                            *buf.get_mut(o).ok_or(DasmError::Phase)? = 0x90;
-                            o += 1;
-                        }
-                    }
-                    kind::REL_A => {
-                        let target = sec
-                            .targets
-                            .get(item.data as usize)
-                            .copied()
-                            .ok_or(DasmError::Phase)?;
-                        let at = place::<4>(buf, o, code, src, pos)?;
-                        raw::field(buf, at, rel32(base, at, target as u64)?);
-                        o = at + 4;
-                        src = pos + 4;
-                    }
-                    kind::ADDR => {
-                        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-                        let target = target_addr(l, base, globals_preset)?;
-                        let at = place::<8>(buf, o, code, src, pos)?;
-                        raw::field(buf, at, target.to_le_bytes());
-                        o = at + 8;
-                        src = pos + 8;
-                    }
-                    _ => {
-                        let index = item.data as u8;
-                        let resolve = extern_resolver
-                            .as_mut()
-                            .ok_or(DasmError::NoExternResolver { index })?;
-                        let at = place::<4>(buf, o, code, src, pos)?;
-                        let v = resolve(base.wrapping_add(at as u64), index, item.aux);
-                        raw::field(buf, at, v.to_le_bytes());
-                        o = at + 4;
-                        src = pos + 4;
-                    }
-                }
-            }
-            o = place::<0>(buf, o, code, src, sec.used)?;
+            o = encode_section(buf, o, sec, insts, base, globals_preset, extern_resolver)?;
         }
         if o != size {
             return Err(DasmError::Phase);
@@ -810,26 +667,225 @@ fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmE
     }
 }
 
+/// Pass 2 for section `secno`: DynASM's short/long decisions for its branches and the real
+/// padding of its alignments, placing its labels on the way. `ofs` is DynASM's running
+/// correction at the start of the section (see `link`); returns it at the end.
+#[inline(never)]
+fn link_section(
+    sec: &mut Section,
+    secno: usize,
+    insts: &mut [Inst],
+    ests: &[i64],
+    mut ofs: i64,
+) -> Result<i64, DasmError> {
+    let defs = &sec.defs[..];
+    let mut d = 0;
+    // Items before the next label definition (`u32::MAX`: none left).
+    let mut next = defs.first().map_or(u32::MAX, |x| x.0);
+    // Place the labels defined before item `$idx`.
+    macro_rules! place {
+        ($idx:expr) => {
+            while next <= $idx {
+                if let Some(l) = insts.get_mut(defs[d].1 as usize) {
+                    if l.state == DEF {
+                        l.fin = l.est + ofs;
+                    }
+                }
+                d += 1;
+                next = defs.get(d).map_or(u32::MAX, |x| x.0);
+            }
+        };
+    }
+    let mut extra: i64 = 0;
+    for (idx, item) in sec.items.iter_mut().enumerate() {
+        place!(idx as u32);
+        if item.kind == kind::BRANCH {
+            if item.aux != 0 {
+                let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
+                let ok = l.state == DEF && {
+                    let lsec = l.sec as usize;
+                    let lofs = if lsec == secno && l.k as usize > idx {
+                        // Forward in this section: the estimate.
+                        l.est
+                    } else if lsec > secno {
+                        // Forward: the estimate plus the estimated sizes of the sections in
+                        // between.
+                        l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
+                    } else {
+                        // Backward: the final offset, moved back by the corrections since the
+                        // label.
+                        l.fin - ofs
+                    };
+                    // Short when the distance from the estimated end of the branch is in
+                    // -128-shrink..=127.
+                    let shrink = i64::from(item.aux);
+                    let d = lofs - (i64::from(item.pos) + 4 + extra);
+                    ((d + 128 + shrink) as u64) <= (255 + shrink) as u64
+                };
+                if ok {
+                    ofs -= i64::from(item.aux);
+                } else {
+                    item.aux = 0;
+                }
+            }
+        } else if item.kind == kind::ALIGN {
+            let mask = i64::from(item.aux);
+            extra += mask;
+            let est = i64::from(item.pos) + extra;
+            let excess = (est + ofs) & mask;
+            item.data = (mask - excess) as u32;
+            ofs -= excess;
+        }
+    }
+    // The labels after the last item (a section has far fewer than 4G items).
+    place!(sec.items.len() as u32);
+    Ok(ofs)
+}
+
+/// Pass 3 for one section: its code, placed at `o` in `buf`; returns where it ends.
+#[inline(never)]
+fn encode_section(
+    buf: &mut [u8],
+    mut o: usize,
+    sec: &Section,
+    insts: &[Inst],
+    base: u64,
+    preset: &[Option<u64>],
+    resolver: &mut Option<ExternResolver>,
+) -> Result<usize, DasmError> {
+    let code = Code {
+        bytes: &sec.code,
+        used: sec.used,
+        lim: (sec.used + 1).min(sec.code.len().saturating_sub(31)),
+    };
+    let olim = buf.len().saturating_sub(39);
+    let mut src = 0usize;
+    for item in &sec.items {
+        let pos = item.pos as usize;
+        if item.kind != kind::BRANCH {
+            (o, src) = encode_other(buf, o, src, code, sec, item, insts, base, preset, resolver)?;
+            continue;
+        }
+        // The target as an offset from the start of the code (the code's address cancels).
+        let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
+        let target = if l.state == DEF {
+            l.fin
+        } else {
+            target_addr(l, base, preset)?.wrapping_sub(base) as i64
+        };
+        let shrink = item.aux;
+        if shrink == 0 {
+            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            let rel = i32::try_from(target.wrapping_sub(at as i64 + 4))
+                .map_err(|_| DasmError::RelOutOfRange { offset: at })?;
+            raw::field(buf, at, rel.to_le_bytes());
+            o = at + 4;
+        } else {
+            // `E9` -> `EB`, `0F 8x` -> `7x`: the field starts 1 or 2 bytes earlier, with the
+            // short opcode.
+            let keep = pos.wrapping_sub(usize::from(shrink / 2));
+            let opcode = if shrink == 4 {
+                code.bytes
+                    .get(pos.wrapping_sub(1))
+                    .ok_or(DasmError::Phase)?
+                    - 0x10
+            } else {
+                0xeb
+            };
+            let at = place::<2>(buf, o, olim, code, src, keep)?;
+            let rel =
+                i8::try_from(target.wrapping_sub(at as i64 + 2)).map_err(|_| DasmError::Phase)?;
+            raw::field(buf, at, [opcode, rel as u8]);
+            o = at + 2;
+        }
+        src = pos + 4;
+    }
+    place::<0>(buf, o, olim, code, src, sec.used)
+}
+
+/// Pass 3 for an item that is not a branch; returns the new output and code positions.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn encode_other(
+    buf: &mut [u8],
+    o: usize,
+    src: usize,
+    code: Code<'_>,
+    sec: &Section,
+    item: &Item,
+    insts: &[Inst],
+    base: u64,
+    preset: &[Option<u64>],
+    resolver: &mut Option<ExternResolver>,
+) -> Result<(usize, usize), DasmError> {
+    let olim = buf.len().saturating_sub(39);
+    let pos = item.pos as usize;
+    match item.kind {
+        kind::ALIGN => {
+            let mut o = place::<0>(buf, o, olim, code, src, pos)?;
+            let mask = usize::from(item.aux);
+            while o & mask != 0 {
+                *buf.get_mut(o).ok_or(DasmError::Phase)? = 0x90;
+                o += 1;
+            }
+            Ok((o, pos))
+        }
+        kind::REL_A => {
+            let target = sec
+                .targets
+                .get(item.data as usize)
+                .copied()
+                .ok_or(DasmError::Phase)?;
+            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            raw::field(buf, at, rel32(base, at, target as u64)?);
+            Ok((at + 4, pos + 4))
+        }
+        kind::ADDR => {
+            let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
+            let target = target_addr(l, base, preset)?;
+            let at = place::<8>(buf, o, olim, code, src, pos)?;
+            raw::field(buf, at, target.to_le_bytes());
+            Ok((at + 8, pos + 8))
+        }
+        kind::EXTERN => {
+            let index = item.data as u8;
+            let resolve = resolver
+                .as_mut()
+                .ok_or(DasmError::NoExternResolver { index })?;
+            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            let v = resolve(base.wrapping_add(at as u64), index, item.aux);
+            raw::field(buf, at, v.to_le_bytes());
+            Ok((at + 4, pos + 4))
+        }
+        _ => Err(DasmError::Phase),
+    }
+}
+
 /// A section's buffer and how much of it is code.
 #[derive(Clone, Copy)]
 struct Code<'c> {
     bytes: &'c [u8],
     used: usize,
+    /// Pieces ending before `lim` can be read as one 32-byte chunk: `to <= used` and
+    /// `to + 32 <= bytes.len()`.
+    lim: usize,
 }
 
 /// Copy `code[from..to]` to `buf[o..]` and return where it ends, checking that `N` more bytes
 /// (a field) fit after it. Short pieces move as one 32-byte chunk when both sides have room
-/// (what lands past the piece is overwritten by what follows).
+/// (`o < olim`: `o + 40 <= buf.len()`; what lands past the piece is overwritten by what
+/// follows).
 #[inline(always)]
 fn place<const N: usize>(
     buf: &mut [u8],
     o: usize,
+    olim: usize,
     code: Code<'_>,
     from: usize,
     to: usize,
 ) -> Result<usize, DasmError> {
     let n = to.wrapping_sub(from);
-    if n <= 32 && to <= code.used && from + 32 <= code.bytes.len() && o + 40 <= buf.len() {
+    if n <= 32 && to < code.lim && o < olim {
         raw::copy32(buf, o, code.bytes, from);
         return Ok(o + n);
     }
