@@ -1,4 +1,6 @@
-//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR/<stem>.rs`.
+//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR/<stem>.rs`; the
+//! test files also into `OUT_DIR/plain/<stem>.rs` with plain `dst.put` calls, so that tests can
+//! check that both ways of putting a run give the same code.
 
 use std::path::Path;
 
@@ -20,4 +22,16 @@ fn main() {
     }
     files.sort();
     dasm_pre::Build::new().files(&files).compile();
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    let plain = Path::new(&out).join("plain");
+    if let Err(e) = std::fs::create_dir_all(&plain) {
+        println!("cargo::error=cannot create {}: {e}", plain.display());
+        return;
+    }
+    let tests: Vec<_> = files.iter().filter(|f| f.starts_with("tests")).collect();
+    dasm_pre::Build::new()
+        .files(tests)
+        .plain_puts(true)
+        .out_dir(&plain)
+        .compile();
 }

@@ -86,6 +86,13 @@ impl Build {
         self
     }
 
+    /// `--plain-puts`: write `dst.put(START, &[ARGS])` calls instead of `dasm_runtime::put!`
+    /// (see [`crate::Options::plain_puts`]).
+    pub fn plain_puts(&mut self, on: bool) -> &mut Self {
+        self.opts.plain_puts = on;
+        self
+    }
+
     /// Where to write the outputs (default: `$OUT_DIR`).
     pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.out_dir = Some(dir.as_ref().to_path_buf());
