@@ -17,19 +17,23 @@ use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, PENDING
 use crate::put::Exec;
 use crate::runs::{Op, Run, Runs, StaticRun};
 
-/// Kinds of [`Item`].
+/// Kinds of [`Item`]. Kinds below [`kind::ALIGN`] are branches to label instance `data`,
+/// the kind being the bytes a short form saves.
 pub(crate) mod kind {
+    /// Branch with a rel32 field (not shrinkable, or judged long by link).
+    pub const LONG: u8 = 0;
+    /// `E9 rel32` that link may shrink to `EB rel8` (`aux` = `EB`).
+    pub const SHORT3: u8 = 3;
+    /// `0F 8x rel32` that link may shrink to `7x rel8` (`aux` = the short opcode).
+    pub const SHORT4: u8 = 4;
     /// Alignment to `aux + 1`; link stores the real padding in `data`.
-    pub const ALIGN: u8 = 1;
-    /// rel32 (or rel8 once shrunk) to label instance `data`; `aux` is the candidate saving
-    /// (3 for `E9`, 4 for `0F 8x`, 0 none), replaced by link's decision.
-    pub const BRANCH: u8 = 2;
+    pub const ALIGN: u8 = 8;
     /// rel32 to the absolute address `Section::targets[data]`.
-    pub const REL_A: u8 = 3;
+    pub const REL_A: u8 = 9;
     /// 8-byte absolute address of label instance `data`.
-    pub const ADDR: u8 = 4;
+    pub const ADDR: u8 = 10;
     /// 4 bytes from the extern resolver: `data` = index, `aux` = type.
-    pub const EXTERN: u8 = 5;
+    pub const EXTERN: u8 = 11;
 }
 
 /// A label-dependent or layout-dependent field at a byte position of a section's code.
@@ -456,14 +460,24 @@ impl<'a> Dasm<'a> {
             sections, labels, ..
         } = self;
         let insts = &mut labels.insts[..];
-        let ests: Vec<i64> = sections.iter().map(Section::est).collect();
+        // The estimated start of every section, and the end of the last.
+        let mut starts = Vec::with_capacity(sections.len() + 1);
+        starts.push(0i64);
+        for s in sections.iter() {
+            starts.push(starts[starts.len() - 1] + s.est());
+        }
+        let multi = sections.len() > 1;
         // `ofs` is DynASM's running correction: the start of the current section in the final
         // code plus the (negative) savings of shrunk branches and alignments so far. A label's
         // final offset is its estimate plus `ofs` where it is defined, so labels are placed as
         // the walk over the items passes them.
         let mut ofs: i64 = 0;
         for (secno, sec) in sections.iter_mut().enumerate() {
-            ofs = link_section(sec, secno, insts, &ests, ofs)? + ests[secno];
+            ofs = if multi {
+                link_section::<true>(sec, secno, insts, &starts, ofs)?
+            } else {
+                link_section::<false>(sec, secno, insts, &starts, ofs)?
+            } + sec.est();
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
@@ -507,23 +521,23 @@ impl<'a> Dasm<'a> {
         let insts = &labels.insts;
         // Globals defined in the code: the definition that comes last in the code counts.
         globals_out.clear();
-        let mut last: Vec<(u32, u32)> = Vec::new();
+        let mut last: Vec<u64> = Vec::new();
         for &i in &labels.global_defs {
             let Some(l) = insts.get(i as usize) else {
                 continue;
             };
-            let LabelKind::Global(g) = l.kind else {
+            let LabelKind::Global(g) = l.kind() else {
                 continue;
             };
             let g = usize::from(g);
             if globals_out.len() <= g {
                 globals_out.resize(g + 1, None);
-                last.resize(g + 1, (0, 0));
+                last.resize(g + 1, 0);
             }
-            if globals_out[g].is_none() || (l.sec, l.k) >= last[g] {
-                last[g] = (l.sec, l.k);
+            if globals_out[g].is_none() || l.key >= last[g] {
+                last[g] = l.key;
                 globals_out[g] = Some(if l.state == ABS {
-                    l.fin as u64
+                    l.addr as u64
                 } else {
                     base.wrapping_add(l.fin as u64)
                 });
@@ -558,7 +572,7 @@ impl<'a> Dasm<'a> {
             return PcLabel::Undefined;
         }
         match self.labels.insts.get(slot_inst(s) as usize) {
-            Some(l) if l.state == ABS => PcLabel::Absolute(l.fin as u64),
+            Some(l) if l.state == ABS => PcLabel::Absolute(l.addr as u64),
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
@@ -654,9 +668,9 @@ fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmE
         return Ok(base.wrapping_add(l.fin as u64));
     }
     if l.state == ABS {
-        return Ok(l.fin as u64);
+        return Ok(l.addr as u64);
     }
-    match l.kind {
+    match l.kind() {
         LabelKind::Global(g) => preset
             .get(usize::from(g))
             .copied()
@@ -669,66 +683,68 @@ fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmE
 
 /// Pass 2 for section `secno`: DynASM's short/long decisions for its branches and the real
 /// padding of its alignments, placing its labels on the way. `ofs` is DynASM's running
-/// correction at the start of the section (see `link`); returns it at the end.
+/// correction at the start of the section (see `link`); returns it at the end. `starts`: the
+/// estimated start of every section, and the end of the last (read when `MULTI`, i.e. when
+/// there is more than one section).
 #[inline(never)]
-fn link_section(
+fn link_section<const MULTI: bool>(
     sec: &mut Section,
     secno: usize,
     insts: &mut [Inst],
-    ests: &[i64],
+    starts: &[i64],
     mut ofs: i64,
 ) -> Result<i64, DasmError> {
     let defs = &sec.defs[..];
     let mut d = 0;
     // Items before the next label definition (`u32::MAX`: none left).
     let mut next = defs.first().map_or(u32::MAX, |x| x.0);
-    // Place the labels defined before item `$idx`.
+    // Place the labels defined before item `$idx` (a label bound by SETLABEL gets a `fin`
+    // too, which nothing reads; its `est` is `FAR`).
     macro_rules! place {
         ($idx:expr) => {
             while next <= $idx {
                 if let Some(l) = insts.get_mut(defs[d].1 as usize) {
-                    if l.state == DEF {
-                        l.fin = l.est + ofs;
-                    }
+                    l.fin = l.est + ofs;
                 }
                 d += 1;
                 next = defs.get(d).map_or(u32::MAX, |x| x.0);
             }
         };
     }
+    let here = (secno as u64) << 32;
+    let start = if MULTI {
+        starts.get(secno).copied().unwrap_or(0)
+    } else {
+        0
+    };
     let mut extra: i64 = 0;
     for (idx, item) in sec.items.iter_mut().enumerate() {
         place!(idx as u32);
-        if item.kind == kind::BRANCH {
-            if item.aux != 0 {
-                let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-                let ok = l.state == DEF && {
-                    let lsec = l.sec as usize;
-                    let lofs = if lsec == secno && l.k as usize > idx {
-                        // Forward in this section: the estimate.
-                        l.est
-                    } else if lsec > secno {
-                        // Forward: the estimate plus the estimated sizes of the sections in
-                        // between.
-                        l.est + ests.get(secno..lsec).map_or(0, |s| s.iter().sum::<i64>())
-                    } else {
-                        // Backward: the final offset, moved back by the corrections since the
-                        // label.
-                        l.fin - ofs
-                    };
-                    // Short when the distance from the estimated end of the branch is in
-                    // -128-shrink..=127.
-                    let shrink = i64::from(item.aux);
-                    let d = lofs - (i64::from(item.pos) + 4 + extra);
-                    ((d + 128 + shrink) as u64) <= (255 + shrink) as u64
-                };
-                if ok {
-                    ofs -= i64::from(item.aux);
-                } else {
-                    item.aux = 0;
-                }
+        let k = item.kind;
+        if k.wrapping_sub(kind::SHORT3) <= kind::SHORT4 - kind::SHORT3 {
+            let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
+            // DynASM's label offset: for a label placed already (backward), its final offset
+            // moved back by the corrections so far; else (forward) its estimate, plus in a
+            // later section the estimated sizes of the sections in between. A label not
+            // defined in the code has the estimate `FAR`, so the branch stays long.
+            let lofs = if l.key <= here | idx as u64 {
+                l.fin - ofs
+            } else if MULTI {
+                let lsec = (l.sec() as usize).min(starts.len() - 1);
+                l.est + starts[lsec] - start
+            } else {
+                l.est
+            };
+            // Short when the distance from the estimated end of the branch is in
+            // -128-shrink..=127.
+            let shrink = i64::from(k);
+            let d = lofs - (i64::from(item.pos) + 4 + extra);
+            if ((d + 128 + shrink) as u64) <= (255 + shrink) as u64 {
+                ofs -= shrink;
+            } else {
+                item.kind = kind::LONG;
             }
-        } else if item.kind == kind::ALIGN {
+        } else if k == kind::ALIGN {
             let mask = i64::from(item.aux);
             extra += mask;
             let est = i64::from(item.pos) + extra;
@@ -762,45 +778,51 @@ fn encode_section(
     let mut src = 0usize;
     for item in &sec.items {
         let pos = item.pos as usize;
-        if item.kind != kind::BRANCH {
+        let k = item.kind;
+        if k >= kind::ALIGN {
             (o, src) = encode_other(buf, o, src, code, sec, item, insts, base, preset, resolver)?;
             continue;
         }
-        // The target as an offset from the start of the code (the code's address cancels).
+        // The target as an offset from the start of the code (the code's address cancels);
+        // a label not defined in the code is `FAR` away, out of reach of any field.
         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-        let target = if l.state == DEF {
-            l.fin
-        } else {
-            target_addr(l, base, preset)?.wrapping_sub(base) as i64
-        };
-        let shrink = item.aux;
-        if shrink == 0 {
+        if k == kind::LONG {
             let at = place::<4>(buf, o, olim, code, src, pos)?;
-            let rel = i32::try_from(target.wrapping_sub(at as i64 + 4))
-                .map_err(|_| DasmError::RelOutOfRange { offset: at })?;
+            let rel = match i32::try_from(l.fin.wrapping_sub(at as i64 + 4)) {
+                Ok(rel) => rel,
+                Err(_) => rel_far(l, at, base, preset)?,
+            };
             raw::field(buf, at, rel.to_le_bytes());
             o = at + 4;
         } else {
-            // `E9` -> `EB`, `0F 8x` -> `7x`: the field starts 1 or 2 bytes earlier, with the
+            // The short form: the field starts 1 (`EB`) or 2 (`7x`) bytes earlier, with the
             // short opcode.
-            let keep = pos.wrapping_sub(usize::from(shrink / 2));
-            let opcode = if shrink == 4 {
-                code.bytes
-                    .get(pos.wrapping_sub(1))
-                    .ok_or(DasmError::Phase)?
-                    - 0x10
-            } else {
-                0xeb
-            };
+            let keep = pos.wrapping_sub(usize::from(k / 2));
             let at = place::<2>(buf, o, olim, code, src, keep)?;
             let rel =
-                i8::try_from(target.wrapping_sub(at as i64 + 2)).map_err(|_| DasmError::Phase)?;
-            raw::field(buf, at, [opcode, rel as u8]);
+                i8::try_from(l.fin.wrapping_sub(at as i64 + 2)).map_err(|_| DasmError::Phase)?;
+            raw::field(buf, at, [item.aux, rel as u8]);
             o = at + 2;
         }
         src = pos + 4;
     }
     place::<0>(buf, o, olim, code, src, sec.used)
+}
+
+/// The rel32 field at offset `at` to a label out of reach of a code offset: bound to an
+/// address or an undefined global with a preset address (or a defined label really out of
+/// reach: an error).
+#[cold]
+#[inline(never)]
+fn rel_far(l: &Inst, at: usize, base: u64, preset: &[Option<u64>]) -> Result<i32, DasmError> {
+    if l.state == DEF {
+        return Err(DasmError::RelOutOfRange { offset: at });
+    }
+    Ok(i32::from_le_bytes(rel32(
+        base,
+        at,
+        target_addr(l, base, preset)?,
+    )?))
 }
 
 /// Pass 3 for an item that is not a branch; returns the new output and code positions.

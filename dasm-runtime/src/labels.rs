@@ -18,26 +18,62 @@ pub(crate) enum LabelKind {
 }
 
 /// One definition (or pending definition) of a label.
+///
+/// Link reads `est`, `fin` and `key` of every branch target; a label that is not defined in
+/// the code (still pending, an undefined global, or bound to an address by SETLABEL) has
+/// `est` = [`FAR`], which makes every branch to it long without a test of `state`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Inst {
-    /// DynASM's pass-1 offset estimate within the section.
+    /// DynASM's pass-1 offset estimate within the section, or [`FAR`].
     pub est: i64,
-    /// Final offset in the code (set by link); for a label bound by SETLABEL, the address.
+    /// Final offset in the code (set by link: `est` plus the correction where it is defined).
     pub fin: i64,
-    /// Section of the definition.
-    pub sec: u32,
-    /// Number of items of the section before the definition (orders it against references).
-    pub k: u32,
-    pub kind: LabelKind,
+    /// Where the definition is, as `(section << 32) | items of the section before it`
+    /// (orders it against references); [`NOWHERE`] until defined.
+    pub key: u64,
+    /// The address bound by SETLABEL (state [`ABS`]).
+    pub addr: i64,
+    /// Label number: local 1..=9, global 0-based, PC label.
+    pub num: u32,
+    /// [`LOCAL`], [`GLOBAL`] or [`PC`].
+    pub tag: u8,
     /// [`UNDEF`], [`DEF`] or [`ABS`].
     pub state: u8,
+}
+
+/// [`Inst::tag`] of a local label.
+pub(crate) const LOCAL: u8 = 0;
+/// [`Inst::tag`] of a global label.
+pub(crate) const GLOBAL: u8 = 1;
+/// [`Inst::tag`] of a PC label.
+pub(crate) const PC: u8 = 2;
+
+/// [`Inst::est`] of a label not defined in the code: far enough from any branch that no
+/// branch to it is short, close enough to 0 that link's sums cannot overflow.
+pub(crate) const FAR: i64 = 1 << 60;
+/// [`Inst::key`] of a label not defined yet.
+pub(crate) const NOWHERE: u64 = u64::MAX;
+
+impl Inst {
+    /// Which label this is an instance of.
+    pub fn kind(&self) -> LabelKind {
+        match self.tag {
+            LOCAL => LabelKind::Local(self.num as u8),
+            GLOBAL => LabelKind::Global(self.num as u8),
+            _ => LabelKind::Pc(self.num),
+        }
+    }
+    /// Section of the definition.
+    pub fn sec(&self) -> u32 {
+        (self.key >> 32) as u32
+    }
 }
 
 /// [`Inst::state`]: the definition has not been seen yet.
 pub(crate) const UNDEF: u8 = 0;
 /// [`Inst::state`]: defined in the code.
 pub(crate) const DEF: u8 = 1;
-/// [`Inst::state`]: defined and bound by SETLABEL to the absolute address in `fin`.
+/// [`Inst::state`]: defined and bound by SETLABEL to the absolute address in `addr`.
 pub(crate) const ABS: u8 = 2;
 
 /// A label slot: [`EMPTY`], a defined instance `i` as `i + 1`, or a pending one as
@@ -109,19 +145,20 @@ impl Labels {
             let i = slot_inst(s);
             if let Some(inst) = insts.get_mut(i as usize) {
                 inst.est = at.est;
-                inst.sec = at.sec;
-                inst.k = at.k;
+                inst.key = at.key;
                 inst.state = DEF;
             }
             i
         } else {
             let i = insts.len() as u32;
+            let (tag, num) = kind.split();
             insts.push(Inst {
                 est: at.est,
                 fin: 0,
-                sec: at.sec,
-                k: at.k,
-                kind,
+                key: at.key,
+                addr: 0,
+                num,
+                tag,
                 state: DEF,
             });
             i
@@ -242,16 +279,15 @@ impl Labels {
         self.global_defs
             .iter()
             .filter_map(|&i| self.insts.get(i as usize))
-            .filter(|l| l.kind == LabelKind::Global(index as u8) && index < 246)
-            .max_by_key(|l| (l.sec, l.k))
+            .filter(|l| l.kind() == LabelKind::Global(index as u8) && index < 246)
+            .max_by_key(|l| l.key)
     }
 }
 
-/// Where a definition is: section, items before it, pass-1 estimate.
+/// Where a definition is: [`Inst::key`] and pass-1 estimate.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct At {
-    pub sec: u32,
-    pub k: u32,
+    pub key: u64,
     pub est: i64,
 }
 
@@ -259,13 +295,26 @@ pub(crate) struct At {
 #[inline(always)]
 fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
     let i = insts.len() as u32;
+    let (tag, num) = kind.split();
     insts.push(Inst {
-        est: 0,
-        fin: 0,
-        sec: 0,
-        k: 0,
-        kind,
+        est: FAR,
+        fin: FAR,
+        key: NOWHERE,
+        addr: 0,
+        num,
+        tag,
         state: UNDEF,
     });
     i
+}
+
+impl LabelKind {
+    #[inline(always)]
+    fn split(self) -> (u8, u32) {
+        match self {
+            LabelKind::Local(n) => (LOCAL, u32::from(n)),
+            LabelKind::Global(n) => (GLOBAL, u32::from(n)),
+            LabelKind::Pc(n) => (PC, n),
+        }
+    }
 }

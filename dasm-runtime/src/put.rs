@@ -7,7 +7,7 @@
 
 use crate::engine::{grow, kind, raw, Item, Section, SLACK};
 use crate::error::DasmError;
-use crate::labels::{At, Labels, ABS};
+use crate::labels::{At, Labels, ABS, FAR};
 use crate::runs::{Act, Op, Run};
 
 /// No MARK position / no label defined just before.
@@ -306,7 +306,8 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     });
                 };
                 l.state = ABS;
-                l.fin = addr;
+                l.addr = addr;
+                l.est = FAR;
                 self.last_label = NONE;
                 self.track(addr);
                 return Ok(());
@@ -338,12 +339,17 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 };
                 // A shrink rewrites the one or two opcode bytes before the field: only
                 // when they are plain code of this instruction.
-                let shrink = if self.used >= self.floor + usize::from(op.p2 / 2) {
-                    op.p2
-                } else {
-                    0
-                };
-                self.item(kind::BRANCH, inst, shrink);
+                // The item's kind is the saving; its aux byte the short opcode (`E9` -> `EB`,
+                // `0F 8x` -> `7x`).
+                let (shrink, short) =
+                    if op.p2 == 0 || self.used < self.floor + usize::from(op.p2 / 2) {
+                        (kind::LONG, 0)
+                    } else if op.p2 == 4 {
+                        (kind::SHORT4, self.code[self.used - 1].wrapping_sub(0x10))
+                    } else {
+                        (kind::SHORT3, 0xeb)
+                    };
+                self.item(shrink, inst, short);
                 raw::put4(self.code, self.used, 0);
                 self.used += 4;
                 self.floor = self.used;
@@ -369,9 +375,9 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 self.floor = self.used;
             }
             Act::LabelPc | Act::LabelLg => {
+                let k = self.items.len() as u32;
                 let here = At {
-                    sec: self.secno,
-                    k: self.items.len() as u32,
+                    key: (u64::from(self.secno) << 32) | u64::from(k),
                     est: self.used as i64 + *self.extra,
                 };
                 let inst = if op.act == Act::LabelPc {
@@ -388,7 +394,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                             offset: op.at as usize + 1,
                         })?
                 };
-                self.defs.push((here.k, inst));
+                self.defs.push((k, inst));
                 self.last_label = inst as usize;
                 self.floor = self.used;
                 return Ok(());
