@@ -14,11 +14,11 @@ warm() { local a b; a=$(count "$1" 1); b=$(count "$1" 3); echo $(( (b - a) / 2 )
 base=$(warm baseline)
 for tool in dasr dynasmrs iced; do
   w=$(warm "$tool")
-  echo "$tool: $(( (w - base) / 1000000 )) instructions per emitted instruction"
+  awk -v t="$tool" -v w="$w" -v b="$base" 'BEGIN { printf "%s: %.1f instructions per emitted instruction\n", t, (w - b) / 1000000 }'
 done
 # dasr's split (inclusive costs over the 3-run profile, divided by 3 runs and 1M instructions)
 callgrind_annotate --inclusive=yes "$out/cg.dasr.3" 2>/dev/null \
-  | awk '$3 ~ /engine\.rs:dasm_runtime::engine::Dasm::(put|link|encode_at)$/ {
+  | awk '$3 ~ /engine\.rs:dasm_runtime::engine::(Dasm::put|link_section|encode_section)(<.*>)?$/ {
       gsub(",", "", $1); n = $3; sub(/.*::/, "", n); if (seen[n]++) next;
       printf "  dasr %s: %.1f per emitted instruction (3 runs, first one cold)\n", n, $1 / 3 / 1000000 }'
 rm -rf "$out"

@@ -138,24 +138,32 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 if !(-(1i64 << 31)..(1i64 << 31)).contains(&n) {
                     return Err(range_imm(op, n));
                 }
-                let m = if self.mark == NONE {
-                    self.used
+                let (m, modrm, rm) = if self.mark == NONE && op.lit_len >= 1 {
+                    // The ModRM byte is the op's last literal byte (known when the run was
+                    // decoded at compile time); no SIB lookup without a MARK.
+                    let modrm = op.head[usize::from(op.lit_len) - 1];
+                    (self.used, modrm, modrm & 7)
                 } else {
-                    self.mark
+                    let m = if self.mark == NONE {
+                        self.used
+                    } else {
+                        self.mark
+                    };
+                    if m == 0 || m - 1 < self.floor {
+                        return Err(bad_patch(op.at));
+                    }
+                    let modrm = self.code[m - 1];
+                    let mut rm = modrm & 7;
+                    if rm == 4 && m < self.used {
+                        rm = self.code[m] & 7;
+                    }
+                    (m, modrm, rm)
                 };
-                if m == 0 || m - 1 < self.floor {
-                    return Err(bad_patch(op.at));
-                }
                 self.mark = if op.p2 != 0 { m } else { NONE };
-                let modrm = self.code[m - 1];
-                let mut rm = modrm & 7;
-                if rm == 4 && m < self.used {
-                    rm = self.code[m] & 7;
-                }
                 if n == 0 && rm != 5 {
-                    self.code[m - 1] = modrm.wrapping_sub(0x80);
+                    raw::put1(self.code, m - 1, modrm.wrapping_sub(0x80));
                 } else if fits_i8(n) {
-                    self.code[m - 1] = modrm.wrapping_sub(0x40);
+                    raw::put1(self.code, m - 1, modrm.wrapping_sub(0x40));
                     raw::put4(self.code, self.used, n as u32);
                     self.used += 1;
                 } else {
@@ -340,15 +348,17 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 // A shrink rewrites the one or two opcode bytes before the field: only
                 // when they are plain code of this instruction.
                 // The item's kind is the saving; its aux byte the short opcode (`E9` -> `EB`,
-                // `0F 8x` -> `7x`).
-                let (shrink, short) =
-                    if op.p2 == 0 || self.used < self.floor + usize::from(op.p2 / 2) {
-                        (kind::LONG, 0)
-                    } else if op.p2 == 4 {
-                        (kind::SHORT4, self.code[self.used - 1].wrapping_sub(0x10))
-                    } else {
-                        (kind::SHORT3, 0xeb)
-                    };
+                // `0F 8x` -> `7x`), known from the op when the opcode is among its literal
+                // bytes; else read here, when those bytes are plain code of this instruction.
+                let (shrink, short) = if op.short != 0 {
+                    (op.p2, op.short)
+                } else if op.p2 == 0 || self.used < self.floor + usize::from(op.p2 / 2) {
+                    (kind::LONG, 0)
+                } else if op.p2 == 4 {
+                    (kind::SHORT4, self.code[self.used - 1].wrapping_sub(0x10))
+                } else {
+                    (kind::SHORT3, 0xeb)
+                };
                 self.item(shrink, inst, short);
                 raw::put4(self.code, self.used, 0);
                 self.used += 4;

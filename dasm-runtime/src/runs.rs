@@ -110,6 +110,10 @@ pub(crate) struct Op {
     /// action-list byte before the action (3 after `E9`, 4 after `8x`, else 0); for DISP 1
     /// when IMM_DB/IMM_WB follows.
     pub p2: u8,
+    /// For REL_LG/REL_PC with a shrink candidate whose opcode bytes are among the op's own
+    /// literal bytes (so plain code of this instruction): the short opcode (`EB`, `7x`);
+    /// else 0, and `put` judges from the code.
+    pub short: u8,
 }
 
 /// What `put` needs to know about a decoded run before executing it.
@@ -274,11 +278,17 @@ pub(crate) const fn next_op(acts: &[u8], mut p: usize) -> (Op, usize, bool) {
             }
             _ => p2,
         };
-        return (
-            op(head, n, act(a), p, p1, p2),
-            p + 1 + nparams,
-            a == STOP || a == SECTION,
-        );
+        let mut o = op(head, n, act(a), p, p1, p2);
+        if a == REL_LG || a == REL_PC {
+            o.short = if p2 == 3 && n >= 1 {
+                0xeb
+            } else if p2 == 4 && n >= 2 {
+                head[n - 1].wrapping_sub(0x10)
+            } else {
+                0
+            };
+        }
+        return (o, p + 1 + nparams, a == STOP || a == SECTION);
     }
 }
 
@@ -290,6 +300,7 @@ const fn op(head: [u8; HEAD], n: usize, act: Act, at: usize, p1: u8, p2: u8) -> 
         act,
         p1,
         p2,
+        short: 0,
     }
 }
 
