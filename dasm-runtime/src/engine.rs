@@ -529,7 +529,7 @@ impl<'a> Dasm<'a> {
         // Globals defined in the code: the definition that comes last in the code counts.
         globals_out.clear();
         let mut last: Vec<u64> = Vec::new();
-        for &i in &labels.global_defs {
+        for &(key, i) in &labels.global_defs {
             let Some(l) = insts.get(i as usize) else {
                 continue;
             };
@@ -541,10 +541,10 @@ impl<'a> Dasm<'a> {
                 globals_out.resize(g + 1, None);
                 last.resize(g + 1, 0);
             }
-            if globals_out[g].is_none() || l.key >= last[g] {
-                last[g] = l.key;
+            if globals_out[g].is_none() || key >= last[g] {
+                last[g] = key;
                 globals_out[g] = Some(if l.state == ABS {
-                    l.addr as u64
+                    l.addr()
                 } else {
                     base.wrapping_add(l.fin as u64)
                 });
@@ -579,7 +579,7 @@ impl<'a> Dasm<'a> {
             return PcLabel::Undefined;
         }
         match self.labels.insts.get(slot_inst(s) as usize) {
-            Some(l) if l.state == ABS => PcLabel::Absolute(l.addr as u64),
+            Some(l) if l.state == ABS => PcLabel::Absolute(l.addr()),
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
@@ -675,7 +675,7 @@ fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmE
         return Ok(base.wrapping_add(l.fin as u64));
     }
     if l.state == ABS {
-        return Ok(l.addr as u64);
+        return Ok(l.addr());
     }
     match l.kind() {
         LabelKind::Global(g) => preset
@@ -705,8 +705,8 @@ fn link_section<const MULTI: bool>(
     let mut d = 0;
     // Items before the next label definition (`u32::MAX`: none left).
     let mut next = defs.first().map_or(u32::MAX, |x| x.0);
-    // Place the labels defined before item `$idx` (a label bound by SETLABEL gets a `fin`
-    // too, which nothing reads; its `est` is `FAR`).
+    // Place the labels defined before item `$idx` (labels bound by SETLABEL are not in
+    // `defs`).
     macro_rules! place {
         ($idx:expr) => {
             while next <= $idx {

@@ -29,10 +29,10 @@ pub(crate) struct Inst {
     /// Final offset in the code (set by link: `est` plus the correction where it is defined).
     pub fin: i64,
     /// Where the definition is, as `(section << 32) | items of the section before it`
-    /// (orders it against references); [`NOWHERE`] until defined.
+    /// (orders it against references); [`NOWHERE`] until defined. For a label bound by
+    /// SETLABEL (state [`ABS`]): the address, see [`Inst::addr`] (link then finds `est` and
+    /// `fin` both `FAR`, whatever it makes of the key).
     pub key: u64,
-    /// The address bound by SETLABEL (state [`ABS`]).
-    pub addr: i64,
     /// Label number: local 1..=9, global 0-based, PC label.
     pub num: u32,
     /// [`LOCAL`], [`GLOBAL`] or [`PC`].
@@ -63,9 +63,20 @@ impl Inst {
             _ => LabelKind::Pc(self.num),
         }
     }
-    /// Section of the definition.
+    /// Section of the definition (meaningless for state [`ABS`]).
     pub fn sec(&self) -> u32 {
         (self.key >> 32) as u32
+    }
+    /// The address a label in state [`ABS`] is bound to.
+    pub fn addr(&self) -> u64 {
+        self.key
+    }
+    /// Bind to `addr` (SETLABEL): no longer a place in the code.
+    pub fn bind(&mut self, addr: i64) {
+        self.state = ABS;
+        self.est = FAR;
+        self.fin = FAR;
+        self.key = addr as u64;
     }
 }
 
@@ -73,7 +84,7 @@ impl Inst {
 pub(crate) const UNDEF: u8 = 0;
 /// [`Inst::state`]: defined in the code.
 pub(crate) const DEF: u8 = 1;
-/// [`Inst::state`]: defined and bound by SETLABEL to the absolute address in `addr`.
+/// [`Inst::state`]: defined and bound by SETLABEL to an absolute address ([`Inst::addr`]).
 pub(crate) const ABS: u8 = 2;
 
 /// A label slot: [`EMPTY`], a defined instance `i` as `i + 1`, or a pending one as
@@ -99,8 +110,9 @@ pub(crate) struct Labels {
     pub pcs: Vec<Slot>,
     /// PC label slots currently pending.
     pub pending_pcs: usize,
-    /// Instances of global label definitions, in definition order.
-    pub global_defs: Vec<u32>,
+    /// Global label definitions in definition order: ([`Inst::key`] of the definition,
+    /// instance).
+    pub global_defs: Vec<(u64, u32)>,
 }
 
 impl Labels {
@@ -156,7 +168,6 @@ impl Labels {
                 est: at.est,
                 fin: 0,
                 key: at.key,
-                addr: 0,
                 num,
                 tag,
                 state: DEF,
@@ -226,7 +237,7 @@ impl Labels {
                 self.grow_globals(usize::from(g) + 1);
                 let slot = &mut self.globals[usize::from(g)];
                 let i = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
-                self.global_defs.push(i);
+                self.global_defs.push((at.key, i));
                 Some(i)
             }
             0 => None,
@@ -278,9 +289,10 @@ impl Labels {
     pub fn global_def(&self, index: usize) -> Option<&Inst> {
         self.global_defs
             .iter()
-            .filter_map(|&i| self.insts.get(i as usize))
-            .filter(|l| l.kind() == LabelKind::Global(index as u8) && index < 246)
-            .max_by_key(|l| l.key)
+            .filter_map(|&(key, i)| Some((key, self.insts.get(i as usize)?)))
+            .filter(|(_, l)| l.kind() == LabelKind::Global(index as u8) && index < 246)
+            .max_by_key(|(key, _)| *key)
+            .map(|(_, l)| l)
     }
 }
 
@@ -300,7 +312,6 @@ fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
         est: FAR,
         fin: FAR,
         key: NOWHERE,
-        addr: 0,
         num,
         tag,
         state: UNDEF,
@@ -316,5 +327,14 @@ impl LabelKind {
             LabelKind::Global(n) => (GLOBAL, u32::from(n)),
             LabelKind::Pc(n) => (PC, n),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Link and encode index label instances in hot loops: keep them at 32 bytes.
+    #[test]
+    fn inst_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<super::Inst>(), 32);
     }
 }

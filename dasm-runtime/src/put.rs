@@ -7,7 +7,7 @@
 
 use crate::engine::{grow, kind, raw, Item, Section, SLACK};
 use crate::error::DasmError;
-use crate::labels::{At, Labels, ABS, FAR};
+use crate::labels::{At, Labels};
 use crate::runs::{Act, Op, Run};
 
 /// No MARK position / no label defined just before.
@@ -313,9 +313,15 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                         reason: "SETLABEL does not follow a label definition",
                     });
                 };
-                l.state = ABS;
-                l.addr = addr;
-                l.est = FAR;
+                l.bind(addr);
+                // No longer a place in the code: link does not place it.
+                if self
+                    .defs
+                    .last()
+                    .is_some_and(|d| d.1 as usize == self.last_label)
+                {
+                    self.defs.pop();
+                }
                 self.last_label = NONE;
                 self.track(addr);
                 return Ok(());

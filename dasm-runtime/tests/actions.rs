@@ -256,6 +256,32 @@ fn rel_a_setlabel_extern() {
 }
 
 #[test]
+fn setlabel_binds_an_address() {
+    // .label =>0, &a0 ; .label ->g0, &a1 ; nop ; jmp =>0 ; jmp ->g0
+    let l = [
+        LABEL_PC, SETLABEL, LABEL_LG, 10, SETLABEL, 0x90, ESC, 0xE9, REL_PC, ESC, 0xE9, REL_LG, 10,
+        STOP,
+    ];
+    let base = 0x1000u64;
+    // Addresses a few bytes from the code: the branches still take rel32 to them.
+    let (a0, a1) = (base + 0x10, base + 0x40);
+    let mut d = Dasm::new(&l, 1);
+    d.grow_pc(1);
+    d.put(0, &[0, a0 as i64, a1 as i64, 0]);
+    let mut buf = vec![0; d.link().unwrap()];
+    d.encode_at(&mut buf, base).unwrap();
+    let rel = |to: u64, end: u64| ((to - (base + end)) as u32).to_le_bytes();
+    let mut want = vec![0x90, 0xE9];
+    want.extend(rel(a0, 6));
+    want.push(0xE9);
+    want.extend(rel(a1, 11));
+    assert_eq!(buf, want);
+    assert_eq!(d.pc_label(0), PcLabel::Absolute(a0));
+    assert_eq!(d.global(0), Some(a1));
+    assert_eq!(d.global_offset(0), None);
+}
+
+#[test]
 fn sections_and_globals() {
     // section 0: ->g0: ret ; section 1: jmp ->g0 (backward across sections), ->g1 undefined
     let l = [
