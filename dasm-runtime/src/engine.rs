@@ -52,8 +52,9 @@ pub(crate) struct Item {
 /// One code section.
 #[derive(Default, Debug)]
 pub(crate) struct Section {
-    /// The section's bytes, final except at item positions; `code[..used]` is the code, the
-    /// rest is zeroed slack so that short copies can be done in fixed-size chunks.
+    /// The section's bytes, final except in item fields (whose bytes are left as they were:
+    /// encode writes every field); `code[..used]` is the code, the rest is slack so that short
+    /// copies can be done in fixed-size chunks.
     pub code: Vec<u8>,
     /// Bytes of `code` in use.
     pub used: usize,
@@ -122,18 +123,6 @@ pub(crate) mod raw {
             code.as_mut_ptr()
                 .add(at)
                 .cast::<[u8; 4]>()
-                .write_unaligned(v.to_le_bytes())
-        }
-    }
-    /// Store 8 bytes at `at`.
-    #[inline(always)]
-    pub fn put8(code: &mut [u8], at: usize, v: u64) {
-        assert_room(code, at, 8);
-        // SAFETY: as in `put4`.
-        unsafe {
-            code.as_mut_ptr()
-                .add(at)
-                .cast::<[u8; 8]>()
                 .write_unaligned(v.to_le_bytes())
         }
     }
@@ -552,7 +541,13 @@ impl<'a> Dasm<'a> {
         }
         let mut o = 0usize;
         for sec in sections.iter() {
-            o = encode_section(buf, o, sec, insts, base, globals_preset, extern_resolver)?;
+            let mut rare = Rare {
+                sec,
+                base,
+                preset: globals_preset,
+                resolver: extern_resolver,
+            };
+            o = encode_section(buf, o, sec, insts, &mut rare)?;
         }
         if o != size {
             return Err(DasmError::Phase);
@@ -701,20 +696,18 @@ fn link_section<const MULTI: bool>(
     starts: &[i64],
     mut ofs: i64,
 ) -> Result<i64, DasmError> {
-    let defs = &sec.defs[..];
-    let mut d = 0;
-    // Items before the next label definition (`u32::MAX`: none left).
-    let mut next = defs.first().map_or(u32::MAX, |x| x.0);
+    // The next label definition: (items before it, instance); `u32::MAX` items: none left.
+    let mut defs = sec.defs.iter().copied();
+    let mut next = defs.next().unwrap_or((u32::MAX, 0));
     // Place the labels defined before item `$idx` (labels bound by SETLABEL are not in
     // `defs`).
     macro_rules! place {
         ($idx:expr) => {
-            while next <= $idx {
-                if let Some(l) = insts.get_mut(defs[d].1 as usize) {
+            while next.0 <= $idx {
+                if let Some(l) = insts.get_mut(next.1 as usize) {
                     l.fin = l.est + ofs;
                 }
-                d += 1;
-                next = defs.get(d).map_or(u32::MAX, |x| x.0);
+                next = defs.next().unwrap_or((u32::MAX, 0));
             }
         };
     }
@@ -765,6 +758,17 @@ fn link_section<const MULTI: bool>(
     Ok(ofs)
 }
 
+/// What encoding an item other than a branch to a code label needs, behind one pointer so that
+/// the branch loop keeps its registers.
+struct Rare<'r> {
+    sec: &'r Section,
+    /// Address of the code.
+    base: u64,
+    /// Addresses of undefined globals.
+    preset: &'r [Option<u64>],
+    resolver: &'r mut Option<ExternResolver>,
+}
+
 /// Pass 3 for one section: its code, placed at `o` in `buf`; returns where it ends.
 #[inline(never)]
 fn encode_section(
@@ -772,9 +776,7 @@ fn encode_section(
     mut o: usize,
     sec: &Section,
     insts: &[Inst],
-    base: u64,
-    preset: &[Option<u64>],
-    resolver: &mut Option<ExternResolver>,
+    rare: &mut Rare<'_>,
 ) -> Result<usize, DasmError> {
     let code = Code {
         bytes: &sec.code,
@@ -787,7 +789,7 @@ fn encode_section(
         let pos = item.pos as usize;
         let k = item.kind;
         if k >= kind::ALIGN {
-            (o, src) = encode_other(buf, o, src, code, sec, item, insts, base, preset, resolver)?;
+            (o, src) = encode_other(buf, o, src, code, item, insts, rare)?;
             continue;
         }
         // The target as an offset from the start of the code (the code's address cancels);
@@ -797,7 +799,7 @@ fn encode_section(
             let at = place::<4>(buf, o, olim, code, src, pos)?;
             let rel = match i32::try_from(l.fin.wrapping_sub(at as i64 + 4)) {
                 Ok(rel) => rel,
-                Err(_) => rel_far(l, at, base, preset)?,
+                Err(_) => rel_far(l, at, rare)?,
             };
             raw::field(buf, at, rel.to_le_bytes());
             o = at + 4;
@@ -821,32 +823,32 @@ fn encode_section(
 /// reach: an error).
 #[cold]
 #[inline(never)]
-fn rel_far(l: &Inst, at: usize, base: u64, preset: &[Option<u64>]) -> Result<i32, DasmError> {
+fn rel_far(l: &Inst, at: usize, rare: &Rare<'_>) -> Result<i32, DasmError> {
     if l.state == DEF {
         return Err(DasmError::RelOutOfRange { offset: at });
     }
-    Ok(i32::from_le_bytes(rel32(
-        base,
-        at,
-        target_addr(l, base, preset)?,
-    )?))
+    let target = target_addr(l, rare.base, rare.preset)?;
+    Ok(i32::from_le_bytes(rel32(rare.base, at, target)?))
 }
 
 /// Pass 3 for an item that is not a branch; returns the new output and code positions.
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn encode_other(
     buf: &mut [u8],
     o: usize,
     src: usize,
     code: Code<'_>,
-    sec: &Section,
     item: &Item,
     insts: &[Inst],
-    base: u64,
-    preset: &[Option<u64>],
-    resolver: &mut Option<ExternResolver>,
+    rare: &mut Rare<'_>,
 ) -> Result<(usize, usize), DasmError> {
+    let Rare {
+        sec,
+        base,
+        preset,
+        resolver,
+    } = rare;
+    let base = *base;
     let olim = buf.len().saturating_sub(39);
     let pos = item.pos as usize;
     match item.kind {

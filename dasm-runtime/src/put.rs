@@ -331,7 +331,6 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 let data = self.targets.len() as u32;
                 self.targets.push(target);
                 self.item(kind::REL_A, data, 0);
-                raw::put4(self.code, self.used, 0);
                 self.used += 4;
                 self.floor = self.used;
                 self.track(target);
@@ -366,7 +365,6 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     (kind::SHORT3, 0xeb)
                 };
                 self.item(shrink, inst, short);
-                raw::put4(self.code, self.used, 0);
                 self.used += 4;
                 self.floor = self.used;
             }
@@ -386,7 +384,6 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                         })?
                 };
                 self.item(kind::ADDR, inst, 0);
-                raw::put8(self.code, self.used, 0);
                 self.used += 8;
                 self.floor = self.used;
             }
@@ -422,7 +419,6 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             }
             Act::Extern => {
                 self.item(kind::EXTERN, u32::from(op.p2), op.p1);
-                raw::put4(self.code, self.used, 0);
                 self.used += 4;
                 self.floor = self.used;
             }
