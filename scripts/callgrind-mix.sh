@@ -14,7 +14,7 @@ warm() { local a b; a=$(count "$1" 1); b=$(count "$1" 3); echo $(( (b - a) / 2 )
 base=$(warm baseline)
 for tool in dasr dynasmrs iced; do
   w=$(warm "$tool")
-  awk -v t="$tool" -v w="$w" -v b="$base" 'BEGIN { printf "%s: %.1f instructions per emitted instruction\n", t, (w - b) / 1000000 }'
+  awk -v t="$tool" -v w="$w" -v b="$base" 'BEGIN { printf "%s: %.2f instructions per emitted instruction\n", t, (w - b) / 1000000 }'
 done
 # dasr's split (inclusive costs over the 3-run profile, divided by 3 runs and 1M instructions)
 callgrind_annotate --inclusive=yes "$out/cg.dasr.3" 2>/dev/null \
