@@ -350,11 +350,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                             offset: op.at as usize + 1,
                         })?
                 };
-                // A shrink rewrites the one or two opcode bytes before the field: only
-                // when they are plain code of this instruction.
-                // The item's kind is the saving; its aux byte the short opcode (`E9` -> `EB`,
-                // `0F 8x` -> `7x`), known from the op when the opcode is among its literal
-                // bytes; else read here, when those bytes are plain code of this instruction.
+                // The item's kind is the saving of the short form (the candidate `op.p2`), its
+                // aux byte the short opcode (`E9` -> `EB`, `0F 8x` -> `7x`). A shrink rewrites
+                // the one or two opcode bytes before the field, so only when they are plain
+                // code of this instruction: known from the op when they are among its literal
+                // bytes, else judged here.
                 let (shrink, short) = if op.short != 0 {
                     (op.p2, op.short)
                 } else if op.p2 == 0 || self.used < self.floor + usize::from(op.p2 / 2) {
