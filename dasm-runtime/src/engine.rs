@@ -13,7 +13,7 @@
 //! writing the real alignment padding, and patches each item.
 
 use crate::error::DasmError;
-use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, PENDING};
+use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, MAX_INSTS, PENDING};
 use crate::put::Exec;
 use crate::runs::{Op, Run, Runs, StaticRun};
 
@@ -451,6 +451,11 @@ impl<'a> Dasm<'a> {
         }
         if let Some(n) = self.labels.first_pending_local() {
             return Err(DasmError::UndefLocal(n));
+        }
+        if self.labels.insts.len() >= MAX_INSTS {
+            return Err(DasmError::NoMemory(format!(
+                "more than {MAX_INSTS} label instances"
+            )));
         }
         let Dasm {
             sections, labels, ..

@@ -87,22 +87,25 @@ pub(crate) const DEF: u8 = 1;
 /// [`Inst::state`]: defined and bound by SETLABEL to an absolute address ([`Inst::addr`]).
 pub(crate) const ABS: u8 = 2;
 
-/// A label slot: [`EMPTY`], a defined instance `i` as `i + 1`, or a pending one as
-/// `(i + 1) | PENDING`.
+/// A label slot: [`EMPTY`], a defined instance `i` as `i`, or a pending one as
+/// `i | PENDING`.
 pub(crate) type Slot = u32;
-/// Neither defined nor referenced.
-pub(crate) const EMPTY: Slot = 0;
+/// Neither defined nor referenced (never an instance: see [`MAX_INSTS`]).
+pub(crate) const EMPTY: Slot = !PENDING;
 /// Flag of a slot whose instance is referenced forward and not yet defined.
 pub(crate) const PENDING: Slot = 1 << 31;
+/// Instances a code generation may have (link refuses more): their indices stay below
+/// [`EMPTY`]. At 32 bytes each, that is 64 GiB of instances.
+pub(crate) const MAX_INSTS: usize = EMPTY as usize;
 
 /// The instance a non-empty slot holds.
 #[inline(always)]
 pub(crate) fn slot_inst(s: Slot) -> u32 {
-    (s & !PENDING).wrapping_sub(1)
+    s & !PENDING
 }
 
 /// All label slots and instances of a code generation.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub(crate) struct Labels {
     pub insts: Vec<Inst>,
     pub locals: [Slot; 10],
@@ -113,6 +116,19 @@ pub(crate) struct Labels {
     /// Global label definitions in definition order: ([`Inst::key`] of the definition,
     /// instance).
     pub global_defs: Vec<(u64, u32)>,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            insts: Vec::new(),
+            locals: [EMPTY; 10],
+            globals: Vec::new(),
+            pcs: Vec::new(),
+            pending_pcs: 0,
+            global_defs: Vec::new(),
+        }
+    }
 }
 
 impl Labels {
@@ -145,7 +161,7 @@ impl Labels {
             return slot_inst(s);
         }
         let i = new_inst(insts, kind);
-        *slot = (i + 1) | PENDING;
+        *slot = i | PENDING;
         i
     }
 
@@ -174,7 +190,7 @@ impl Labels {
             });
             i
         };
-        *slot = i + 1;
+        *slot = i;
         i
     }
 
@@ -220,7 +236,7 @@ impl Labels {
             return Some(slot_inst(s));
         }
         let i = new_inst(&mut self.insts, LabelKind::Pc(pc as u32));
-        *slot = (i + 1) | PENDING;
+        *slot = i | PENDING;
         self.pending_pcs += 1;
         Some(i)
     }
