@@ -537,7 +537,7 @@ impl<'a> Dasm<'a> {
             }
             if globals_out[g].is_none() || key >= last[g] {
                 last[g] = key;
-                globals_out[g] = Some(if l.state == ABS {
+                globals_out[g] = Some(if l.state() == ABS {
                     l.addr()
                 } else {
                     base.wrapping_add(l.fin as u64)
@@ -579,7 +579,7 @@ impl<'a> Dasm<'a> {
             return PcLabel::Undefined;
         }
         match self.labels.insts.get(slot_inst(s) as usize) {
-            Some(l) if l.state == ABS => PcLabel::Absolute(l.addr()),
+            Some(l) if l.state() == ABS => PcLabel::Absolute(l.addr()),
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
@@ -588,7 +588,7 @@ impl<'a> Dasm<'a> {
     /// Offset of global label `index` (0-based) in the code after `link`, if it is defined.
     pub fn global_offset(&self, index: usize) -> Option<usize> {
         let l = self.labels.global_def(index)?;
-        (l.state == DEF && self.linked.is_some()).then_some(l.fin as usize)
+        (l.state() == DEF && self.linked.is_some()).then_some(l.fin as usize)
     }
 
     /// The size `link` computed, if the state is linked.
@@ -671,10 +671,10 @@ pub enum PcLabel {
 
 /// The absolute address a label instance stands for at encode time.
 fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmError> {
-    if l.state == DEF {
+    if l.state() == DEF {
         return Ok(base.wrapping_add(l.fin as u64));
     }
-    if l.state == ABS {
+    if l.state() == ABS {
         return Ok(l.addr());
     }
     match l.kind() {
@@ -829,7 +829,7 @@ fn encode_section(
 #[cold]
 #[inline(never)]
 fn rel_far(l: &Inst, at: usize, rare: &Rare<'_>) -> Result<i32, DasmError> {
-    if l.state == DEF {
+    if l.state() == DEF {
         return Err(DasmError::RelOutOfRange { offset: at });
     }
     let target = target_addr(l, rare.base, rare.preset)?;

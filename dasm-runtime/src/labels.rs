@@ -21,7 +21,7 @@ pub(crate) enum LabelKind {
 ///
 /// Link reads `est`, `fin` and `key` of every branch target; a label that is not defined in
 /// the code (still pending, an undefined global, or bound to an address by SETLABEL) has
-/// `est` = [`FAR`], which makes every branch to it long without a test of `state`.
+/// `est` = [`FAR`], which makes every branch to it long without a test of its state.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Inst {
     /// DynASM's pass-1 offset estimate within the section, or [`FAR`].
@@ -35,10 +35,8 @@ pub(crate) struct Inst {
     pub key: u64,
     /// Label number: local 1..=9, global 0-based, PC label.
     pub num: u32,
-    /// [`LOCAL`], [`GLOBAL`] or [`PC`].
+    /// [`LOCAL`], [`GLOBAL`] or [`PC`], plus [`BOUND`] once bound by SETLABEL.
     pub tag: u8,
-    /// [`UNDEF`], [`DEF`] or [`ABS`].
-    pub state: u8,
 }
 
 /// [`Inst::tag`] of a local label.
@@ -47,6 +45,8 @@ pub(crate) const LOCAL: u8 = 0;
 pub(crate) const GLOBAL: u8 = 1;
 /// [`Inst::tag`] of a PC label.
 pub(crate) const PC: u8 = 2;
+/// [`Inst::tag`] flag of a label bound to an address by SETLABEL.
+pub(crate) const BOUND: u8 = 0x80;
 
 /// [`Inst::est`] of a label not defined in the code: far enough from any branch that no
 /// branch to it is short, close enough to 0 that link's sums cannot overflow.
@@ -57,7 +57,7 @@ pub(crate) const NOWHERE: u64 = u64::MAX;
 impl Inst {
     /// Which label this is an instance of.
     pub fn kind(&self) -> LabelKind {
-        match self.tag {
+        match self.tag & !BOUND {
             LOCAL => LabelKind::Local(self.num as u8),
             GLOBAL => LabelKind::Global(self.num as u8),
             _ => LabelKind::Pc(self.num),
@@ -71,9 +71,19 @@ impl Inst {
     pub fn addr(&self) -> u64 {
         self.key
     }
+    /// [`UNDEF`], [`DEF`] or [`ABS`]: defined in the code when it has an estimate.
+    pub fn state(&self) -> u8 {
+        if self.est != FAR {
+            DEF
+        } else if self.tag & BOUND != 0 {
+            ABS
+        } else {
+            UNDEF
+        }
+    }
     /// Bind to `addr` (SETLABEL): no longer a place in the code.
     pub fn bind(&mut self, addr: i64) {
-        self.state = ABS;
+        self.tag |= BOUND;
         self.est = FAR;
         self.fin = FAR;
         self.key = addr as u64;
@@ -174,7 +184,6 @@ impl Labels {
             if let Some(inst) = insts.get_mut(i as usize) {
                 inst.est = at.est;
                 inst.key = at.key;
-                inst.state = DEF;
             }
             i
         } else {
@@ -186,7 +195,6 @@ impl Labels {
                 key: at.key,
                 num,
                 tag,
-                state: DEF,
             });
             i
         };
@@ -330,7 +338,6 @@ fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
         key: NOWHERE,
         num,
         tag,
-        state: UNDEF,
     });
     i
 }
