@@ -121,8 +121,6 @@ pub(crate) struct Labels {
     pub locals: [Slot; 10],
     pub globals: Vec<Slot>,
     pub pcs: Vec<Slot>,
-    /// PC label slots currently pending.
-    pub pending_pcs: usize,
     /// Global label definitions in definition order: ([`Inst::key`] of the definition,
     /// instance).
     pub global_defs: Vec<(u64, u32)>,
@@ -135,7 +133,6 @@ impl Default for Labels {
             locals: [EMPTY; 10],
             globals: Vec::new(),
             pcs: Vec::new(),
-            pending_pcs: 0,
             global_defs: Vec::new(),
         }
     }
@@ -159,7 +156,6 @@ impl Labels {
         self.locals = [EMPTY; 10];
         self.globals.fill(EMPTY);
         self.pcs.fill(EMPTY);
-        self.pending_pcs = 0;
         self.global_defs.clear();
     }
 
@@ -245,7 +241,6 @@ impl Labels {
         }
         let i = new_inst(&mut self.insts, LabelKind::Pc(pc as u32));
         *slot = i | PENDING;
-        self.pending_pcs += 1;
         Some(i)
     }
 
@@ -272,9 +267,6 @@ impl Labels {
     #[inline(always)]
     pub fn define_pc(&mut self, pc: i64, at: At) -> Option<u32> {
         let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
-        if *slot & PENDING != 0 {
-            self.pending_pcs -= 1;
-        }
         Some(Self::define(
             slot,
             &mut self.insts,
@@ -297,7 +289,8 @@ impl Labels {
 
     /// The first PC label referenced but not defined.
     pub fn first_pending_pc(&self) -> Option<usize> {
-        if self.pending_pcs == 0 {
+        // One pass that vectorizes (no count kept on put's path), then the search.
+        if self.pcs.iter().fold(0, |a, s| a | s) & PENDING == 0 {
             return None;
         }
         self.pcs.iter().position(|s| s & PENDING != 0)
