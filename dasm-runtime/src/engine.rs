@@ -622,8 +622,11 @@ fn put_dyn<const VREGS: bool>(
 }
 
 /// A run decoded at compile time: straight-line code, one step per op (the conditions on
-/// `N` are constants), a loop only for ops beyond the first 32.
-#[inline(always)]
+/// `N` are constants), a loop only for ops beyond the first 32. Inlined into each put site in
+/// optimized builds; with debug assertions (unoptimized builds), one function per `N`, so
+/// that put sites stay small and quick to compile.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline(never))]
 fn put_static<const VREGS: bool, const N: usize>(
     sec: &mut Section,
     labels: &mut Labels,
@@ -643,7 +646,7 @@ fn put_static<const VREGS: bool, const N: usize>(
     macro_rules! steps {
         ($($i:literal)*) => {
             $(
-                if $i + 1 < N {
+                if const { $i + 1 < N } {
                     ex.step(&ops[$i])?;
                 }
             )*

@@ -116,8 +116,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
         });
     }
 
-    /// Execute one op that is not the last of its run.
-    #[inline(always)]
+    /// Execute one op that is not the last of its run. Inlined in optimized builds (the
+    /// specialization of `put!` runs); a call in builds with debug assertions, which do not
+    /// optimize, so that each put site stays small and quick to compile.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub fn step(&mut self, op: &Op) -> Result<(), DasmError> {
         // The literal bytes before the action, in one 16-byte move (room is reserved).
         raw::put16(self.code, self.used, &op.head);
