@@ -1,6 +1,6 @@
 //! Decoded action runs: each run of the action list is decoded once, the first time a `put`
 //! starts there, into a short list of [`Op`]s: one per action, each carrying the literal code
-//! bytes that precede it (at most 16; longer literal stretches are split into [`LIT`] ops).
+//! bytes that precede it (at most 16; longer literal stretches are split into [`Act::Lit`] ops).
 //! `put` then copies literal bytes in one fixed-size move per op and dispatches once per action
 //! instead of once per byte.
 
