@@ -7,7 +7,7 @@
 //! specialize the engine for the run (or, with [`Options::plain_puts`], DynASM's shape
 //! `dst.put(START, &[args])`). Rust lines pass through, and line N of the input stays line N
 //! of the output. Use it from build.rs with [`Build`], from
-//! the command line with the `dasm-pre` binary, or call the pure function [`preprocess`]:
+//! the command line with the `dasm-pre` binary, or call the pure function [`preprocess()`]:
 //!
 //! ```
 //! use dasm_pre::{preprocess, FsLoader, Options};
