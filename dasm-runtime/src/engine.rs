@@ -861,13 +861,11 @@ fn encode_other(
     let pos = item.pos as usize;
     match item.kind {
         kind::ALIGN => {
-            let mut o = place::<0>(buf, o, olim, code, src, pos)?;
-            let mask = usize::from(item.aux);
-            while o & mask != 0 {
-                *buf.get_mut(o).ok_or(DasmError::Phase)? = 0x90;
-                o += 1;
-            }
-            Ok((o, pos))
+            // The padding link decided (a mismatch with the real offset ends in PHASE).
+            let o = place::<0>(buf, o, olim, code, src, pos)?;
+            let end = o + item.data as usize;
+            buf.get_mut(o..end).ok_or(DasmError::Phase)?.fill(0x90);
+            Ok((end, pos))
         }
         kind::REL_A => {
             let target = sec
