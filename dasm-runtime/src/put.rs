@@ -353,19 +353,17 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                             offset: op.at as usize + 1,
                         })?
                 };
-                // The item's kind is the saving of the short form (the candidate `op.p2`), its
-                // aux byte the short opcode (`E9` -> `EB`, `0F 8x` -> `7x`). A shrink rewrites
-                // the one or two opcode bytes before the field, so only when they are plain
-                // code of this instruction: known from the op when they are among its literal
-                // bytes, else judged here.
-                let (shrink, short) = if op.short != 0 {
-                    (op.p2, op.short)
-                } else if op.p2 == 0 || self.used < self.floor + usize::from(op.p2 / 2) {
+                // The item's kind is the saving of the short form (`op.p2`, judged by the
+                // run's last code byte as DynASM does), its aux byte the short opcode (`E9` ->
+                // `EB`, `0F 8x` -> `7x`). A shrink rewrites the one or two bytes before the
+                // field, so only when they were written by this run after the last field: known
+                // from the op when they are among its literal bytes, else checked here.
+                let (shrink, short) = if op.p2 == 0
+                    || (op.lit_len < op.p2 / 2 && self.used < self.floor + usize::from(op.p2 / 2))
+                {
                     (kind::LONG, 0)
-                } else if op.p2 == 4 {
-                    (kind::SHORT4, self.code[self.used - 1].wrapping_sub(0x10))
                 } else {
-                    (kind::SHORT3, 0xeb)
+                    (op.p2, op.short)
                 };
                 self.item(shrink, inst, short);
                 self.used += 4;

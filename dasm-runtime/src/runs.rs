@@ -107,12 +107,10 @@ pub(crate) struct Op {
     /// First parameter byte (VREG kind, label number, fill, mask, extern type, section).
     pub p1: u8,
     /// Second parameter: the extern index; for REL_LG/REL_PC the shrink candidate judged by the
-    /// action-list byte before the action (3 after `E9`, 4 after `8x`, else 0); for DISP 1
+    /// run's last code byte before the action (3 after `E9`, 4 after `8x`, else 0); for DISP 1
     /// when IMM_DB/IMM_WB follows.
     pub p2: u8,
-    /// For REL_LG/REL_PC with a shrink candidate whose opcode bytes are among the op's own
-    /// literal bytes (so plain code of this instruction): the short opcode (`EB`, `7x`);
-    /// else 0, and `put` judges from the code.
+    /// For REL_LG/REL_PC with a shrink candidate: the short opcode (`EB`, `7x`); else 0.
     pub short: u8,
 }
 
@@ -175,8 +173,10 @@ impl Runs {
     fn decode(&mut self, acts: &[u8], start: usize) -> Run {
         let first = self.ops.len();
         let mut p = start;
+        let mut code = 0;
         loop {
-            let (op, next, last) = next_op(acts, p);
+            let (op, next, last, c) = next_op(acts, p, code);
+            code = c;
             self.ops.push(op);
             p = next;
             if last {
@@ -220,21 +220,24 @@ impl Run {
 }
 
 /// Decode the op that starts at `p`: the literal bytes there (at most 16) and the action after
-/// them. Returns the op, where the next one starts, and whether it ends the run (STOP, SECTION,
-/// or the end of the list).
-pub(crate) const fn next_op(acts: &[u8], mut p: usize) -> (Op, usize, bool) {
+/// them. `code` is the run's last code byte before `p` (a literal or escaped byte; 0 at the
+/// start of a run): DynASM judges branch shrinking by it, skipping action parameters. Returns
+/// the op, where the next one starts, whether it ends the run (STOP, SECTION, or the end of
+/// the list), and the run's last code byte after the op.
+pub(crate) const fn next_op(acts: &[u8], mut p: usize, mut code: u8) -> (Op, usize, bool, u8) {
     let mut head = [0u8; HEAD];
     let mut n = 0;
     loop {
         if p >= acts.len() {
-            return (op(head, n, Act::Truncated, p, 0, 0), p, true);
+            return (op(head, n, Act::Truncated, p, 0, 0), p, true, code);
         }
         let a = acts[p];
         if a < DISP {
             if n == HEAD {
-                return (op(head, n, Act::Lit, p, 0, 0), p, false);
+                return (op(head, n, Act::Lit, p, 0, 0), p, false, code);
             }
             head[n] = a;
+            code = a;
             n += 1;
             p += 1;
             continue;
@@ -245,28 +248,30 @@ pub(crate) const fn next_op(acts: &[u8], mut p: usize) -> (Op, usize, bool) {
                 op(head, n, Act::Truncated, acts.len(), 0, 0),
                 acts.len(),
                 true,
+                code,
             );
         }
         let p1 = if nparams >= 1 { acts[p + 1] } else { 0 };
         let p2 = if nparams >= 2 { acts[p + 2] } else { 0 };
         if a == ESC {
             if n == HEAD {
-                return (op(head, n, Act::Lit, p, 0, 0), p, false);
+                return (op(head, n, Act::Lit, p, 0, 0), p, false, code);
             }
             head[n] = p1;
+            code = p1;
             n += 1;
             p += 2;
             continue;
         }
         let p2 = match a {
-            // DynASM judges by the byte just before the action in the list: `E9` may become
-            // `EB rel8`, `0F 8x` may become `7x rel8`. `put` checks that the bytes to rewrite
-            // are plain code.
+            // DynASM (`dasm_link`) judges by the run's last code byte, literal or escaped,
+            // never by an action's parameter byte (a VREG kind 0x80..0x8f before a
+            // rip-relative label is not a `0F 8x`): `E9` may become `EB rel8`, `0F 8x` may
+            // become `7x rel8`. `put` checks that the bytes to rewrite are plain code.
             REL_LG | REL_PC => {
-                let before = if p > 0 { acts[p - 1] } else { 0 };
-                if before == 0xe9 {
+                if code == 0xe9 {
                     3
-                } else if before & 0xf0 == 0x80 {
+                } else if code & 0xf0 == 0x80 {
                     4
                 } else {
                     0
@@ -280,15 +285,15 @@ pub(crate) const fn next_op(acts: &[u8], mut p: usize) -> (Op, usize, bool) {
         };
         let mut o = op(head, n, act(a), p, p1, p2);
         if a == REL_LG || a == REL_PC {
-            o.short = if p2 == 3 && n >= 1 {
+            o.short = if p2 == 3 {
                 0xeb
-            } else if p2 == 4 && n >= 2 {
-                head[n - 1].wrapping_sub(0x10)
+            } else if p2 == 4 {
+                code.wrapping_sub(0x10)
             } else {
                 0
             };
         }
-        return (o, p + 1 + nparams, a == STOP || a == SECTION);
+        return (o, p + 1 + nparams, a == STOP || a == SECTION, code);
     }
 }
 
@@ -319,8 +324,10 @@ pub struct StaticRun<const N: usize> {
 pub const fn static_len(bytes: &[u8]) -> usize {
     let mut p = 1;
     let mut n = 0;
+    let mut code = 0;
     loop {
-        let (_, next, last) = next_op(bytes, p);
+        let (_, next, last, c) = next_op(bytes, p, code);
+        code = c;
         n += 1;
         p = next;
         if last {
@@ -338,8 +345,10 @@ impl<const N: usize> StaticRun<N> {
         let mut ops = [op([0; HEAD], 0, Act::Truncated, 0, 0, 0); N];
         let mut p = 1;
         let mut i = 0;
+        let mut code = 0;
         while i < N {
-            let (mut o, next, _) = next_op(bytes, p);
+            let (mut o, next, _, c) = next_op(bytes, p, code);
+            code = c;
             // Offsets in the action list, for error details.
             o.at = (o.at as usize - 1 + start) as u32;
             ops[i] = o;
