@@ -25,13 +25,31 @@ impl Out {
         self.pieces.push(Piece::Action { code, params, arg });
     }
     fn vreg(&mut self, field: u8, count: u8, expr: &str, dist0: bool) {
+        self.vreg_arg(field, count, RtArg::int(expr), dist0);
+    }
+    /// A runtime register of `reg`'s class: an x87 register's number goes through
+    /// `x87_reg`, so that 8..15 are range errors (DynASM encodes them with a stray REX.B,
+    /// which turns `fadd st0, Rf(8)` into a memory access).
+    fn vreg_of(&mut self, field: u8, count: u8, reg: &Reg, expr: &str) {
+        let kind = if reg.kind == RegKind::St {
+            ArgKind::X87Reg
+        } else {
+            ArgKind::Int
+        };
+        let arg = RtArg {
+            expr: expr.to_string(),
+            kind,
+        };
+        self.vreg_arg(field, count, arg, false);
+    }
+    fn vreg_arg(&mut self, field: u8, count: u8, arg: RtArg, dist0: bool) {
         let dist = if dist0 {
             0
         } else {
             self.prefix.map(|p| self.len - p).unwrap_or(0)
         };
         let kind = (field << 5) | ((count & 3) << 3) | (dist as u8 & 7);
-        self.action(act::VREG, vec![kind], Some(RtArg::int(expr)));
+        self.action(act::VREG, vec![kind], Some(arg));
     }
     fn imm_bytes(&mut self, v: i64, n: usize) {
         for i in 0..n {
@@ -325,9 +343,11 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
             0
         }
     };
-    if let Some(e) = o_reg.and_then(|r| rt(&r.num)) {
-        let c = count_for(vex.is_none());
-        out.vreg(F_RM, c, e, false);
+    if let Some(r) = o_reg {
+        if let Some(e) = rt(&r.num) {
+            let c = count_for(vex.is_none());
+            out.vreg_of(F_RM, c, r, e);
+        }
     }
 
     // Immediates: find the runtime short forms (they need the opcode position).
@@ -362,7 +382,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
             }
             if let Some(e) = rt(&r.num) {
                 let c = count_for(true);
-                out.vreg(F_RM, c, e, false);
+                out.vreg_of(F_RM, c, r, e);
             }
         } else if let Some(m) = m_mem {
             let mi = m_idx.unwrap_or(0);
@@ -371,6 +391,18 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                     if any_imm {
                         return Err((
                             "NYI: rip-relative displacement followed by immediate".into(),
+                            Some(mi),
+                        ));
+                    }
+                    // DynASM accepts the is4 forms (`vblendvps`, `vpblendvb`, ...) here and
+                    // computes the rel32 from the end of the displacement, one byte short of
+                    // the end of the instruction (the is4 byte): wrong code. Rejected instead.
+                    if !f.imms.is_empty() {
+                        return Err((
+                            "rip-relative operand followed by an is4 register byte: DynASM \
+                             would compute the rel32 one byte short; load the address into a \
+                             register first"
+                                .into(),
                             Some(mi),
                         ));
                     }
@@ -586,7 +618,14 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                     ImmField::Idb => act::IMM_DB,
                     _ => act::IMM_D,
                 };
-                out.action(code, vec![], Some(a.clone()));
+                // The imm32 of a 64-bit operation is sign-extended by the CPU: a runtime
+                // 0x80000000..0xFFFFFFFF would load 0xFFFFFFFF_8xxxxxxx, so it is a range
+                // error, as the same literal is (the action list stays DynASM's).
+                let mut a = a.clone();
+                if (code == act::IMM_D || code == act::IMM_DB) && (f.rexw || f.o64) {
+                    a.kind = ArgKind::Sx32(Box::new(a.kind));
+                }
+                out.action(code, vec![], Some(a));
             }
             (_, Operand::Target(_)) => return Err(("bad operand size for label".into(), Some(oi))),
             _ => return Err(("bad operand mode".into(), Some(oi))),
