@@ -5,7 +5,7 @@
 
 use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
-use crate::ir::{Piece, Span, Symbols, TypeDecl};
+use crate::ir::{ArgKind, Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
 use crate::{cond, emit, x64};
 use std::collections::{HashMap, HashSet};
@@ -953,7 +953,13 @@ impl<'a> Pre<'a> {
                 self.run_slot = ctx.slot;
                 let data = DATA_OPS.contains(&op);
                 for piece in enc.pieces {
-                    let counts = matches!(&piece, Piece::Action { .. });
+                    // DynASM flushes after each data element: the two halves of a 64-bit value
+                    // (`.quad expr`) stay in one put, so the expression is evaluated once.
+                    let counts = match &piece {
+                        Piece::Action { arg: Some(a), .. } => a.kind != ArgKind::Lo32,
+                        Piece::Action { .. } => true,
+                        Piece::Code(_) => false,
+                    };
                     self.al.push(piece);
                     if data && counts && self.al.secpos + 2 > MAX_SECPOS {
                         self.flush();

@@ -151,14 +151,20 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
             }
         }
     }
-    let op_size = ops.iter().find_map(|o| match o {
+    let mut sizes = ops.iter().filter_map(|o| match o {
         Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
         Operand::Mem(m) => m.size,
         _ => None,
     });
+    let op_size = sizes.next();
+    // Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm, imm`):
+    // DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on the
+    // trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
+    let mixed = sizes.any(|z| Some(z) != op_size);
     f.ops.iter().zip(ops).all(|(alts, op)| {
+        let ignore = ignore_size || mixed && matches!(op, Operand::Imm { .. });
         alts.iter()
-            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore_size))
+            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore))
     })
 }
 
@@ -189,6 +195,17 @@ fn rt(n: &RegNum) -> Option<&str> {
 
 /// Encode `ops` with form `f`. Errors are messages with the index of the offending operand.
 pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<usize>)> {
+    // A size-less memory operand alone (`fnstenv`, `fxsave`, `clflush`, ...): DynASM turns
+    // `byte` into opcode - 1 (another instruction) and `word` into a 66 prefix (the 16-bit
+    // form); dasr rejects both rather than guess.
+    if let ([alts], [Operand::Mem(m)]) = (f.ops.as_slice(), ops) {
+        if alts.as_slice() == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
+            return Err((
+                "bad operand size: this memory operand takes no byte or word size".into(),
+                Some(0),
+            ));
+        }
+    }
     let mut out = Out::default();
     let find = |role: Role| f.roles.iter().position(|r| *r == role);
     let both = find(Role::B);
