@@ -4,9 +4,12 @@
 
 use dasm_pre::{preprocess, FsLoader, Level, Options};
 
+/// The action list and each put site's argument expressions.
+type Preprocessed = (Vec<u8>, Vec<Vec<String>>);
+
 /// Preprocess `body` (assembler lines) in a file with one action list: the action list and
 /// the put sites' argument expressions, or the error messages.
-fn run(body: &str) -> Result<(Vec<u8>, Vec<Vec<String>>), Vec<String>> {
+fn run(body: &str) -> Result<Preprocessed, Vec<String>> {
     let src = format!("|.arch x64\n|.actionlist A\n{body}");
     let out = preprocess(src.as_bytes(), &Options::default(), &FsLoader);
     let errors: Vec<String> = out
