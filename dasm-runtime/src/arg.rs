@@ -171,7 +171,8 @@ pub fn x87_reg(v: i64) -> i64 {
     }
 }
 
-/// The value a narrowing function refused, if `v` is one.
+/// The value a narrowing function refused, if `v` is one: [`NARROWED`] and 32 low bits, no
+/// other bit (`i64::MAX`, say, is just out of range).
 pub(crate) fn narrowed(v: i64) -> Option<i64> {
-    (v > 0 && v & NARROWED != 0).then_some(v & !NARROWED)
+    (v & !(NARROWED | 0xFFFF_FFFF) == 0 && v & NARROWED != 0).then_some(v & 0xFFFF_FFFF)
 }
