@@ -141,3 +141,20 @@ fn quad_halves_stay_in_one_put() {
     assert_eq!(&sites[0][22..], ["q", "q"]);
     assert_eq!(sites[1], ["z"]);
 }
+
+/// `ah`..`bh` with a runtime register: a runtime register 8..15 needs a REX prefix at run time,
+/// which turns `ah` into `spl` (DynASM encodes `cmp ah, byte [rax+Rq(i)]` so). Rejected.
+#[test]
+fn high_byte_register_with_a_runtime_register() {
+    for line in [
+        "cmp ah, byte [rax+Rq(i)*1]",
+        "add ah, [Rq(b)]",
+        "mov byte [Rq(b)+8], dh",
+    ] {
+        rejected(
+            &format!("| {line}\n"),
+            "cannot be combined with a runtime register",
+        );
+    }
+    assert!(run("| mov ah, byte [rbx]\n").is_ok());
+}

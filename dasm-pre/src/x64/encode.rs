@@ -314,10 +314,20 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
         }
     } else {
         let need = rex_w || rex_r || rex_x || rex_b || rex8;
-        if need {
-            if let Some(h) = high8 {
+        if let Some(h) = high8 {
+            if need {
                 return Err((
                     "ah, ch, dh and bh cannot be encoded in an instruction with a REX prefix"
+                        .into(),
+                    Some(h),
+                ));
+            }
+            // A runtime register may need a REX prefix at run time, which would silently turn
+            // ah..bh into spl..dil (as DynASM encodes `cmp ah, byte [rax+Rq(i)]`, i >= 8).
+            if group > 0 {
+                return Err((
+                    "ah, ch, dh and bh cannot be combined with a runtime register, which may \
+                     need a REX prefix (turning them into spl, bpl, sil, dil)"
                         .into(),
                     Some(h),
                 ));
