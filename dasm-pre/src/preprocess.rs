@@ -883,11 +883,13 @@ impl<'a> Pre<'a> {
                 .collect()
         };
         for (body, _) in &m.body {
+            // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
             let text = lines::map_words(body, |w| {
+                let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
                 m.params
                     .iter()
-                    .position(|p| p == w)
-                    .map(|i| args[i].clone())
+                    .position(|p| p == name)
+                    .map(|i| format!("{hash}{}", args[i]))
             });
             let mut c = ctx.clone();
             c.macros.push(key.clone());
