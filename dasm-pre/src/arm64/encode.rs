@@ -838,17 +838,23 @@ impl<'s> Enc<'s> {
     /// Encode an entry: try each form, keep the first that parses, report the last error.
     pub fn entry(&mut self, forms: &[Form], params: &mut [String]) -> Result<u32, Err> {
         let mut last = ("no form".to_string(), None);
+        let mut extra = None;
         for f in forms {
             let mark = self.acts.len();
             match self.form(f, params) {
                 Ok(op) => return Ok(op),
                 Err(err) => {
                     self.acts.truncate(mark);
+                    // A form that matched but for operands left over (which DynASM
+                    // ignores) is the one to report.
+                    if err.0 == "too many operands" && !f.1.contains('L') {
+                        extra.get_or_insert(err.clone());
+                    }
                     last = err;
                 }
             }
         }
-        Err(last)
+        Err(extra.unwrap_or(last))
     }
 
     /// Rewrite a bitfield alias into its `xbfm` operands.
