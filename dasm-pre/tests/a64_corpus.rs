@@ -134,11 +134,19 @@ fn accepted_lines() {
                 want_dasr.push(*w);
             }
         }
+        // The engine's arguments: `0(a,b,...)` in put_args; one put per case.
+        let want_args = f[8]
+            .strip_prefix("0(")
+            .and_then(|a| a.strip_suffix(')'))
+            .map(|a| if a.is_empty() { 0 } else { a.split(',').count() });
+        let got_args: usize = out.listing.iter().map(|s| s.args.len()).sum();
         if out.has_errors() {
             bad.push(format!(
                 "{id} `{asm}': rejected: {}",
                 out.diagnostics[0].message
             ));
+        } else if want_args.is_some_and(|n| n != got_args) {
+            bad.push(format!("{id} `{asm}': {got_args} arguments, DynASM {want_args:?}"));
         } else if out.action_words != want_dasr {
             bad.push(format!(
                 "{id} `{asm}': {:08x?} want {:08x?}",
