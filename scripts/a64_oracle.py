@@ -3,12 +3,16 @@
 dasm_arm64.lua), run outside the repository.
 
     python3 scripts/a64_oracle.py /path/to/LuaJIT/dynasm > testdata/a64_oracle.tsv
+    python3 scripts/a64_oracle.py /path/to/LuaJIT/dynasm --programs > testdata/a64_oracle_programs.jsonl
 
 Probe lines are generated from dasm-pre's instruction table (dasm-pre/src/arm64/table.rs):
 for every mnemonic and form, a base line, then each operand varied over boundary values,
 runtime operands and bad spellings (one operand at a time), plus the pseudo-ops. Each probe is
 translated alone (`luajit dynasm.lua -L case.dasc`); the output has one row per probe:
 `asm <TAB> ok <TAB> action words (hex)` or `asm <TAB> err <TAB> DynASM's message`.
+With `--programs`: multi-line programs (random sequences of accepted probe lines with C lines,
+sections and labels, seed 14, and a few fixed shapes), one JSON object each: the source, and
+DynASM's action list words and put sites (start, number of arguments), or its error.
 Only the vectors are committed, never DynASM's code.
 """
 import os
@@ -202,6 +206,98 @@ def main():
         for asm in probes():
             r, v = run(dynasm_dir, asm, tmp)
             print(f"{asm}\t{r}\t{v}", flush=True)
+
+
+def split_args(s):
+    """Top-level comma split of a C argument list."""
+    out, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def program_sources(seed=14, count=60):
+    """Multi-line programs: random sequences of accepted probe lines (with runtime operands,
+    labels, data, alignment), C lines in between, sections, and a few fixed shapes."""
+    import random
+    rng = random.Random(seed)
+    # Lines DynASM accepts, minus the DynASM bugs dasr rejects (a64_oracle_dasr.tsv).
+    bugs = {l.split("\t")[0] for l in open(os.path.join(HERE, "..", "testdata", "a64_oracle_dasr.tsv"))}
+    good = [l.split("\t")[0] for l in open(os.path.join(HERE, "..", "testdata", "a64_oracle.tsv"))
+            if l.split("\t")[1:2] == ["ok"] and l.split("\t")[0] not in bugs]
+    progs = []
+    for k in range(count):
+        lines = ["|.arch arm64", "|.section code, cold", "|.actionlist act", "|.globals G_",
+                 "|.globalnames gn", "|.externnames en", "void f(dasm_State **Dst, int n)", "{"]
+        for i in range(rng.randrange(5, 60)):
+            r = rng.random()
+            if r < 0.08:
+                lines.append("  step(%d);" % i)
+            elif r < 0.12:
+                lines.append("  |.%s" % rng.choice(["code", "cold"]))
+            elif r < 0.16:
+                lines.append("  |%s:" % rng.choice(["1", "2", "->g%d" % rng.randrange(8), "=>n+%d" % i]))
+            else:
+                lines.append("  | " + rng.choice(good))
+        lines.append("}")
+        progs.append("\n".join(lines) + "\n")
+    fixed = [
+        # 24 runtime registers: the flush before the instruction that could overflow 25.
+        "|.arch arm64\n|.actionlist act\nvoid f(dasm_State **Dst)\n{\n" +
+        "".join("  | add Rx(a), Rx(b), Rx(c)\n" for _ in range(12)) + "}\n",
+        # Data words and labels filling positions.
+        "|.arch arm64\n|.actionlist act\n|.globals G_\nvoid f(dasm_State **Dst)\n{\n" +
+        "".join("  | .quad ->l%d, v, 7\n" % i for i in range(10)) + "}\n",
+        # Macros with # parameters and token pasting.
+        "|.arch arm64\n|.actionlist act\n|.macro ld, r, n\n|  ldr x..r, [sp, #n*8]\n|.endmacro\n"
+        "|.define BASE, x19\nvoid f(dasm_State **Dst)\n{\n  | ld 1, 2\n  | ld, 3, 4\n"
+        "  | add BASE, BASE, #8\n}\n",
+        # Types.
+        "|.arch arm64\n|.actionlist act\n|.type ST, struct S, x20\nvoid f(dasm_State **Dst)\n{\n"
+        "  | ldr x0, ST->a\n  | str w1, ST:x3->b\n  | ldp x4, x5, ST->c\n  | add x6, ST, #1\n"
+        "  | ldr x7, ST[2].a\n  | movz w8, ##ST\n}\n",
+    ]
+    return progs + fixed
+
+
+def run_program(dynasm_dir, src, tmp):
+    path = os.path.join(tmp, "prog.dasc")
+    with open(path, "w") as f:
+        f.write(src)
+    p = subprocess.run(["luajit", "dynasm.lua", "-L", path], cwd=dynasm_dir,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        m = re.search(r"error: (.*)", p.stderr)
+        return {"source": src, "ok": False, "error": m.group(1) if m else p.stderr.strip()}
+    m = re.search(r"static const unsigned int act\[\d+\] = \{(.*?)\};", p.stdout, re.S)
+    words = [w.strip()[2:].rjust(8, "0") for w in m.group(1).split(",") if w.strip()]
+    sites = []
+    for call in re.finditer(r"dasm_put\(Dst, (.*?)\);\n", p.stdout):
+        args = split_args(call.group(1))
+        sites.append([int(args[0]), len(args) - 1])
+    return {"source": src, "ok": True, "words": words, "sites": sites}
+
+
+def programs_main(dynasm_dir):
+    import json
+    with tempfile.TemporaryDirectory() as tmp:
+        for src in program_sources():
+            print(json.dumps(run_program(dynasm_dir, src, tmp)), flush=True)
+
+
+if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[2] == "--programs":
+    programs_main(sys.argv[1])
+    sys.exit(0)
 
 
 if __name__ == "__main__":
