@@ -203,7 +203,8 @@ impl<'s> Enc<'s> {
             }
             return Ok((0, None));
         }
-        Err(format!("bad register name `{expr}'"))
+        let shown = if expr == SP31 { "sp" } else { &expr };
+        Err(format!("bad register name `{shown}'"))
     }
 
     /// A base register (`sp` or an x register) at bit 5.
