@@ -1,5 +1,5 @@
 //! Preprocessing speed on a LuaJIT-sized input (about 5,000 lines of Rust and assembler with
-//! macros, defines, labels and runtime operands): `cargo bench --bench preprocess`.
+//! macros, defines, labels and runtime operands): `cargo bench -p dasr-bench --bench preprocess`.
 
 use divan::counter::ItemsCount;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! optimised IR) on mandelbrot.b and hanoi.b, whole processes, best of a few runs each; prints
 //! the times and the ratio, and the JIT's own compile time for hanoi.b.
 //!
-//!     cargo bench --bench bf
+//!     cargo bench -p dasr-bench --bench bf
 //!
 //! Not part of `cargo test`.
 
@@ -54,7 +54,7 @@ fn best_of(runs: usize, bin: &Path, args: &[&str], expected: &[u8]) -> Duration 
 }
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let bins = build(&root);
     let data = root.join("testdata/bf");
     for (name, runs) in [("mandelbrot", 3), ("hanoi", 5)] {
