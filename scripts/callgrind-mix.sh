@@ -57,9 +57,9 @@ for tool in $tools; do
   warm=$(( (w3 - w1 - (b3 - b1)) / 2 ))
   printf "%-9s cold %7s   warm %7s   instructions per emitted instruction\n" "$tool" "$(per $cold)" "$(per $warm)"
   if [ "$tool" = dasr ]; then
-    lc=$(incl "$out/cg.dasr-cold.1" Dasm::link); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode)
-    l1=$(incl "$out/cg.dasr.1" Dasm::link); e1=$(incl "$out/cg.dasr.1" Dasm::encode)
-    l3=$(incl "$out/cg.dasr.3" Dasm::link); e3=$(incl "$out/cg.dasr.3" Dasm::encode)
+    lc=$(incl "$out/cg.dasr-cold.1" Dasm::link); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_at)
+    l1=$(incl "$out/cg.dasr.1" Dasm::link); e1=$(incl "$out/cg.dasr.1" Dasm::encode_at)
+    l3=$(incl "$out/cg.dasr.3" Dasm::link); e3=$(incl "$out/cg.dasr.3" Dasm::encode_at)
     lw=$(( (l3 - l1) / 2 )); ew=$(( (e3 - e1) / 2 ))
     printf "  dasr cold: put %s  link %s  encode %s\n" "$(per $((cold - lc - ec)))" "$(per $lc)" "$(per $ec)"
     printf "  dasr warm: put %s  link %s  encode %s\n" "$(per $((warm - lw - ew)))" "$(per $lw)" "$(per $ew)"

@@ -1,10 +1,11 @@
 //! The MIX stream, for counting instructions under callgrind (see scripts/callgrind-mix.sh):
 //! `mix_count MODE [REPEATS]`. Modes: `dasr` (one `Dasm` and output buffer reused: warm after
-//! the first run), `dasr-cold` (a fresh `Dasm` and output per run, as a first compile),
+//! the first run), `dasr-cold` (a fresh `Dasm` per run, `finish()` into fresh executable
+//! memory, as a first compile),
 //! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-warm` (one reused with
 //! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only).
 
-use dasr_bench::mix::{dasm, mix_stream, MIX_BLOCKS};
+use dasr_bench::mix::{dasm, mix_put, mix_stream, MIX_BLOCKS};
 use dasr_bench::peers::{dynasm_rs, iced, target, DynasmRsWarm};
 
 fn main() {
@@ -20,7 +21,11 @@ fn main() {
     for _ in 0..reps {
         total += match mode.as_str() {
             "dasr" => mix_stream(&mut d, &mut buf).unwrap_or(0),
-            "dasr-cold" => mix_stream(&mut dasm(), &mut Vec::new()).unwrap_or(0),
+            "dasr-cold" => {
+                let mut d = dasm();
+                mix_put(&mut d);
+                d.finish().map_or(0, |c| c.as_bytes().len())
+            }
             "dynasmrs" => dynasm_rs(),
             "dynasmrs-warm" => warm.run().len(),
             "iced" => iced(),

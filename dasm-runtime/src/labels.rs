@@ -149,6 +149,9 @@ impl Labels {
         if self.pcs.len() < n {
             self.pcs.resize(n, EMPTY);
         }
+        // A PC label in use has an instance: size the table for them once, instead of
+        // growing it by doubling (each doubling copies every instance).
+        self.insts.reserve(n.saturating_sub(self.insts.len()));
     }
 
     pub fn reset(&mut self) {
