@@ -1,5 +1,5 @@
-//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR/<stem>.rs`; the
-//! test files also into `OUT_DIR/plain/<stem>.rs` with plain `dst.put` calls, so that tests can
+//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR` (included as
+//! `OUT_DIR/<stem>.rs`); the test files also into `OUT_DIR/plain/` with plain `dst.put` calls, so that tests can
 //! check that both ways of putting a run give the same code.
 
 use std::path::Path;
