@@ -30,8 +30,19 @@ fn main() {
     }
     let tests: Vec<_> = files.iter().filter(|f| f.starts_with("tests")).collect();
     dasm_pre::Build::new()
-        .files(tests)
+        .files(&tests)
         .plain_puts(true)
         .out_dir(&plain)
+        .compile();
+    // And with `put!` sites that share one engine function (as in files with many sites).
+    let shared = Path::new(&out).join("shared");
+    if let Err(e) = std::fs::create_dir_all(&shared) {
+        println!("cargo::error=cannot create {}: {e}", shared.display());
+        return;
+    }
+    dasm_pre::Build::new()
+        .files(&tests)
+        .specialize_limit(0)
+        .out_dir(&shared)
         .compile();
 }

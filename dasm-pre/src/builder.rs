@@ -93,6 +93,14 @@ impl Build {
         self
     }
 
+    /// Files with more put sites than `n` get `put!` calls that share one engine function
+    /// instead of specializing the engine per site (see [`crate::Options::specialize_limit`];
+    /// default [`crate::DEFAULT_SPECIALIZE_LIMIT`]).
+    pub fn specialize_limit(&mut self, n: usize) -> &mut Self {
+        self.opts.specialize_limit = Some(n);
+        self
+    }
+
     /// Where to write the outputs (default: `$OUT_DIR`).
     pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.out_dir = Some(dir.as_ref().to_path_buf());

@@ -36,4 +36,4 @@ pub mod x64;
 pub use actionlist::PutSite;
 pub use builder::{Build, BuildError};
 pub use diag::{Diagnostic, Level};
-pub use preprocess::{preprocess, FsLoader, Loader, Options, Output};
+pub use preprocess::{preprocess, FsLoader, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT};

@@ -17,6 +17,10 @@ usage: dasm-pre [OPTIONS] INFILE        (INFILE `-` reads standard input)
   -F, --flushline      one put per source line
       --plain-puts     write `dst.put(START, &[ARGS])` calls (runs decoded at run time)
                        instead of `dasm_runtime::put!` calls (runs decoded at compile time)
+      --specialize-limit N
+                       files with more than N put sites (default 64) get `put!` calls
+                       that share one engine function instead of specializing it per
+                       site (release builds stay fast and linear in the sites)
       --listing        print the listing instead of the Rust: one line per put site,
                        LINE<TAB>START<TAB>BYTES<TAB>ARGS (a stable format; see the docs)
   -h, --help           this help
@@ -70,6 +74,7 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             Short('F') | Long("flushline") => opts.flush_lines = true,
             Long("listing") => want_listing = true,
             Long("plain-puts") => opts.plain_puts = true,
+            Long("specialize-limit") => opts.specialize_limit = Some(p.value()?.parse()?),
             Value(v) if input.is_none() => input = Some(v.string()?),
             _ => return Err(arg.unexpected()),
         }

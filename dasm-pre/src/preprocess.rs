@@ -28,7 +28,15 @@ pub struct Options {
     /// when first put, instead of `dasm_runtime::put!` calls that carry the run's bytes and
     /// let the compiler specialize the engine for each run (faster, more generated code).
     pub plain_puts: bool,
+    /// Files with more put sites than this (default [`DEFAULT_SPECIALIZE_LIMIT`]) get `put!`
+    /// calls that share one engine function (`put!(dst, in LIST, START, shared [ARGS])`)
+    /// instead of specializing the engine at each site, so that release builds stay fast and
+    /// linear in the number of sites (see docs/benchmarks.md).
+    pub specialize_limit: Option<usize>,
 }
+
+/// See [`Options::specialize_limit`].
+pub const DEFAULT_SPECIALIZE_LIMIT: usize = 64;
 
 /// Reads included files (a trait so that tests can serve files from memory).
 pub trait Loader {
@@ -154,11 +162,13 @@ struct Defining {
     ctx: Ctx,
 }
 
+/// Items written at the end, when the whole file is known: (visibility, name).
 enum Deferred {
-    ActionList(String),
-    Globals(String),
-    GlobalNames(String),
-    ExternNames(String),
+    ActionList(String, String),
+    Globals(String, String),
+    GlobalNames(String, String),
+    ExternNames(String, String),
+    Sections(Vec<String>),
 }
 
 struct Fatal;
@@ -169,6 +179,8 @@ struct Pre<'a> {
     slots: Vec<Slot>,
     al: ActionList,
     run_slot: usize,
+    /// The output line of each argument of the current run.
+    arg_slots: Vec<usize>,
     defines: HashMap<String, String>,
     conds: Vec<Cond>,
     macros: HashMap<(String, usize), Macro>,
@@ -258,6 +270,7 @@ impl<'a> Pre<'a> {
             slots: Vec::new(),
             al: ActionList::new(),
             run_slot: 0,
+            arg_slots: Vec::new(),
             defines,
             conds: Vec::new(),
             macros: HashMap::new(),
@@ -380,14 +393,26 @@ impl<'a> Pre<'a> {
     /// End the current run and write its put call.
     fn flush(&mut self) {
         if let Some((start, bytes, args)) = self.al.flush() {
-            let before = match start.checked_sub(1) {
-                Some(i) => self.al.list.get(i).copied().unwrap_or(0),
-                None => 0,
-            };
-            let run = (!self.opts.plain_puts).then_some((before, &bytes[..]));
-            let call = emit::put_call(start, &args, run);
+            let (lets, call) = emit::put_site(start, &args, self.opts.plain_puts);
+            let arg_slots = std::mem::take(&mut self.arg_slots);
             let slot = self.run_slot;
-            self.output(slot, call);
+            if self.capturing.is_some() || lets.is_empty() {
+                let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
+                let code = if all.is_empty() {
+                    call
+                } else {
+                    format!("{{ {} {call} }}", all.join(" "))
+                };
+                self.output(slot, code);
+            } else {
+                // Each argument on the line of its operand, so that rustc's messages about it
+                // point there; the call on the run's last line.
+                for (i, l) in lets {
+                    let at = arg_slots.get(i).copied().unwrap_or(slot);
+                    self.slots[at.min(slot)].code.push(l);
+                }
+                self.output(slot, call);
+            }
             let site = PutSite {
                 line: slot + 1,
                 start,
@@ -604,15 +629,15 @@ impl<'a> Pre<'a> {
             }
             ".section" => self.section_decl(rest, raw, ctx),
             ".actionlist" | ".globals" | ".globalnames" | ".externnames" => {
-                if !is_ident(rest) {
+                let Some((vis, name)) = emit::vis_name(rest) else {
                     self.err(ctx, raw, format!("bad name `{rest}' for `{op}'"), None);
                     return Ok(());
-                }
+                };
                 let d = match op {
-                    ".actionlist" => Deferred::ActionList(rest.to_string()),
-                    ".globals" => Deferred::Globals(rest.to_string()),
-                    ".globalnames" => Deferred::GlobalNames(rest.to_string()),
-                    _ => Deferred::ExternNames(rest.to_string()),
+                    ".actionlist" => Deferred::ActionList(vis, name),
+                    ".globals" => Deferred::Globals(vis, name),
+                    ".globalnames" => Deferred::GlobalNames(vis, name),
+                    _ => Deferred::ExternNames(vis, name),
                 };
                 self.deferred.push((ctx.slot, d));
             }
@@ -773,7 +798,8 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "bad section name", None);
             return;
         }
-        self.output(ctx.slot, emit::sections(&names));
+        self.deferred
+            .push((ctx.slot, Deferred::Sections(names.clone())));
         self.sections = names;
     }
 
@@ -954,6 +980,9 @@ impl<'a> Pre<'a> {
                 let data = DATA_OPS.contains(&op);
                 for piece in enc.pieces {
                     let counts = matches!(&piece, Piece::Action { .. });
+                    if matches!(&piece, Piece::Action { arg: Some(_), .. }) {
+                        self.arg_slots.push(ctx.slot);
+                    }
                     self.al.push(piece);
                     if data && counts && self.al.secpos + 2 > MAX_SECPOS {
                         self.flush();
@@ -1022,12 +1051,34 @@ impl<'a> Pre<'a> {
     }
 
     fn finish(mut self) -> Output {
-        for (slot, d) in std::mem::take(&mut self.deferred) {
+        let deferred = std::mem::take(&mut self.deferred);
+        // The action list's name and visibility (the first `.actionlist`), which the section
+        // constants share.
+        let (list_vis, list_name) = deferred
+            .iter()
+            .find_map(|(_, d)| match d {
+                Deferred::ActionList(v, n) => Some((v.clone(), Some(n.clone()))),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let const_name = emit::list_const_name(list_name.as_deref());
+        let has_sections = deferred
+            .iter()
+            .any(|(_, d)| matches!(d, Deferred::Sections(_)));
+        for (slot, d) in deferred {
             let text = match d {
-                Deferred::ActionList(n) => emit::action_list(&n, &self.al.list),
-                Deferred::Globals(p) => emit::globals_enum(&p, &self.syms.globals),
-                Deferred::GlobalNames(n) => emit::names_table(&n, &self.syms.globals),
-                Deferred::ExternNames(n) => emit::names_table(&n, &self.syms.externs),
+                Deferred::ActionList(v, n) => {
+                    let mut t = emit::action_list(&v, &n, &const_name, self.al.list.len());
+                    if !has_sections && Some(&n) == list_name.as_ref() {
+                        t.push(' ');
+                        t.push_str(&emit::sections(&v, &[]));
+                    }
+                    t
+                }
+                Deferred::Globals(v, p) => emit::globals_enum(&v, &p, &self.syms.globals),
+                Deferred::GlobalNames(v, n) => emit::names_table(&v, &n, &self.syms.globals),
+                Deferred::ExternNames(v, n) => emit::names_table(&v, &n, &self.syms.externs),
+                Deferred::Sections(names) => emit::sections(&list_vis, &names),
             };
             if let Some(s) = self.slots.get_mut(slot) {
                 s.code.push(text);
@@ -1071,6 +1122,28 @@ impl<'a> Pre<'a> {
                 rust.push_str(c);
             }
         }
+        // The action list the put sites decode their runs from, after the last line (no line
+        // moves); `DASM_MAXSECTION` there too when neither `.section` nor `.actionlist` wrote it.
+        if !rust.is_empty() && !rust.ends_with('\n') {
+            rust.push('\n');
+        }
+        rust.push_str(&emit::list_const(&const_name, &self.al.list));
+        if !has_sections && list_name.is_none() {
+            rust.push(' ');
+            rust.push_str(&emit::sections("", &[]));
+        }
+        let limit = self
+            .opts
+            .specialize_limit
+            .unwrap_or(DEFAULT_SPECIALIZE_LIMIT);
+        let mode = if self.sites.len() > limit {
+            "shared "
+        } else {
+            ""
+        };
+        let rust = rust
+            .replace(emit::LIST_MARK, &const_name)
+            .replace(emit::MODE_MARK, mode);
         Output {
             rust,
             listing: self.sites,

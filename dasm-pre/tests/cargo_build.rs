@@ -113,6 +113,33 @@ E dasm-pre: 2 error(s) in src/jit.dasr; no output written for it
     let got = script_lines(&stderr);
     let want: String = want.lines().take(6).map(|l| format!("{l}\n")).collect();
     assert_eq!(got, want, "cargo's output was:\n{stderr}");
+
+    // A Rust mistake in an operand of a run's first line: rustc points at that line of the
+    // generated file, whose path names the `.dasr`, and the line is short.
+    write(
+        &krate.join("src/jit.dasr"),
+        "|.arch x64\n|.actionlist ACTIONS\npub fn f(dst: &mut dasm_runtime::Dasm) {\n    \
+         | mov eax, no_such_value\n    | add eax, 1\n    | mov ecx, 2\n    | ret\n}\n",
+    );
+    let (ok, stderr) = build();
+    assert!(!ok, "the build must fail:\n{stderr}");
+    let at = stderr
+        .find("cannot find value `no_such_value` in this scope")
+        .unwrap_or_else(|| panic!("no rustc error:\n{stderr}"));
+    let rest = &stderr[at..];
+    let loc = rest.lines().nth(1).unwrap_or_default();
+    assert!(
+        loc.contains("/out/src/jit.dasr.rs:4:"),
+        "rustc's location is not line 4 of the generated src/jit.dasr.rs: {loc}\n{stderr}"
+    );
+    let snippet = rest
+        .lines()
+        .find(|l| l.starts_with("4 |"))
+        .unwrap_or_default();
+    assert!(
+        snippet.contains("no_such_value") && snippet.len() < 100,
+        "snippet: {snippet}\n{stderr}"
+    );
 }
 
 #[test]

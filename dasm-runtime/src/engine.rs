@@ -211,6 +211,8 @@ pub struct Dasm<'a> {
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
     extern_resolver: Option<ExternResolver>,
+    /// [`crate::list_id`] of `actions` once a `put!` site asked (0: not yet).
+    list_id: u64,
 }
 
 impl std::fmt::Debug for Dasm<'_> {
@@ -241,6 +243,7 @@ impl<'a> Dasm<'a> {
             globals_preset: Vec::new(),
             globals_out: Vec::new(),
             extern_resolver: None,
+            list_id: 0,
         }
     }
 
@@ -381,6 +384,64 @@ impl<'a> Dasm<'a> {
             put_static::<false, N>(sec, labels, cur, nsec, run, args)
         };
         self.ended(r);
+    }
+
+    /// [`Dasm::put_static`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, ...)`): fails as `put` would when this engine has another list.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn put_listed<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, run.start) {
+            return;
+        }
+        self.put_static(run, args);
+    }
+
+    /// [`Dasm::put_listed`] without the per-site specialization: one function (per op count)
+    /// for every `put!(dst, in LIST, START, shared [...])` site, executing the compile-time
+    /// decoded ops in a loop as `put` does (without its cache lookup).
+    #[doc(hidden)]
+    #[inline(never)]
+    pub fn put_shared<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
+        if self.status.is_some() || (self.list_id != id && !self.same_list(id, run.start)) {
+            return;
+        }
+        self.linked = None;
+        if args.len() != run.run.nargs as usize {
+            return self.fail(DasmError::ArgCount {
+                start: run.start as usize,
+                expected: run.run.nargs as usize,
+                given: args.len(),
+            });
+        }
+        let (sec, labels) = (&mut self.sec, &mut self.labels);
+        let (cur, nsec) = (self.cur, self.sections.len());
+        let r = if run.run.vreg {
+            put_dyn::<true>(sec, labels, cur, nsec, &run.run, &run.ops, args)
+        } else {
+            put_dyn::<false>(sec, labels, cur, nsec, &run.run, &run.ops, args)
+        };
+        self.ended(r);
+    }
+
+    /// Whether this engine's action list has the identity `id` (computed once); if not, the
+    /// put of the run at `start` fails.
+    #[cold]
+    #[inline(never)]
+    fn same_list(&mut self, id: u64, start: u32) -> bool {
+        if self.list_id == 0 {
+            self.list_id = crate::list::list_id(self.actions);
+        }
+        if self.list_id == id {
+            return true;
+        }
+        if self.status.is_none() {
+            self.fail(DasmError::BadActionList {
+                offset: start as usize,
+                reason: "the put site was generated for another action list",
+            });
+        }
+        false
     }
 
     /// After a run: switch sections, or keep the error.
