@@ -397,31 +397,16 @@ impl<'a> Dasm<'a> {
         self.put_static(run, args);
     }
 
-    /// [`Dasm::put_listed`] without the per-site specialization: one function (per op count)
-    /// for every `put!(dst, in LIST, START, shared [...])` site, executing the compile-time
-    /// decoded ops in a loop as `put` does (without its cache lookup).
+    /// [`Dasm::put`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, START, shared [...])`): no per-site specialization (the run is
+    /// decoded on first use, as `put` does), so that files with many put sites build fast.
     #[doc(hidden)]
     #[inline(never)]
-    pub fn put_shared<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
-        if self.status.is_some() || (self.list_id != id && !self.same_list(id, run.start)) {
+    pub fn put_shared(&mut self, id: u64, start: usize, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, start as u32) {
             return;
         }
-        self.linked = None;
-        if args.len() != run.run.nargs as usize {
-            return self.fail(DasmError::ArgCount {
-                start: run.start as usize,
-                expected: run.run.nargs as usize,
-                given: args.len(),
-            });
-        }
-        let (sec, labels) = (&mut self.sec, &mut self.labels);
-        let (cur, nsec) = (self.cur, self.sections.len());
-        let r = if run.run.vreg {
-            put_dyn::<true>(sec, labels, cur, nsec, &run.run, &run.ops, args)
-        } else {
-            put_dyn::<false>(sec, labels, cur, nsec, &run.run, &run.ops, args)
-        };
-        self.ended(r);
+        self.put(start, args);
     }
 
     /// Whether this engine's action list has the identity `id` (computed once); if not, the

@@ -47,9 +47,10 @@ pub use runs::{static_len, static_len_at, StaticRun};
 /// * `put!(dst, in LIST, START, [ARGS...])`: [`Dasm::put`]`(START, &[ARGS])` for the run at
 ///   `START` of `LIST`, a constant [`ActionList`]; the run is decoded at compile time and the
 ///   engine specialized for it at the call (inlined in optimized builds).
-/// * `put!(dst, in LIST, START, shared [ARGS...])`: the same run decoded at compile time, put by
-///   one engine function shared by all such sites (no per-site specialization: what `dasm-pre`
-///   writes for files with many put sites, whose release builds would otherwise take long).
+/// * `put!(dst, in LIST, START, shared [ARGS...])`: the same run, put by the engine's
+///   [`Dasm::put`] (decoded at run time, no per-site specialization: what `dasm-pre` writes for
+///   files with many put sites, whose release builds would otherwise take long and grow
+///   faster than the number of sites).
 /// * `put!(dst, START, [BEFORE, RUN...], [ARGS...])`: the older form, the run's bytes given at
 ///   the call (`BEFORE`: the action list's byte before `START`).
 ///
@@ -76,11 +77,9 @@ macro_rules! put {
             $crate::StaticRun::at(&$list.bytes, $start);
         $dst.put_listed(&RUN, $list.id, &[$($arg),*])
     }};
-    ($dst:expr, in $list:path, $start:expr, shared [$($arg:expr),* $(,)?]) => {{
-        const RUN: $crate::StaticRun<{ $crate::static_len_at(&$list.bytes, $start) }> =
-            $crate::StaticRun::at(&$list.bytes, $start);
-        $dst.put_shared(&RUN, $list.id, &[$($arg),*])
-    }};
+    ($dst:expr, in $list:path, $start:expr, shared [$($arg:expr),* $(,)?]) => {
+        $dst.put_shared($list.id, $start, &[$($arg),*])
+    };
     ($dst:expr, $start:expr, [$($b:expr),* $(,)?], [$($arg:expr),* $(,)?]) => {{
         const BYTES: &[u8] = &[$($b),*];
         const RUN: $crate::StaticRun<{ $crate::static_len(BYTES) }> =
