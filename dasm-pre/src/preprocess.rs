@@ -94,20 +94,31 @@ pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output 
     match std::str::from_utf8(source) {
         Ok(text) => p.run(text),
         Err(e) => {
-            let line = source[..e.valid_up_to()]
+            // Point at the first bad byte, on its line.
+            let bad = e.valid_up_to();
+            let line = source[..bad].iter().filter(|&&b| b == b'\n').count() + 1;
+            let start = source[..bad]
                 .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let end = source[bad..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(source.len(), |i| bad + i);
+            let before = String::from_utf8_lossy(&source[start..bad]);
+            let text = String::from_utf8_lossy(&source[start..end]);
             p.diags.push(Diagnostic {
                 level: Level::Error,
                 message: "the file is not valid UTF-8".into(),
                 file: opts.file_name.clone(),
                 line,
-                col: 1,
-                range: (0, 0),
-                source_line: String::new(),
-                help: None,
+                col: before.chars().count() + 1,
+                range: (before.len(), before.len() + '\u{fffd}'.len_utf8()),
+                source_line: text.trim_end_matches('\r').to_string(),
+                help: Some(format!(
+                    "byte 0x{:02x} does not start a UTF-8 character (shown as \u{fffd}); .dasr files are UTF-8, as Rust sources",
+                    source[bad]
+                )),
                 note: None,
             });
         }
@@ -189,6 +200,8 @@ struct Pre<'a> {
     /// Put sites collected by each capture (written where the capture is dumped).
     capture_sites: HashMap<String, Vec<PutSite>>,
     capturing: Option<String>,
+    /// Where each capture was started (its first `.capture`) and the directive's text.
+    capture_at: HashMap<String, (Ctx, String)>,
     dumped: HashSet<String>,
     sections: Vec<String>,
     syms: SymTab,
@@ -278,6 +291,7 @@ impl<'a> Pre<'a> {
             captures: HashMap::new(),
             capture_sites: HashMap::new(),
             capturing: None,
+            capture_at: HashMap::new(),
             dumped: HashSet::new(),
             sections: Vec::new(),
             syms: SymTab::default(),
@@ -596,6 +610,9 @@ impl<'a> Pre<'a> {
                     self.err(ctx, raw, "bad capture name", None);
                 } else {
                     self.captures.entry(rest.to_string()).or_default();
+                    self.capture_at
+                        .entry(rest.to_string())
+                        .or_insert_with(|| (ctx.clone(), raw.to_string()));
                     self.capturing = Some(rest.to_string());
                 }
             }
@@ -990,14 +1007,23 @@ impl<'a> Pre<'a> {
                 }
             }
             Err(e) => {
+                let lead = raw.len() - raw.trim_start().len();
+                let word = raw[lead..]
+                    .find(char::is_whitespace)
+                    .map_or(raw.trim_end().len(), |i| lead + i);
                 let range = match e.span {
                     Some(sp) if raw.contains(rest) => {
                         (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
                     }
-                    _ => (
-                        ctx.col + (raw.len() - raw.trim_start().len()),
-                        ctx.col + raw.trim_end().len(),
-                    ),
+                    // About the mnemonic (an unknown statement): the mnemonic.
+                    _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
+                        (ctx.col + lead, ctx.col + word)
+                    }
+                    // About the operands together (e.g. mixed sizes): the operands.
+                    _ if !rest.trim().is_empty() && raw.contains(rest) => {
+                        (ctx.col + rest_off, ctx.col + raw.trim_end().len())
+                    }
+                    _ => (ctx.col + lead, ctx.col + raw.trim_end().len()),
                 };
                 self.diag(Level::Error, ctx, range, e.message, e.hint);
             }
@@ -1025,11 +1051,19 @@ impl<'a> Pre<'a> {
                 Some("add `.endif'".into()),
             );
         }
-        if self.capturing.is_some() {
+        // Errors about a capture point at its `.capture' directive.
+        let at = |me: &Self, name: &str| {
+            me.capture_at
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| (end.clone(), String::new()))
+        };
+        if let Some(name) = self.capturing.clone() {
+            let (c, raw) = at(self, &name);
             self.err(
-                end,
-                "",
-                "unfinished capture",
+                &c,
+                &raw,
+                format!("unfinished capture `{name}'"),
                 Some("add `.endcapture'".into()),
             );
         }
@@ -1041,9 +1075,10 @@ impl<'a> Pre<'a> {
         never.sort();
         let never: Vec<String> = never.into_iter().cloned().collect();
         for name in never {
+            let (c, raw) = at(self, &name);
             self.err(
-                end,
-                "",
+                &c,
+                &raw,
                 format!("capture `{name}' is never dumped"),
                 Some(format!("add `.dumpcapture {name}'")),
             );

@@ -92,7 +92,7 @@ E error: unknown statement `movv'
 E  --> src/jit.dasr:5:7
 E   |
 E 5 |     | movv eax, 1
-E   |       ^^^^^^^^^^^
+E   |       ^^^^
 E   |
 E   = help: did you mean `mov'?
 E error: bad memory operand: too many registers

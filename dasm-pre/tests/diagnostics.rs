@@ -36,13 +36,16 @@ fn unknown_mnemonic_with_hint_and_caret() {
     let r = d.render();
     assert!(r.contains("--> t.dasr:4:7"), "{r}");
     assert!(r.contains("    | movv eax, 1"), "{r}");
-    assert!(r.contains("^^^^^^^^^^^"), "{r}");
+    assert!(
+        r.contains("  |       ^^^^\n"),
+        "the caret covers the mnemonic only: {r}"
+    );
 }
 
 #[test]
 fn operand_errors_point_at_the_operand() {
     let e = errors(&format!("{HEAD}| adc edx, rdx\n"));
-    assert_eq!(e, ["t.dasr:3:3: error: mixed operand size in `adc rd,rq'"]);
+    assert_eq!(e, ["t.dasr:3:7: error: mixed operand size in `adc rd,rq'"]);
     let out = run(&format!("{HEAD}| mov eax, [rax+rbx+rcx]\n"));
     let d = &out.diagnostics[0];
     assert_eq!((d.line, d.col), (3, 12));
