@@ -472,10 +472,34 @@ impl<'a> Pre<'a> {
     }
 
     /// An error on the whole statement.
-    fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
+    /// An error about a whole statement (a directive left open): the caret under all of it.
+    fn err_whole(&mut self, ctx: &Ctx, stmt: &str, message: String, help: Option<String>) {
         let s = ctx.col + (stmt.len() - stmt.trim_start().len());
         let e = ctx.col + stmt.trim_end().len();
-        self.diag(Level::Error, ctx, (s, e.max(s)), message.into(), help);
+        self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
+    }
+
+    fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
+        let message = message.into();
+        let lead = stmt.len() - stmt.trim_start().len();
+        let mut s = ctx.col + lead;
+        let mut e = ctx.col + stmt.trim_end().len();
+        // A message about one operand of a directive (``bad name `x' ...``): the caret under
+        // that operand, not the whole statement.
+        let body = &stmt[lead..];
+        let word = body.find(char::is_whitespace).unwrap_or(body.len());
+        if let Some(q) = message
+            .split_once('`')
+            .and_then(|(_, r)| r.split_once('\''))
+            .map(|(q, _)| q)
+            .filter(|q| !q.trim().is_empty())
+        {
+            if let Some(i) = body[word..].find(q) {
+                s = ctx.col + lead + word + i;
+                e = s + q.len();
+            }
+        }
+        self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
     }
 
     fn fatal(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>) -> Fatal {
@@ -1035,7 +1059,7 @@ impl<'a> Pre<'a> {
         self.flush();
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
-            self.err(
+            self.err_whole(
                 &c,
                 &c.line[c.col..],
                 format!("unfinished macro `{}'", d.name),
@@ -1044,10 +1068,10 @@ impl<'a> Pre<'a> {
         }
         while let Some(c) = self.conds.pop() {
             let ctx = c.ctx;
-            self.err(
+            self.err_whole(
                 &ctx,
                 &ctx.line[ctx.col.min(ctx.line.len())..],
-                "unbalanced conditional: `.if' without `.endif'",
+                "unbalanced conditional: `.if' without `.endif'".into(),
                 Some("add `.endif'".into()),
             );
         }
@@ -1060,7 +1084,7 @@ impl<'a> Pre<'a> {
         };
         if let Some(name) = self.capturing.clone() {
             let (c, raw) = at(self, &name);
-            self.err(
+            self.err_whole(
                 &c,
                 &raw,
                 format!("unfinished capture `{name}'"),
@@ -1076,7 +1100,7 @@ impl<'a> Pre<'a> {
         let never: Vec<String> = never.into_iter().cloned().collect();
         for name in never {
             let (c, raw) = at(self, &name);
-            self.err(
+            self.err_whole(
                 &c,
                 &raw,
                 format!("capture `{name}' is never dumped"),

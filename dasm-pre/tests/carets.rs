@@ -115,3 +115,24 @@ fn unfinished_blocks_point_at_their_directive() {
         assert!(r.contains(want), "{r}");
     }
 }
+
+#[test]
+fn directive_operands() {
+    assert_eq!(
+        rendered(b"|.arch x64\n|.actionlist pub(foo) A\n\n|.dumpcapture NOPE\n"),
+        "\
+error: bad name `pub(foo) A' for `.actionlist'
+ --> t.dasr:2:14
+  |
+2 | |.actionlist pub(foo) A
+  |              ^^^^^^^^^^
+  |
+error: unknown capture `NOPE'
+ --> t.dasr:4:15
+  |
+4 | |.dumpcapture NOPE
+  |               ^^^^
+  |
+"
+    );
+}

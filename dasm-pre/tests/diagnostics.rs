@@ -81,7 +81,7 @@ fn structure_errors() {
     );
     assert_eq!(
         errors("|.arch arm\n"),
-        ["t.dasr:1:2: error: unsupported architecture `arm'"]
+        ["t.dasr:1:8: error: unsupported architecture `arm'"]
     );
     assert_eq!(
         errors(&format!(

@@ -40,7 +40,7 @@ fn visibilities() {
         assert_eq!(
             e,
             [format!(
-                "t.dasr:2:2: error: bad name `{bad}' for `.actionlist'"
+                "t.dasr:2:14: error: bad name `{bad}' for `.actionlist'"
             )]
         );
     }
