@@ -1005,16 +1005,33 @@ impl<'a> Pre<'a> {
         if need > 0 && self.al.secpos + need > MAX_SECPOS {
             self.flush();
         }
+        // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
+        // text; after `.define` substitution, the whole operand written at the same position.
+        let exact = raw.contains(rest);
+        let raw_lead = raw.len() - raw.trim_start().len();
+        let raw_word = raw[raw_lead..]
+            .find(char::is_whitespace)
+            .map_or(raw.len(), |i| raw_lead + i);
+        let raw_ops = lines::operands(&raw[raw_word..]).unwrap_or_default();
+        let in_raw = |sp: Span| -> Option<(usize, usize)> {
+            if exact {
+                return Some((ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
+            }
+            let i = spans
+                .iter()
+                .position(|(_, o)| o.start <= sp.start && sp.start < o.end.max(o.start + 1))?;
+            if raw_ops.len() != spans.len() {
+                return None;
+            }
+            let (t, o) = raw_ops.get(i)?;
+            Some((ctx.col + raw_word + o, ctx.col + raw_word + o + t.len()))
+        };
         match x64::assemble(op, &spans, &mut self.syms) {
             Ok(enc) => {
-                let exact = raw.contains(rest);
                 for (msg, span) in enc.warnings {
-                    let range = match (span, exact) {
-                        (Some(sp), true) => {
-                            (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                        }
-                        _ => (ctx.col, ctx.col + raw.len()),
-                    };
+                    let range = span
+                        .and_then(in_raw)
+                        .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end().len()));
                     self.diag(Level::Warning, ctx, range, msg, None);
                 }
                 self.run_slot = ctx.slot;
@@ -1035,10 +1052,8 @@ impl<'a> Pre<'a> {
                 let word = raw[lead..]
                     .find(char::is_whitespace)
                     .map_or(raw.trim_end().len(), |i| lead + i);
-                let range = match e.span {
-                    Some(sp) if raw.contains(rest) => {
-                        (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                    }
+                let range = match e.span.and_then(in_raw) {
+                    Some(r) => r,
                     // About the mnemonic (an unknown statement): the mnemonic.
                     _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
                         (ctx.col + lead, ctx.col + word)
