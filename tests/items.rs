@@ -4,6 +4,12 @@
 mod jit {
     include!(concat!(env!("OUT_DIR"), "/items.rs"));
 }
+mod nolist {
+    include!(concat!(env!("OUT_DIR"), "/no_actionlist.rs"));
+}
+mod nolist_shared {
+    include!(concat!(env!("OUT_DIR"), "/shared/no_actionlist.rs"));
+}
 
 #[test]
 fn exported_items() {
@@ -20,4 +26,22 @@ fn exported_items() {
     jit::gen(&mut d);
     let code = d.finish().unwrap();
     assert_eq!(&code.as_bytes()[..6], [0xB8, 7, 0, 0, 0, 0xC3]);
+}
+
+/// Put sites used with an engine made for another file's list fail (issue 10.12), on every put
+/// path, as `dst.put` fails on a list without the run.
+#[test]
+fn another_files_list_is_an_error() {
+    for f in [nolist::gen, nolist_shared::gen] {
+        let mut d = dasm_runtime::Dasm::new(&jit::ITEMS_ACTIONS, 1);
+        f(&mut d, 5);
+        assert!(
+            matches!(
+                d.finish().map(|c| c.as_bytes().to_vec()),
+                Err(dasm_runtime::DasmError::BadActionList { offset: 0, .. })
+            ),
+            "{:?}",
+            d.error()
+        );
+    }
 }

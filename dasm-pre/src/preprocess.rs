@@ -1072,6 +1072,27 @@ impl<'a> Pre<'a> {
         if need > 0 && self.al.secpos + need > MAX_SECPOS {
             self.flush();
         }
+        // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
+        // text; after `.define` substitution, the whole operand written at the same position.
+        let exact = raw.contains(rest);
+        let raw_lead = raw.len() - raw.trim_start().len();
+        let raw_word = raw[raw_lead..]
+            .find(char::is_whitespace)
+            .map_or(raw.len(), |i| raw_lead + i);
+        let raw_ops = lines::operands(&raw[raw_word..]).unwrap_or_default();
+        let in_raw = |sp: Span| -> Option<(usize, usize)> {
+            if exact {
+                return Some((ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
+            }
+            let i = spans
+                .iter()
+                .position(|(_, o)| o.start <= sp.start && sp.start < o.end.max(o.start + 1))?;
+            if raw_ops.len() != spans.len() {
+                return None;
+            }
+            let (t, o) = raw_ops.get(i)?;
+            Some((ctx.col + raw_word + o, ctx.col + raw_word + o + t.len()))
+        };
         // DynASM checks its position limit after each data element (`.qword a, b`), so each
         // element is assembled on its own: a flush never falls inside one (the two halves of a
         // 64-bit value stay in one put, and its expression is evaluated once).
@@ -1084,14 +1105,10 @@ impl<'a> Pre<'a> {
         for group in groups {
             match x64::assemble(op, group, &mut self.syms) {
                 Ok(enc) => {
-                    let exact = raw.contains(rest);
                     for (msg, span) in enc.warnings {
-                        let range = match (span, exact) {
-                            (Some(sp), true) => {
-                                (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                            }
-                            _ => (ctx.col, ctx.col + raw.len()),
-                        };
+                        let range = span
+                            .and_then(in_raw)
+                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end().len()));
                         self.diag(Level::Warning, ctx, range, msg, None);
                     }
                     self.run_slot = ctx.slot;
@@ -1106,7 +1123,8 @@ impl<'a> Pre<'a> {
                     }
                 }
                 Err(e) => {
-                    let range = self.error_range(&e, op, rest, rest_off, raw, ctx);
+                    let mapped = e.span.and_then(in_raw);
+                    let range = self.error_range(&e, op, rest, rest_off, raw, ctx, mapped);
                     self.diag(Level::Error, ctx, range, e.message, e.hint);
                     break;
                 }
@@ -1117,6 +1135,8 @@ impl<'a> Pre<'a> {
 
     /// Where an encoder error points: its operand, or the mnemonic (an unknown statement), or
     /// the operands together (e.g. mixed sizes), or the statement.
+    /// `mapped`: the error's operand span, already placed in `raw`.
+    #[allow(clippy::too_many_arguments)]
     fn error_range(
         &self,
         e: &crate::ir::EncodeError,
@@ -1125,15 +1145,14 @@ impl<'a> Pre<'a> {
         rest_off: usize,
         raw: &str,
         ctx: &Ctx,
+        mapped: Option<(usize, usize)>,
     ) -> (usize, usize) {
         let lead = raw.len() - raw.trim_start().len();
         let word = raw[lead..]
             .find(char::is_whitespace)
             .map_or(raw.trim_end().len(), |i| lead + i);
-        match e.span {
-            Some(sp) if raw.contains(rest) => {
-                (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-            }
+        match mapped {
+            Some(r) => r,
             _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
                 (ctx.col + lead, ctx.col + word)
             }
@@ -1159,7 +1178,11 @@ impl<'a> Pre<'a> {
             }
             Err(e) => {
                 let rest_off = raw.find(rest).unwrap_or(0);
-                let range = self.error_range(&e, op, rest, rest_off, raw, ctx);
+                let mapped = e
+                    .span
+                    .filter(|_| raw.contains(rest))
+                    .map(|sp| (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
+                let range = self.error_range(&e, op, rest, rest_off, raw, ctx, mapped);
                 self.diag(Level::Error, ctx, range, e.message, e.hint);
             }
         }

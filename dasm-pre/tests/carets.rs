@@ -136,3 +136,24 @@ error: unknown capture `NOPE'
 "
     );
 }
+
+#[test]
+fn operands_written_through_defines() {
+    assert_eq!(
+        rendered(b"|.arch x64\n|.define R, esp\n|.define BAD, [rax+rbx+rcx]\n| mov eax, R\n| mov ecx, BAD\n"),
+        "\
+warning: bad idea, try again with `rsp'
+ --> t.dasr:4:12
+  |
+4 | | mov eax, R
+  |            -
+  |
+error: bad memory operand: too many registers
+ --> t.dasr:5:12
+  |
+5 | | mov ecx, BAD
+  |            ^^^
+  |
+"
+    );
+}

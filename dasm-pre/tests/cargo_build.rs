@@ -73,6 +73,7 @@ fn plain_cargo_build_shows_every_diagnostic_in_full() {
             .env("CARGO_TARGET_DIR", base.join("target"))
             .env("CARGO_TERM_COLOR", "never")
             .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .output()
             .expect("run cargo");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
