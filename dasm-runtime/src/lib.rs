@@ -26,17 +26,27 @@
 
 pub mod actions;
 pub mod arg;
+#[cfg(unix)]
+mod codemem;
 mod engine;
 mod error;
 mod exec;
+mod fnaddr;
 mod labels;
+#[cfg(unix)]
+mod patch;
 mod put;
 mod runs;
 
 pub use arg::{arg, hi32, lo32, ptr};
+#[cfg(unix)]
+pub use codemem::{Code, CodeMemory, CodeMemoryOptions, CodeMemoryStats, Mapping, Placement};
 pub use engine::{Dasm, ExternResolver, PcLabel};
 pub use error::DasmError;
 pub use exec::{CodeAt, ExecBuffer};
+pub use fnaddr::{fn_addr, CFn};
+#[cfg(unix)]
+pub use patch::{PatchBatch, PatchError};
 #[doc(hidden)]
 pub use runs::{static_len, StaticRun};
 
