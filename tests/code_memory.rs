@@ -311,3 +311,21 @@ fn fn_addr_gives_callable_c_functions() {
     let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute::<usize, _>(p) };
     assert_eq!(f(), 9);
 }
+
+#[test]
+fn anywhere_placement_calls_rust_through_a_register() {
+    let mem = CodeMemory::with_options(CodeMemoryOptions {
+        placement: Placement::Anywhere,
+        ..Default::default()
+    });
+    let code = finish(&mem, |d| small_reg(d, 3, 11));
+    // SAFETY: `small_reg` is an `extern "C" fn(i64) -> i64`.
+    let f: F1 = unsafe { code.entry() };
+    assert_eq!(f(-4), small_expected(-4, 3, 11));
+    let one_shot = {
+        let mut d = new_dasm();
+        small_reg(&mut d, 3, 11);
+        d.finish().unwrap()
+    };
+    assert_eq!(one_shot.as_bytes()[..], code.to_vec()[..]);
+}

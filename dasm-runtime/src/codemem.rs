@@ -150,8 +150,13 @@ pub struct Code {
     pub(crate) addr: usize,
     /// `rw view - rx view`.
     pub(crate) rw_delta: usize,
-    pub(crate) len: usize,
-    cap: usize,
+    pub(crate) len: u32,
+    cap: u32,
+    /// Offsets of the global and PC labels, up to the last defined one; `None`: no label.
+    labels: Option<Box<CodeLabels>>,
+}
+
+struct CodeLabels {
     globals: Box<[Option<usize>]>,
     pcs: Box<[Option<usize>]>,
 }
@@ -449,6 +454,11 @@ impl CodeMemory {
     fn alloc(&self, len: usize) -> Result<(usize, usize, usize), DasmError> {
         let sh = &*self.shared;
         let cap = len.max(1).next_multiple_of(sh.opts.align);
+        if cap > u32::MAX as usize {
+            return Err(DasmError::NoMemory(format!(
+                "{len} bytes of code in one function"
+            )));
+        }
         let mut st = sh.lock();
         if let Some((&size, _)) = st.free.range(cap..).next() {
             let list = st.free.get_mut(&size).expect("present");
@@ -603,25 +613,32 @@ impl Dasm<'_> {
             mem.shared.free(addr, size, cap);
             return Err(e);
         }
-        let globals = (0..self.labels.globals.len())
-            .map(|g| self.global_offset(g))
-            .collect();
-        let pcs = (0..self.pc_count())
-            .map(|pc| match self.pc_label(pc) {
-                PcLabel::Offset(o) => Some(o),
-                _ => None,
-            })
-            .collect();
+        // Up to the last defined label only: no allocation when none is defined.
+        let globals = defined(self.labels.globals.len(), |g| self.global_offset(g));
+        let pcs = defined(self.pc_count(), |pc| match self.pc_label(pc) {
+            PcLabel::Offset(o) => Some(o),
+            _ => None,
+        });
+        let labels =
+            (!globals.is_empty() || !pcs.is_empty()).then(|| Box::new(CodeLabels { globals, pcs }));
         Ok(Code {
             mem: mem.shared.clone(),
             addr,
             rw_delta: rw.wrapping_sub(addr),
-            len: size,
-            cap,
-            globals,
-            pcs,
+            // Both fit: `alloc` refuses spans of 4 GiB or more.
+            len: size as u32,
+            cap: cap as u32,
+            labels,
         })
     }
+}
+
+/// `f(0..n)` up to its last `Some`.
+fn defined(n: usize, f: impl Fn(usize) -> Option<usize>) -> Box<[Option<usize>]> {
+    let Some(last) = (0..n).rev().find(|&i| f(i).is_some()) else {
+        return Box::new([]);
+    };
+    (0..=last).map(f).collect()
 }
 
 impl Shared {
@@ -636,7 +653,8 @@ impl Shared {
 
 impl Drop for Code {
     fn drop(&mut self) {
-        self.mem.free(self.addr, self.len, self.cap);
+        self.mem
+            .free(self.addr, self.len as usize, self.cap as usize);
     }
 }
 
@@ -648,7 +666,7 @@ impl Code {
 
     /// Size of the code in bytes.
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     /// Whether the code is empty.
@@ -661,17 +679,17 @@ impl Code {
         let _st = self.mem.lock();
         // SAFETY: `addr..addr+len` is this live span, readable in both mappings; patches write
         // it only under the lock held here.
-        unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len) }.to_vec()
+        unsafe { std::slice::from_raw_parts(self.addr as *const u8, self.len()) }.to_vec()
     }
 
     /// Offset of global label `index` (0-based: the `.globals` enum), if defined in the code.
     pub fn global_offset(&self, index: usize) -> Option<usize> {
-        self.globals.get(index).copied().flatten()
+        self.labels.as_ref()?.globals.get(index).copied().flatten()
     }
 
     /// Offset of PC label `pc`, if defined in the code.
     pub fn pc_offset(&self, pc: usize) -> Option<usize> {
-        self.pcs.get(pc).copied().flatten()
+        self.labels.as_ref()?.pcs.get(pc).copied().flatten()
     }
 
     /// The offset of `at` in the code, if it lies inside the code.
@@ -682,7 +700,7 @@ impl Code {
             CodeAt::Global(g) => self.global_offset(g)?,
             CodeAt::Pc(pc) => self.pc_offset(pc)?,
         };
-        (offset < self.len).then_some(offset)
+        (offset < self.len()).then_some(offset)
     }
 
     /// The address of `at` in the code, if it lies inside the code.

@@ -120,7 +120,7 @@ impl<'a> PatchBatch<'a> {
             return Err(PatchError::Foreign);
         }
         let o = code.offset_of(at).ok_or(PatchError::Outside(at))?;
-        if o + skip + size > code.len {
+        if o + skip + size > code.len() {
             return Err(PatchError::Outside(at));
         }
         let addr = code.addr + o + skip;
@@ -144,7 +144,7 @@ impl<'a> PatchBatch<'a> {
         let first = byte(code.addr + o);
         let skip = match first {
             0xE8 | 0xE9 => 1,
-            0x0F if o + 1 < code.len && (0x80..=0x8F).contains(&byte(code.addr + o + 1)) => 2,
+            0x0F if o + 1 < code.len() && (0x80..=0x8F).contains(&byte(code.addr + o + 1)) => 2,
             _ => {
                 return Err(PatchError::WrongKind {
                     offset: o,
@@ -174,7 +174,7 @@ impl<'a> PatchBatch<'a> {
         let at = at.into();
         let o = code.offset_of(at).ok_or(PatchError::Outside(at))?;
         let rex = byte(code.addr + o);
-        let op = if o + 1 < code.len {
+        let op = if o + 1 < code.len() {
             byte(code.addr + o + 1)
         } else {
             0
