@@ -33,9 +33,11 @@ pub enum Mapping {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placement {
     /// Every byte of every region within ±2 GiB of every byte of the program's code, so that
-    /// `call &rust_fn`, `jmp &addr` and `extern` targets in the program are rel32-reachable.
-    /// The program's code is taken as the 256 MiB on either side of a function of this crate
-    /// (which is linked into the program). When no such range is free, reserving fails with
+    /// `call &rust_fn`, `jmp &addr` and `extern` targets in the program are rel32-reachable,
+    /// and within ±2 GiB of every other region of the memory, so that functions call each
+    /// other by rel32. The program's code is taken as the 256 MiB on either side of a function
+    /// of this crate (which is linked into the program); regions go within 1 GiB of that (about
+    /// 1.5 GiB of address space for regions). When no such range is free, reserving fails with
     /// [`DasmError::NoMemory`] naming the remedy ([`Placement::Anywhere`] and calls through a
     /// register).
     NearProgram,
@@ -245,7 +247,7 @@ mod os {
         size: usize,
         mut try_map: impl FnMut(usize) -> Option<usize>,
     ) -> Result<usize, DasmError> {
-        let (lo, hi) = match placement {
+        let (lo, hi, reach) = match placement {
             Placement::Anywhere => {
                 return try_map(0).ok_or_else(|| {
                     DasmError::NoMemory(format!("cannot map {size} bytes: {}", last_error()))
@@ -256,25 +258,25 @@ mod os {
                 (
                     anchor.saturating_sub(256 << 20),
                     anchor.saturating_add(256 << 20),
+                    NEAR_PROGRAM_REACH,
                 )
             }
-            Placement::Near { lo, hi } => (lo, hi.max(lo)),
+            Placement::Near { lo, hi } => (lo, hi.max(lo), (1 << 31) - 1),
         };
-        const REACH: usize = (1 << 31) - 1;
         const STEP: usize = 2 << 20;
         let size_up = size.div_ceil(STEP) * STEP;
         // Never probe the bottom of the address space (and never address 0, "anywhere").
         const FLOOR: usize = STEP * 8;
-        // Every byte of [r, r+size) within REACH of every byte of [lo, hi).
-        let lowest = hi.saturating_sub(REACH).div_ceil(STEP) * STEP;
-        let highest = lo.saturating_add(REACH).saturating_sub(size_up);
+        // Every byte of [r, r+size) within `reach` of every byte of [lo, hi).
+        let lowest = hi.saturating_sub(reach).div_ceil(STEP) * STEP;
+        let highest = lo.saturating_add(reach).saturating_sub(size_up);
         // Below the program first (PIE executables have their heap right above them), then
         // above; in steps of the region size, then half of it, so a busy range is skipped fast.
         let below = (lo / STEP * STEP).saturating_sub(size_up);
         let above = hi.div_ceil(STEP) * STEP;
         for step in [size_up, STEP * 8, STEP] {
             let mut r = below;
-            while r >= lowest.max(FLOOR) && size_up <= REACH {
+            while r >= lowest.max(FLOOR) && size_up <= reach {
                 if let Some(p) = try_map(r) {
                     return Ok(p);
                 }
@@ -284,7 +286,7 @@ mod os {
                 };
             }
             let mut r = above.max(FLOOR);
-            while r <= highest && size_up <= REACH {
+            while r <= highest && size_up <= reach {
                 if let Some(p) = try_map(r) {
                     return Ok(p);
                 }
@@ -386,6 +388,10 @@ mod os {
         }
     }
 }
+
+/// [`Placement::NearProgram`]: regions within 1 GiB of the program's code (taken as ±256 MiB
+/// around [`anchor`]), so that they also lie within 2 GiB of each other.
+const NEAR_PROGRAM_REACH: usize = 1 << 30;
 
 /// A function of this crate: where the program's code is (see [`Placement::NearProgram`]).
 #[inline(never)]
