@@ -3,7 +3,8 @@
 //!
 //! * `baseline`: dasr put+link+encode into a reused `Vec` (no executable memory): the floor;
 //! * `codemem`: dasr into a [`CodeMemory`], calling Rust by rel32 (`call &fn_addr(helper)`);
-//! * `codemem_reg`: the same, calling through a register (the code the peers produce);
+//! * `codemem_packed`: the same with 1-byte alignment (functions packed as dynasm-rs does);
+//! * `codemem_reg`: the same (16-byte aligned), calling through a register (the code the peers produce);
 //! * `finish`: dasr `finish()` per function (one mapping each; through a register);
 //! * `dynasmrs_vec`: dynasm-rs `VecAssembler` per function, no executable memory (its floor);
 //! * `dynasmrs_commit`: dynasm-rs one `Assembler`, `commit()` per function;
@@ -18,7 +19,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/code_memory.rs"));
 
-use dasm_runtime::{Code, CodeMemory, ExecBuffer};
+use dasm_runtime::{Code, CodeMemory, CodeMemoryOptions, ExecBuffer};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -31,7 +32,7 @@ fn shape(i: usize) -> (usize, i32) {
 
 enum Kept {
     None,
-    Code(Vec<Code>, #[allow(dead_code)] CodeMemory),
+    Code(Vec<Code>, CodeMemory),
     Exec(Vec<ExecBuffer>),
     Dynasm(
         Box<dynasmrt::Assembler<dynasmrt::x64::X64Relocation>>,
@@ -72,8 +73,11 @@ fn run_baseline(n: usize) -> (Kept, usize) {
 }
 
 #[inline(never)]
-fn run_codemem(n: usize, reg: bool) -> (Kept, usize) {
-    let mem = CodeMemory::new();
+fn run_codemem(n: usize, reg: bool, align: usize) -> (Kept, usize) {
+    let mem = CodeMemory::with_options(CodeMemoryOptions {
+        align,
+        ..Default::default()
+    });
     let mut d = new_dasm();
     let mut v = Vec::with_capacity(n);
     let mut bytes = 0;
@@ -175,9 +179,10 @@ fn run_dynasmrs_map(n: usize) -> (Kept, usize) {
     (Kept::Maps(v), bytes)
 }
 
-const VARIANTS: [&str; 7] = [
+const VARIANTS: [&str; 8] = [
     "baseline",
     "codemem",
+    "codemem_packed",
     "codemem_reg",
     "finish",
     "dynasmrs_vec",
@@ -188,8 +193,9 @@ const VARIANTS: [&str; 7] = [
 fn run(variant: &str, n: usize) -> (Kept, usize) {
     match variant {
         "baseline" => run_baseline(n),
-        "codemem" => run_codemem(n, false),
-        "codemem_reg" => run_codemem(n, true),
+        "codemem" => run_codemem(n, false, 16),
+        "codemem_packed" => run_codemem(n, false, 1),
+        "codemem_reg" => run_codemem(n, true, 16),
         "finish" => run_finish(n),
         "dynasmrs_vec" => run_dynasmrs_vec(n),
         "dynasmrs_commit" => run_dynasmrs_commit(n),
@@ -268,6 +274,7 @@ fn main() {
     for v in VARIANTS {
         let mut best = f64::INFINITY;
         let mut mem = (0.0, 0.0);
+        let mut spans = 0.0;
         let mut bytes = 0;
         for rep in 0..3 {
             let before = memory();
@@ -278,6 +285,10 @@ fn main() {
             bytes = b;
             if rep == 0 {
                 let after = memory();
+                if let Kept::Code(_, m) = &kept {
+                    let st = m.stats();
+                    spans = st.in_use as f64 / st.code as f64;
+                }
                 let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / bytes as f64;
                 mem = (per(after.0, before.0), per(after.1, before.1));
                 check(&kept, N);
@@ -297,7 +308,7 @@ fn main() {
             [mem.0, mem.1].map(|m| format!("{m:.3}"))
         };
         let handle = match v {
-            "codemem" | "codemem_reg" => std::mem::size_of::<Code>(),
+            "codemem" | "codemem_packed" | "codemem_reg" => std::mem::size_of::<Code>(),
             "finish" => std::mem::size_of::<ExecBuffer>(),
             "dynasmrs_commit" => std::mem::size_of::<dynasmrt::AssemblyOffset>(),
             "dynasmrs_map" => std::mem::size_of::<(memmap2::Mmap, usize)>(),
@@ -313,5 +324,8 @@ fn main() {
             mems[1],
             handle
         );
+        if spans > 0.0 {
+            println!("{:<16} spans (code + alignment) / code = {spans:.3}", "");
+        }
     }
 }

@@ -9,7 +9,7 @@ bin=$(cargo bench --bench codemem --no-run --message-format=json 2>/dev/null \
   | sed -n 's/.*"executable":"\([^"]*codemem[^"]*\)".*/\1/p' | tail -1)
 out=$(mktemp -d)
 count() { valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1.$2" "$bin" "$1" "$2" 2>&1 | awk '/refs:/ {gsub(",","",$4); print $4}'; }
-for v in baseline codemem codemem_reg finish dynasmrs_vec dynasmrs_commit dynasmrs_map; do
+for v in baseline codemem codemem_packed codemem_reg finish dynasmrs_vec dynasmrs_commit dynasmrs_map; do
   a=$(count "$v" 2000); b=$(count "$v" 6000)
   awk -v v="$v" -v a="$a" -v b="$b" 'BEGIN { printf "%-16s %8.0f instructions per function\n", v, (b - a) / 4000 }'
 done
