@@ -329,3 +329,44 @@ fn anywhere_placement_calls_rust_through_a_register() {
     };
     assert_eq!(one_shot.as_bytes()[..], code.to_vec()[..]);
 }
+
+#[test]
+fn handles_are_send_and_sync_and_threads_compile_into_one_memory() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CodeMemory>();
+    send_sync::<Code>();
+    for mem in both() {
+        let per_thread: Vec<Vec<Code>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|t| {
+                    let mem = mem.clone();
+                    s.spawn(move || {
+                        let mut d = new_dasm();
+                        (0..300)
+                            .map(|i| {
+                                d.reset();
+                                small(&mut d, (i + t) % 7, 1000 * t as i32 + i as i32);
+                                d.finish_into(&mem).unwrap()
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for (t, codes) in per_thread.iter().enumerate() {
+            for (i, c) in codes.iter().enumerate() {
+                // SAFETY: `small` is an `extern "C" fn(i64) -> i64`.
+                let f: F1 = unsafe { c.entry() };
+                let want = small_expected(9, (i + t) % 7, 1000 * t as i32 + i as i32);
+                assert_eq!(f(9), want);
+                spans.push((c.as_ptr() as usize, c.len()));
+            }
+        }
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "overlapping spans {w:?}");
+        }
+    }
+}
