@@ -141,6 +141,12 @@ fn labels_resolve_against_the_final_address() {
         // SAFETY: `->inner` is an `extern "C" fn(i64) -> i64`.
         let inner: F1 = unsafe { code.func_at(CodeAt::Global(INNER)) }.unwrap();
         assert_eq!(inner(41), 42);
+        // SAFETY: `->load_table` is an `extern "C" fn() -> i64`.
+        let table: F0 = unsafe { code.func_at(CodeAt::Global(LOAD_TABLE)) }.unwrap();
+        assert_eq!(
+            table() as usize,
+            code.addr_of(CodeAt::Global(INNER)).unwrap() as usize
+        );
         assert!(code.offset_of(CodeAt::Offset(code.len())).is_none());
         assert_eq!(code.to_vec().len(), code.len());
     }
