@@ -13,7 +13,6 @@ use dasm_runtime::{
 };
 use jit::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 type F1 = extern "C" fn(i64) -> i64;
 type F0 = extern "C" fn() -> i64;
@@ -226,11 +225,17 @@ fn patches_rel32_imm64_and_slots() {
 /// N threads call JIT functions in a loop (a fixed number of calls each, every result
 /// checked) while this thread compiles functions, publishes them, retargets a dispatcher's call
 /// site to each new one, and finishes and frees scratch functions in the same memory.
+///
+/// Lockstep, so that calls and compiling really interleave (whatever the scheduler does) and
+/// no verdict depends on time: a caller makes its calls of quota `q` once the compiler has
+/// finished step `q`; the compiler starts step `k + 1` once every caller has made its calls of
+/// quota `k - 1`, so each step is compiled and patched while the callers' quota `k` is open.
 #[test]
 fn threads_call_while_another_compiles_and_patches() {
     const THREADS: usize = 3;
-    const CALLS: usize = 200_000;
-    const FUNCS: usize = 400;
+    const FUNCS: usize = 2000;
+    const QUOTA: usize = 100;
+    const CALLS: usize = FUNCS * QUOTA;
     let mem = CodeMemory::new();
     if mem.mapping() != Mapping::Dual {
         // The mprotect fallback makes pages non-executable during a write: no concurrency.
@@ -242,23 +247,31 @@ fn threads_call_while_another_compiles_and_patches() {
     // SAFETY: `dispatcher` is an `extern "C" fn(i64) -> i64`; it only ever calls functions of
     // that type that live until the end of this test.
     let fd: F1 = unsafe { disp.entry() };
-    let table: Arc<Vec<AtomicUsize>> = Arc::new((0..FUNCS).map(|_| AtomicUsize::new(0)).collect());
-    let start = std::sync::Barrier::new(THREADS + 1);
-    let done = std::thread::scope(|s| {
+    let table: Vec<AtomicUsize> = (0..FUNCS).map(|_| AtomicUsize::new(0)).collect();
+    let progress = AtomicUsize::new(0);
+    let calls: Vec<AtomicUsize> = (0..THREADS).map(|_| AtomicUsize::new(0)).collect();
+    let wait = |f: &dyn Fn() -> bool| {
+        while !f() {
+            std::thread::yield_now();
+        }
+    };
+    let (callees, seen) = std::thread::scope(|s| {
         let callers: Vec<_> = (0..THREADS)
             .map(|t| {
-                let table = table.clone();
-                let start = &start;
+                let (table, progress, calls) = (&table, &progress, &calls);
                 s.spawn(move || {
-                    start.wait();
-                    let mut direct = 0usize;
+                    let mut seen = vec![false; FUNCS];
                     for i in 0..CALLS {
+                        if i % QUOTA == 0 {
+                            wait(&|| progress.load(Ordering::Acquire) >= i / QUOTA);
+                        }
                         let x = (i * THREADS + t) as i64;
                         // Through the dispatcher: whichever callee it calls now.
                         let r = fd(x);
                         assert_eq!((r - 1) % 3, 0, "dispatcher({x}) = {r}");
                         let k = (r - 1) / 3 - x;
                         assert!((0..FUNCS as i64).contains(&k), "dispatcher({x}) = {r}");
+                        seen[k as usize] = true;
                         // Directly: a published function.
                         let slot = i % FUNCS;
                         let p = table[slot].load(Ordering::Acquire);
@@ -266,17 +279,20 @@ fn threads_call_while_another_compiles_and_patches() {
                             // SAFETY: a published `call_rust` function, alive until the end.
                             let f: F1 = unsafe { std::mem::transmute::<usize, F1>(p) };
                             assert_eq!(f(x), helper(x + slot as i64));
-                            direct += 1;
                         }
+                        calls[t].store(i + 1, Ordering::Release);
                     }
-                    direct
+                    seen.iter().filter(|&&b| b).count()
                 })
             })
             .collect();
         let mut d = new_dasm();
         let mut callees = Vec::new();
-        start.wait();
         for k in 0..FUNCS {
+            if k >= 1 {
+                let need = (k - 1) * QUOTA;
+                wait(&|| calls.iter().all(|c| c.load(Ordering::Acquire) >= need));
+            }
             d.reset();
             call_rust(&mut d, k as i32);
             let c = d.finish_into(&mem).unwrap();
@@ -292,13 +308,17 @@ fn threads_call_while_another_compiles_and_patches() {
             d.reset();
             small(&mut d, k % 9, k as i32);
             drop(d.finish_into(&mem).unwrap());
+            progress.store(k + 1, Ordering::Release);
         }
-        let direct: usize = callers.into_iter().map(|h| h.join().unwrap()).sum();
-        (callees, direct)
+        let seen: Vec<usize> = callers.into_iter().map(|h| h.join().unwrap()).collect();
+        (callees, seen)
     });
-    let (callees, direct) = done;
     assert_eq!(callees.len(), FUNCS);
-    assert!(direct > 0 || CALLS < FUNCS);
+    // Every caller saw the dispatcher's target change (at least its quota-0 target and the
+    // last one).
+    for n in seen {
+        assert!(n >= 2, "a caller saw only {n} dispatcher target(s)");
+    }
     // After the compiler is done, the dispatcher calls the last callee.
     assert_eq!(fd(5), helper(5 + FUNCS as i64 - 1));
 }
