@@ -288,7 +288,7 @@ fn threads_call_while_another_compiles_and_patches() {
             .collect();
         let mut d = new_dasm();
         let mut callees = Vec::new();
-        for k in 0..FUNCS {
+        for (k, entry) in table.iter().enumerate() {
             if k >= 1 {
                 let need = (k - 1) * QUOTA;
                 wait(&|| calls.iter().all(|c| c.load(Ordering::Acquire) >= need));
@@ -296,7 +296,7 @@ fn threads_call_while_another_compiles_and_patches() {
             d.reset();
             call_rust(&mut d, k as i32);
             let c = d.finish_into(&mem).unwrap();
-            table[k].store(c.as_ptr() as usize, Ordering::Release);
+            entry.store(c.as_ptr() as usize, Ordering::Release);
             let mut batch = mem.patch();
             batch
                 .rel32(&disp, CodeAt::Pc(SITE), c.as_ptr() as usize)
