@@ -61,6 +61,8 @@ fn far_placement_reports_rel_out_of_range_and_near_placement_works() {
         Err(DasmError::NoMemory(m)) => assert!(m.contains("Placement::Anywhere"), "{m}"),
         other => panic!("expected RelOutOfRange or NoMemory, got {other:?}"),
     }
+    // A failed encode gives its span back.
+    assert_eq!((mem.stats().in_use, mem.stats().code), (0, 0));
     // A window nobody can have (the null page's neighbourhood is off limits, and the window
     // is too narrow for a region): the error names the remedy.
     let mem = CodeMemory::with_options(CodeMemoryOptions {
@@ -393,6 +395,39 @@ fn handles_are_send_and_sync_and_threads_compile_into_one_memory() {
         spans.sort_unstable();
         for w in spans.windows(2) {
             assert!(w[0].0 + w[0].1 <= w[1].0, "overlapping spans {w:?}");
+        }
+    }
+}
+
+#[test]
+fn regions_near_the_program_reach_each_other() {
+    for mem in [Mapping::Dual, Mapping::Protect].map(|m| {
+        CodeMemory::with_options(CodeMemoryOptions {
+            mapping: Some(m),
+            region_size: 2 << 20,
+            ..Default::default()
+        })
+    }) {
+        // Three functions of 1.5 MiB: three regions.
+        let big: Vec<Code> = (0..3)
+            .map(|k| finish(&mem, |d| padded(d, k, 3 << 19)))
+            .collect();
+        assert_eq!(mem.stats().regions, 3);
+        let disp = finish(&mem, |d| dispatcher(d, big[0].as_ptr() as usize));
+        // SAFETY: `dispatcher` and `padded` are `extern "C" fn(i64) -> i64`.
+        let fd: F1 = unsafe { disp.entry() };
+        assert_eq!(fd(1), helper(1));
+        for (k, b) in big.iter().enumerate() {
+            // SAFETY: as above.
+            let f: F1 = unsafe { b.entry() };
+            assert_eq!(f(1), helper(1 + k as i64));
+            let mut batch = mem.patch();
+            batch
+                .rel32(&disp, CodeAt::Pc(SITE), b.as_ptr() as usize)
+                .unwrap();
+            // SAFETY: `b` is an `extern "C" fn(i64) -> i64` living as long as `disp`.
+            unsafe { batch.commit() }.unwrap();
+            assert_eq!(fd(1), helper(1 + k as i64));
         }
     }
 }
