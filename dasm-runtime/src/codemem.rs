@@ -639,12 +639,16 @@ impl Dasm<'_> {
     }
 }
 
-/// `f(0..n)` up to its last `Some`.
+/// `f(0..n)` up to its last `Some`, in one pass (no allocation when all are `None`).
 fn defined(n: usize, f: impl Fn(usize) -> Option<usize>) -> Box<[Option<usize>]> {
-    let Some(last) = (0..n).rev().find(|&i| f(i).is_some()) else {
-        return Box::new([]);
-    };
-    (0..=last).map(f).collect()
+    let mut v = Vec::new();
+    for i in 0..n {
+        if let Some(o) = f(i) {
+            v.resize(i, None);
+            v.push(Some(o));
+        }
+    }
+    v.into_boxed_slice()
 }
 
 impl Shared {
