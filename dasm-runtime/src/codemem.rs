@@ -271,7 +271,8 @@ mod os {
         let lowest = hi.saturating_sub(reach).div_ceil(STEP) * STEP;
         let highest = lo.saturating_add(reach).saturating_sub(size_up);
         // Below the program first (PIE executables have their heap right above them), then
-        // above; in steps of the region size, then half of it, so a busy range is skipped fast.
+        // above; in steps of the region size, then of 16 MiB, then of 2 MiB, so that a busy
+        // range is skipped fast and small holes are still found.
         let below = (lo / STEP * STEP).saturating_sub(size_up);
         let above = hi.div_ceil(STEP) * STEP;
         for step in [size_up, STEP * 8, STEP] {
@@ -294,11 +295,12 @@ mod os {
             }
         }
         Err(DasmError::NoMemory(format!(
-            "no free {size}-byte range within ±2 GiB of the program's code \
-             ({lo:#x}..{hi:#x}), so rel32 calls into the program could not reach; remedy: \
+            "no free {size}-byte range within ±{} MiB of the program's code ({lo:#x}..{hi:#x}), \
+             so rel32 calls into the program could not reach; remedy: \
              CodeMemoryOptions {{ placement: Placement::Anywhere, .. }} and calls into the \
              program through a register (`mov64 rax, fn_addr(f)` / `call rax`), or a smaller \
-             region_size"
+             region_size",
+            reach >> 20
         )))
     }
 
