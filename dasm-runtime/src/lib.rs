@@ -38,7 +38,7 @@ mod patch;
 mod put;
 mod runs;
 
-pub use arg::{arg, hi32, lo32, ptr};
+pub use arg::{arg, hi32, lo32, ptr, sx32, x87_reg};
 #[cfg(unix)]
 pub use codemem::{Code, CodeMemory, CodeMemoryOptions, CodeMemoryStats, Mapping, Placement};
 pub use engine::{Dasm, ExternResolver, PcLabel};

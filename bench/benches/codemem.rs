@@ -13,7 +13,7 @@
 //! Prints, per variant: best-of-3 wall and CPU (user + system, this thread) time per function,
 //! the overhead over its floor, and the
 //! memory of the functions kept alive (address space, resident and proportional set size,
-//! per byte of code). `cargo bench --bench codemem`; `-- VARIANT N` runs one variant once (for
+//! per byte of code). `cargo bench -p dasr-bench --bench codemem`; `-- VARIANT N` runs one variant once (for
 //! callgrind: scripts/callgrind-codemem.sh).
 
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
