@@ -26,19 +26,29 @@
 
 pub mod actions;
 pub mod arg;
+#[cfg(unix)]
+mod codemem;
 mod engine;
 mod error;
 mod exec;
+mod fnaddr;
 mod labels;
 mod list;
+#[cfg(unix)]
+mod patch;
 mod put;
 mod runs;
 
 pub use arg::{arg, hi32, lo32, ptr, sx32, x87_reg};
+#[cfg(unix)]
+pub use codemem::{Code, CodeMemory, CodeMemoryOptions, CodeMemoryStats, Mapping, Placement};
 pub use engine::{Dasm, ExternResolver, PcLabel};
 pub use error::DasmError;
 pub use exec::{CodeAt, ExecBuffer};
+pub use fnaddr::{fn_addr, CFn};
 pub use list::{list_id, ActionList};
+#[cfg(unix)]
+pub use patch::{PatchBatch, PatchError};
 #[doc(hidden)]
 pub use runs::{static_len, static_len_at, StaticRun};
 
