@@ -7,6 +7,7 @@ use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
+use crate::source::SourceEntry;
 use crate::{cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -71,6 +72,8 @@ pub struct Output {
     pub globals: Vec<String>,
     /// Extern names, in index order.
     pub externs: Vec<String>,
+    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`).
+    pub source: Vec<SourceEntry>,
 }
 
 impl Output {
@@ -186,6 +189,10 @@ struct Pre<'a> {
     includes: Vec<PathBuf>,
     include_depth: usize,
     arch: bool,
+    /// Statements of the current run: (offset in the run, file, line, text).
+    marks: Vec<(usize, String, usize, String)>,
+    /// Statements of the finished runs.
+    source: Vec<SourceEntry>,
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -274,6 +281,8 @@ impl<'a> Pre<'a> {
             includes: Vec::new(),
             include_depth: 0,
             arch: false,
+            marks: Vec::new(),
+            source: Vec::new(),
         }
     }
 
@@ -379,7 +388,19 @@ impl<'a> Pre<'a> {
 
     /// End the current run and write its put call.
     fn flush(&mut self) {
+        let marks = std::mem::take(&mut self.marks);
         if let Some((start, bytes, args)) = self.al.flush() {
+            self.source.extend(
+                marks
+                    .into_iter()
+                    .map(|(off, file, line, text)| SourceEntry {
+                        run: start,
+                        at: start + off,
+                        file,
+                        line,
+                        text,
+                    }),
+            );
             let before = match start.checked_sub(1) {
                 Some(i) => self.al.list.get(i).copied().unwrap_or(0),
                 None => 0,
@@ -951,6 +972,14 @@ impl<'a> Pre<'a> {
                     self.diag(Level::Warning, ctx, range, msg, None);
                 }
                 self.run_slot = ctx.slot;
+                if !enc.pieces.is_empty() {
+                    let text = match op {
+                        ".label" => format!("{rest}:"),
+                        _ => format!("{op} {rest}").trim().to_string(),
+                    };
+                    let at = self.al.run_len();
+                    self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
+                }
                 let data = DATA_OPS.contains(&op);
                 for piece in enc.pieces {
                     let counts = matches!(&piece, Piece::Action { .. });
@@ -1024,7 +1053,11 @@ impl<'a> Pre<'a> {
     fn finish(mut self) -> Output {
         for (slot, d) in std::mem::take(&mut self.deferred) {
             let text = match d {
-                Deferred::ActionList(n) => emit::action_list(&n, &self.al.list),
+                Deferred::ActionList(n) => {
+                    emit::action_list(&n, &self.al.list)
+                        + " "
+                        + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                }
                 Deferred::Globals(p) => emit::globals_enum(&p, &self.syms.globals),
                 Deferred::GlobalNames(n) => emit::names_table(&n, &self.syms.globals),
                 Deferred::ExternNames(n) => emit::names_table(&n, &self.syms.externs),
@@ -1079,6 +1112,7 @@ impl<'a> Pre<'a> {
             action_list: self.al.list,
             globals: self.syms.globals,
             externs: self.syms.externs,
+            source: self.source,
         }
     }
 }

@@ -32,6 +32,7 @@ mod exec;
 mod labels;
 mod put;
 mod runs;
+mod source;
 
 pub use arg::{arg, hi32, lo32, ptr};
 pub use engine::{Dasm, ExternResolver, PcLabel};
@@ -39,6 +40,7 @@ pub use error::DasmError;
 pub use exec::{CodeAt, ExecBuffer};
 #[doc(hidden)]
 pub use runs::{static_len, StaticRun};
+pub use source::{CodeLoc, CodeMap, Located, SourceLine, SourceMap};
 
 /// `put!(dst, START, [BEFORE, RUN...], [ARGS...])`: [`Dasm::put`]`(START, &[ARGS])` with the
 /// run's bytes given too (`BEFORE`: the action list's byte before `START`, 0 at its start;
