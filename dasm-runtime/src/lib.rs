@@ -29,7 +29,11 @@ pub mod arg;
 mod engine;
 mod error;
 mod exec;
+#[cfg(target_os = "linux")]
+pub mod gdb;
 mod labels;
+#[cfg(target_os = "linux")]
+pub mod perf;
 mod put;
 mod runs;
 mod source;

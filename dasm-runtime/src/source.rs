@@ -718,3 +718,79 @@ impl CodeMap {
         out
     }
 }
+
+impl CodeMap {
+    /// A listing of `code` (the finished bytes this map describes): labels,
+    /// then for each `.dasr` statement its `file:line` and text, and its bytes — disassembled
+    /// with the `disasm` feature, in hex otherwise. For `println!` debugging and bug reports.
+    /// Addresses are code offsets (branch targets too).
+    pub fn listing(&self, code: &[u8]) -> String {
+        let mut out = String::new();
+        let mut labels = self.labels.iter().peekable();
+        let rows: Vec<(usize, u32)> = self.lines.iter().map(|l| (l.0, l.1)).collect();
+        for (k, &(o, i)) in rows.iter().enumerate() {
+            while let Some((lo, name)) = labels.next_if(|l| l.0 <= o) {
+                out.push_str(&format!("{:08x}  {name}:\n", *lo));
+            }
+            if i == NO_LINE {
+                continue;
+            }
+            let l = &self.map.lines[i as usize];
+            let end = rows[k + 1..]
+                .iter()
+                .find(|r| r.0 > o)
+                .map_or(self.size, |r| r.0)
+                .min(code.len());
+            let zero = rows.get(k + 1).is_some_and(|r| r.0 == o);
+            out.push_str(&format!(
+                "          ; {}:{}: {}\n",
+                self.map.file(l.file),
+                l.line,
+                l.text
+            ));
+            if zero || o >= end {
+                continue;
+            }
+            disasm(&mut out, &code[o..end], o);
+        }
+        for (lo, name) in labels {
+            out.push_str(&format!("{lo:08x}  {name}:\n"));
+        }
+        out
+    }
+}
+
+/// The bytes `bytes` at code offset `o`: one line per instruction.
+#[cfg(feature = "disasm")]
+fn disasm(out: &mut String, bytes: &[u8], o: usize) {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    let mut dec = Decoder::with_ip(64, bytes, o as u64, DecoderOptions::NONE);
+    let mut fmt = IntelFormatter::new();
+    let mut text = String::new();
+    let mut at = 0usize;
+    while dec.can_decode() {
+        let insn = dec.decode();
+        let n = insn.len();
+        text.clear();
+        if insn.is_invalid() {
+            text.push_str("(data)");
+        } else {
+            fmt.format(&insn, &mut text);
+        }
+        let hex: String = bytes[at..at + n]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        out.push_str(&format!("{:08x}  {hex:<24} {text}\n", o + at));
+        at += n;
+    }
+}
+
+/// The bytes `bytes` at code offset `o`, in hex (16 per line).
+#[cfg(not(feature = "disasm"))]
+fn disasm(out: &mut String, bytes: &[u8], o: usize) {
+    for (k, chunk) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{:08x}  {}\n", o + 16 * k, hex.join(" ")));
+    }
+}
