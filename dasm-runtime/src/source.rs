@@ -105,6 +105,19 @@ const NO_LINE: u32 = u32::MAX;
 pub(crate) struct Recorder {
     map: &'static SourceMap,
     recs: Vec<Rec>,
+    /// For each run start (action-list offset), where its statements start, computed on the
+    /// run's first recorded put.
+    plans: std::collections::HashMap<u32, Box<[Mark]>>,
+}
+
+/// Where a statement of a run starts: before op `op`'s literal byte `k` (`k` = the op's
+/// literal length: at its action).
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    op: u32,
+    k: u32,
+    /// Index into [`SourceMap::lines`].
+    line: u32,
 }
 
 impl Recorder {
@@ -207,6 +220,13 @@ impl fmt::Display for CodeLoc {
     }
 }
 
+/// A label defined in the code (named when shown).
+#[derive(Clone, Copy, Debug)]
+enum Label {
+    Global(u32),
+    Pc(u32),
+}
+
 /// Final code offsets of every recorded statement and label of a linked [`Dasm`]: what the
 /// debugging outputs (listing, perf, gdb) are made from.
 #[derive(Clone, Debug)]
@@ -216,7 +236,7 @@ pub struct CodeMap {
     /// (offset, index into `map.lines`, shared), sorted by offset (put order among equals).
     lines: Vec<(usize, u32, bool)>,
     /// (offset, name): global labels (`->name`) and PC labels (`=>n`) defined in the code.
-    labels: Vec<(usize, String)>,
+    labels: Vec<(usize, Label)>,
     /// Global labels only: (offset, name without `->`).
     globals: Vec<(usize, String)>,
 }
@@ -231,6 +251,7 @@ impl<'a> Dasm<'a> {
         self.dbg = Some(Box::new(Recorder {
             map,
             recs: Vec::new(),
+            plans: Default::default(),
         }));
         self.slow = true;
     }
@@ -297,26 +318,23 @@ impl<'a> Dasm<'a> {
             .ops
             .get(first..first + run.len as usize)
             .unwrap_or_default();
-        let map = rec.map;
-        let lines = map.lines_of_run(start as u32);
-        let base = lines.as_ptr() as usize - map.lines.as_ptr() as usize;
-        let base = (base / std::mem::size_of::<SourceLine>()) as u32;
+        let plan = rec
+            .plans
+            .entry(start as u32)
+            .or_insert_with(|| plan(rec.map, self.actions, start, ops));
         let ctx = RunCtx {
-            acts: self.actions,
-            start,
             cur: self.cur,
             nsec: self.sections.len(),
             run: &run,
             ops,
             args,
-            lines,
-            base,
+            start,
         };
         let (sec, labels) = (&mut self.sec, &mut self.labels);
         if run.vreg {
-            ctx.exec::<true>(sec, labels, &mut rec.recs)
+            ctx.exec::<true>(sec, labels, plan, &mut rec.recs)
         } else {
-            ctx.exec::<false>(sec, labels, &mut rec.recs)
+            ctx.exec::<false>(sec, labels, plan, &mut rec.recs)
         }
     }
 
@@ -429,12 +447,12 @@ impl<'a> Dasm<'a> {
                 let Some(l) = map.lines.get(r.line as usize) else {
                     return (fin as usize, r.line, false);
                 };
-                let shared = map
-                    .lines_of_run(l.run)
-                    .iter()
-                    .filter(|x| x.at == l.at)
-                    .count()
-                    > 1;
+                // Sites sharing the run have entries next to each other (sorted by run, offset).
+                let i = r.line as usize;
+                let same =
+                    |x: Option<&SourceLine>| x.is_some_and(|x| x.run == l.run && x.at == l.at);
+                let shared = same(i.checked_sub(1).and_then(|k| map.lines.get(k)))
+                    || same(map.lines.get(i + 1));
                 (fin as usize, r.line, shared)
             })
             .collect();
@@ -445,7 +463,7 @@ impl<'a> Dasm<'a> {
         let mut globals = Vec::new();
         for g in 0..self.labels.globals.len() {
             if let Some(off) = self.global_offset(g) {
-                labels.push((off, map.global_name(g)));
+                labels.push((off, Label::Global(g as u32)));
                 let name = map
                     .globals
                     .get(g)
@@ -455,7 +473,7 @@ impl<'a> Dasm<'a> {
         }
         for pc in 0..self.pc_count() {
             if let Some(off) = self.pc_label_offset(pc) {
-                labels.push((off, format!("=>{pc}")));
+                labels.push((off, Label::Pc(pc as u32)));
             }
         }
         labels.sort_by_key(|l| l.0);
@@ -470,29 +488,67 @@ impl<'a> Dasm<'a> {
     }
 }
 
+/// Where the statements of the run at `start` (decoded into `ops`) start: a statement starts
+/// at an action-list offset inside an op's literal bytes (the code position is then the op's
+/// start plus the literal bytes before it; an ESC pair is one byte) or at its action. With
+/// several put sites sharing the run (dedupe), the first site's statements.
+fn plan(map: &SourceMap, acts: &[u8], start: usize, ops: &[Op]) -> Box<[Mark]> {
+    let lines = map.lines_of_run(start as u32);
+    let base = map.lines.partition_point(|l| l.run < start as u32);
+    let mut marks = Vec::new();
+    let mut p = start;
+    let mut code = 0u8;
+    let mut j = 0usize;
+    for (i, op) in ops.iter().enumerate() {
+        let (_, next, _, c) = next_op(acts, p, code);
+        let mut c_at = p;
+        let n = usize::from(op.lit_len);
+        for k in 0..=n {
+            if k == n && op.act == Act::Lit {
+                break;
+            }
+            while j < lines.len() && (lines[j].at as usize) < c_at {
+                j += 1;
+            }
+            if j < lines.len() && lines[j].at as usize == c_at {
+                marks.push(Mark {
+                    op: i as u32,
+                    k: k as u32,
+                    line: (base + j) as u32,
+                });
+                let at = lines[j].at;
+                while j < lines.len() && lines[j].at == at {
+                    j += 1;
+                }
+            }
+            if k < n {
+                c_at += if acts.get(c_at) == Some(&ESC) { 2 } else { 1 };
+            }
+        }
+        p = next;
+        code = c;
+    }
+    marks.into_boxed_slice()
+}
+
 /// The run being put with recording.
 struct RunCtx<'r> {
-    acts: &'r [u8],
-    start: usize,
     cur: usize,
     nsec: usize,
     run: &'r Run,
     ops: &'r [Op],
     args: &'r [i64],
-    /// The statements of the run (of every site sharing it), sorted by offset.
-    lines: &'static [SourceLine],
-    /// Index of `lines[0]` in the source map.
-    base: u32,
+    start: usize,
 }
 
 impl RunCtx<'_> {
-    /// Execute the run op by op, recording where each statement starts: a statement starts
-    /// at an action-list offset inside an op's literal bytes (the code position is the op's
-    /// start plus the literal bytes before it; an ESC pair is one byte) or at its action.
+    /// Execute the run op by op, recording where each statement of `plan` starts, and the
+    /// end of the run.
     fn exec<const V: bool>(
         &self,
         sec: &mut Section,
         labels: &mut crate::labels::Labels,
+        plan: &[Mark],
         recs: &mut Vec<Rec>,
     ) -> Result<Option<usize>, DasmError> {
         let Some(last) = self.ops.len().checked_sub(1) else {
@@ -502,50 +558,24 @@ impl RunCtx<'_> {
             });
         };
         let mut ex = Exec::<V>::new(sec, labels, self.cur, self.run, self.ops, self.args)?;
-        let mut p = self.start;
-        let mut code = 0u8;
-        let mut j = 0usize;
+        let mut marks = plan.iter().peekable();
         for (i, op) in self.ops.iter().enumerate() {
             let (used, nitems) = ex.here();
-            let (_, next, _, c) = next_op(self.acts, p, code);
-            let mut c_at = p;
-            let n = usize::from(op.lit_len);
-            for k in 0..=n {
-                if k == n && op.act == Act::Lit {
-                    break;
-                }
-                while j < self.lines.len() && (self.lines[j].at as usize) < c_at {
-                    j += 1;
-                }
-                if j < self.lines.len() && self.lines[j].at as usize == c_at {
-                    recs.push(Rec {
-                        sec: self.cur as u32,
-                        pos: (used + k) as u32,
-                        nitems: nitems as u32,
-                        line: self.base + j as u32,
-                    });
-                    let at = self.lines[j].at;
-                    while j < self.lines.len() && self.lines[j].at == at {
-                        j += 1;
-                    }
-                }
-                if k < n {
-                    c_at += if self.acts.get(c_at) == Some(&ESC) {
-                        2
-                    } else {
-                        1
-                    };
-                }
+            while let Some(m) = marks.next_if(|m| m.op as usize == i) {
+                recs.push(Rec {
+                    sec: self.cur as u32,
+                    pos: (used + m.k as usize) as u32,
+                    nitems: nitems as u32,
+                    line: m.line,
+                });
             }
-            p = next;
-            code = c;
             if i == last {
                 let r = ex.last(op, self.nsec)?;
                 // The end of the run: bytes after it (from puts that were not recorded) have
                 // no source.
                 recs.push(Rec {
                     sec: self.cur as u32,
-                    pos: (used + n) as u32,
+                    pos: (used + usize::from(op.lit_len)) as u32,
                     nitems: nitems as u32,
                     line: NO_LINE,
                 });
@@ -653,7 +683,7 @@ impl CodeMap {
             .labels
             .partition_point(|x| x.0 <= offset)
             .checked_sub(1)
-            .map(|k| (self.labels[k].1.clone(), self.labels[k].0));
+            .map(|k| (self.label_name(self.labels[k].1), self.labels[k].0));
         Some(CodeLoc {
             start,
             end,
@@ -675,8 +705,18 @@ impl CodeMap {
     }
 
     /// The labels defined in the code: (offset, `->name` or `=>pc`), by offset.
-    pub fn labels(&self) -> &[(usize, String)] {
-        &self.labels
+    pub fn labels(&self) -> Vec<(usize, String)> {
+        self.labels
+            .iter()
+            .map(|&(o, l)| (o, self.label_name(l)))
+            .collect()
+    }
+
+    fn label_name(&self, l: Label) -> String {
+        match l {
+            Label::Global(g) => self.map.global_name(g as usize),
+            Label::Pc(pc) => format!("=>{pc}"),
+        }
     }
 
     /// The code cut into functions at its global labels: (start, end, name), where the part
@@ -729,8 +769,8 @@ impl CodeMap {
         let mut labels = self.labels.iter().peekable();
         let rows: Vec<(usize, u32)> = self.lines.iter().map(|l| (l.0, l.1)).collect();
         for (k, &(o, i)) in rows.iter().enumerate() {
-            while let Some((lo, name)) = labels.next_if(|l| l.0 <= o) {
-                out.push_str(&format!("{:08x}  {name}:\n", *lo));
+            while let Some((lo, l)) = labels.next_if(|l| l.0 <= o) {
+                out.push_str(&format!("{:08x}  {}:\n", *lo, self.label_name(*l)));
             }
             if i == NO_LINE {
                 continue;
@@ -753,8 +793,8 @@ impl CodeMap {
             }
             disasm(&mut out, &code[o..end], o);
         }
-        for (lo, name) in labels {
-            out.push_str(&format!("{lo:08x}  {name}:\n"));
+        for (lo, l) in labels {
+            out.push_str(&format!("{lo:08x}  {}:\n", self.label_name(*l)));
         }
         out
     }
