@@ -123,6 +123,8 @@ fn gdb_breaks_on_a_dasr_line_in_jit_code() {
             "-ex",
             "bt",
             "-ex",
+            "info symbol $pc",
+            "-ex",
             "info line *$pc",
             "-ex",
             "kill",
@@ -164,4 +166,5 @@ fn gdb_breaks_on_a_dasr_line_in_jit_code() {
     );
     assert!(s.contains("in jit_debug::main ()"), "{s}");
     assert!(s.contains("<jit_debug::square+4>"), "{s}");
+    assert!(s.contains("jit_debug::square + 4 in section .text"), "{s}");
 }

@@ -345,7 +345,7 @@ fn elf_object(base: u64, len: u64, map: &CodeMap, name: &str) -> Vec<u8> {
             &n,
             0x12,
             1,
-            base + s as u64,
+            s as u64, // section-relative (ET_REL): .text is at `base`
             (e - s) as u64,
         );
     }
@@ -477,4 +477,55 @@ fn elf_object(base: u64, len: u64, map: &CodeMap, name: &str) -> Vec<u8> {
     sh(&mut out, 6, 1, 0, 0, offs[4], info.len() as u64, 0, 0, 1, 0);
     sh(&mut out, 7, 1, 0, 0, offs[5], line.len() as u64, 0, 0, 1, 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entries gdb would walk, from the descriptor.
+    fn entries() -> Vec<*mut JitCodeEntry> {
+        let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        // SAFETY: read under `LOCK`; entries stay alive while registered.
+        unsafe {
+            let d = &raw const __jit_debug_descriptor;
+            let mut e = (*d).first_entry;
+            let mut prev = std::ptr::null_mut();
+            while !e.is_null() {
+                assert_eq!((*e).prev, prev, "back links");
+                assert_eq!(&(*(*e).symfile_addr.cast::<[u8; 4]>()), b"\x7fELF");
+                out.push(e);
+                prev = e;
+                e = (*e).next;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn registrations_link_and_unlink() {
+        let map = CodeMap::empty_for_tests();
+        let code = [0xc3u8; 4];
+        let a = register_gdb(code.as_ptr(), 4, &map, "a");
+        let b = register_gdb(code.as_ptr(), 4, &map, "b");
+        let c = register_gdb(code.as_ptr(), 4, &map, "c");
+        assert_eq!(entries(), [c.entry, b.entry, a.entry]);
+        drop(b);
+        assert_eq!(entries(), [c.entry, a.entry]);
+        drop(c);
+        assert_eq!(entries(), [a.entry]);
+        drop(a);
+        assert!(entries().is_empty());
+    }
+
+    #[test]
+    fn leb128() {
+        let mut v = Vec::new();
+        v.uleb(624485);
+        v.sleb(-123456);
+        v.sleb(63);
+        v.sleb(64);
+        assert_eq!(v, [0xe5, 0x8e, 0x26, 0xc0, 0xbb, 0x78, 0x3f, 0xc0, 0x00]);
+    }
 }

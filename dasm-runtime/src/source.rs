@@ -650,6 +650,24 @@ fn locate_put(map: &SourceMap, e: DasmError, start: usize, acts: &[u8]) -> DasmE
 }
 
 impl CodeMap {
+    /// An empty map (no statements, no labels) of 4 bytes, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> CodeMap {
+        static EMPTY: SourceMap = SourceMap {
+            dir: "",
+            files: &["t.dasr"],
+            lines: &[],
+            globals: &[],
+        };
+        CodeMap {
+            map: &EMPTY,
+            size: 4,
+            lines: Vec::new(),
+            labels: Vec::new(),
+            globals: Vec::new(),
+        }
+    }
+
     /// The source map the code was made from.
     pub fn source(&self) -> &'static SourceMap {
         self.map
