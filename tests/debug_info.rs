@@ -122,6 +122,17 @@ fn every_address_maps_to_its_line() {
         let loc = map.lookup(h).unwrap();
         assert_eq!(loc.text, "lea rax, [rax+0x7f]");
         assert_eq!(loc.label, Some(("->helper".to_string(), h)));
+        let lea = SRC.lines().position(|l| l.contains("| lea rax")).unwrap() + 1;
+        assert_eq!(
+            loc.to_string(),
+            format!("tests/debug_info.dasr:{lea}: lea rax, [rax+0x7f] (in ->helper+0)")
+        );
+        let sub = map.lookup(loc.end).unwrap();
+        assert_eq!(sub.label, Some(("->helper".to_string(), h)));
+        assert!(
+            sub.to_string().ends_with("sub eax, 0x7f (in ->helper+4)"),
+            "{sub}"
+        );
         let funcs = map.functions("dbg");
         assert_eq!(funcs[0].2, "dbg::entry");
         assert!(funcs.iter().any(|f| f.2 == "dbg::helper" && f.0 == h));

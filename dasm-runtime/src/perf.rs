@@ -157,3 +157,49 @@ fn unsafe_map_exec(file: &File) -> io::Result<memmap2::Mmap> {
     // is ours and is only appended to while mapped.
     unsafe { memmap2::MmapOptions::new().len(4096).map_exec(file) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+    fn u64_at(b: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+    }
+
+    #[test]
+    fn jitdump_header_and_code_load_record() {
+        let dir = std::env::temp_dir().join(format!("dasr-jitdump-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let map = CodeMap::empty_for_tests();
+        let code = [0x90u8, 0x90, 0x90, 0xc3];
+        let mut d = JitDump::create(&dir).unwrap();
+        d.record(code.as_ptr(), &code, &map, "f").unwrap();
+        d.record(code.as_ptr(), &code, &map, "g").unwrap();
+        let b = std::fs::read(d.path()).unwrap();
+        assert_eq!(u32_at(&b, 0), JITDUMP_MAGIC);
+        assert_eq!(u32_at(&b, 4), 1);
+        assert_eq!(u32_at(&b, 8), 40);
+        assert_eq!(u32_at(&b, 12), EM_X86_64);
+        assert_eq!(u32_at(&b, 20), std::process::id());
+        // Two code-load records (no lines in this map: no debug-info records).
+        let mut at = 40;
+        for (index, name) in [(0u64, "f"), (1, "g")] {
+            assert_eq!(u32_at(&b, at), JIT_CODE_LOAD);
+            let size = u32_at(&b, at + 4) as usize;
+            let body = &b[at + 16..at + size];
+            assert_eq!(u64_at(body, 8), code.as_ptr() as u64); // vma
+            assert_eq!(u64_at(body, 16), code.as_ptr() as u64); // code address
+            assert_eq!(u64_at(body, 24), 4); // code size
+            assert_eq!(u64_at(body, 32), index);
+            assert_eq!(&body[40..42], [name.as_bytes()[0], 0]);
+            assert_eq!(&body[42..], code);
+            at += size;
+        }
+        assert_eq!(at, b.len());
+        drop(d);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
