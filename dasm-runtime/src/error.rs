@@ -130,9 +130,21 @@ pub enum DasmError {
     /// `encode` was called before a successful `link`.
     #[error("encode called before a successful link")]
     NotLinked,
+    /// An error with the `.dasr` source that produced it (when a source map is set:
+    /// [`crate::Dasm::set_source_map`]); `Display` reads like a compiler error.
+    #[error("{0}")]
+    At(crate::source::Located),
 }
 
 impl DasmError {
+    /// The error without its source location ([`DasmError::At`] unwrapped).
+    pub fn kind(&self) -> &DasmError {
+        match self {
+            DasmError::At(l) => l.error(),
+            e => e,
+        }
+    }
+
     /// DynASM's 32-bit status word for this error (high byte: code, low 24 bits: detail), for
     /// comparison with DynASM. Errors DynASM does not have map to codes 0x30.. .
     pub fn status(&self) -> u32 {
@@ -157,6 +169,7 @@ impl DasmError {
             DasmError::NoExternResolver { index } => 0x3400_0000 | u32::from(*index),
             DasmError::NotLinked => 0x3500_0000,
             DasmError::UndefGlobal(i) => 0x3600_0000 | d(*i),
+            DasmError::At(l) => l.error().status(),
         }
     }
 }

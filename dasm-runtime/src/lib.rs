@@ -32,12 +32,17 @@ mod engine;
 mod error;
 mod exec;
 mod fnaddr;
+#[cfg(target_os = "linux")]
+pub mod gdb;
 mod labels;
 mod list;
 #[cfg(unix)]
 mod patch;
+#[cfg(target_os = "linux")]
+pub mod perf;
 mod put;
 mod runs;
+mod source;
 
 pub use arg::{arg, hi32, lo32, ptr, sx32, x87_reg};
 #[cfg(unix)]
@@ -51,6 +56,7 @@ pub use list::{list_id, ActionList};
 pub use patch::{PatchBatch, PatchError};
 #[doc(hidden)]
 pub use runs::{static_len, static_len_at, StaticRun};
+pub use source::{CodeLoc, CodeMap, Located, SourceLine, SourceMap};
 
 /// Put one run, decoded at compile time: what `dasm-pre` writes for each run.
 ///
