@@ -26,6 +26,7 @@
 
 pub mod actions;
 pub mod arg;
+pub mod arm64;
 mod engine;
 mod error;
 mod exec;
