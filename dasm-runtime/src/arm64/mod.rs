@@ -959,7 +959,7 @@ fn patch(
         // ADRP: the page difference of the absolute addresses (DynASM shifts the byte
         // difference for labels, which is wrong unless both are at the same page offset).
         let d = if k == kind::ADRP {
-            ((target >> 12) as i64).wrapping_sub((pc >> 12) as i64)
+            ((pc & 0xfff) as i64).wrapping_add(disp) >> 12
         } else {
             disp
         };
