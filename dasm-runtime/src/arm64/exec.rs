@@ -114,7 +114,7 @@ mod native {
     use crate::error::DasmError;
     use crate::exec::CodeMap;
 
-    pub use super::JitMap;
+    use super::JitMap;
 
     /// A `MAP_JIT` mapping of `size` bytes, filled by `encode` while writable for this thread.
     pub fn map_code(
