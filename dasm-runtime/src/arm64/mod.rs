@@ -335,7 +335,7 @@ impl<'a> Dasm<'a> {
             return Err(DasmError::NoMemory("a section holds 2^32 positions".into()));
         }
         buf.push(start as i64);
-        let mut p = start;
+        let mut it = acts[start..].iter();
         let mut ai = 0usize;
         // Whether the last thing written by this run is an instruction word an action may
         // patch.
@@ -365,17 +365,17 @@ impl<'a> Dasm<'a> {
             };
         }
         loop {
-            let at = p;
-            let Some(&ins) = acts.get(p) else {
-                return Err(bad(p, "run without STOP"));
+            let Some(&ins) = it.next() else {
+                return Err(bad(acts.len(), "run without STOP"));
             };
-            p += 1;
             let action = ins >> 16;
             if action >= ACTION_MAX {
                 ofs += 4;
                 lit = true;
                 continue;
             }
+            // The action-list index of this action.
+            let at = acts.len() - it.as_slice().len() - 1;
             match action {
                 STOP => break,
                 SECTION => {
@@ -390,10 +390,9 @@ impl<'a> Dasm<'a> {
                     break;
                 }
                 ESC => {
-                    if acts.get(p).is_none() {
+                    if it.next().is_none() {
                         return Err(bad(at, "ESC at the end of the action list"));
                     }
-                    p += 1;
                     ofs += 4;
                     lit = true;
                 }
@@ -537,7 +536,7 @@ impl<'a> Dasm<'a> {
                     if !fits {
                         return Err(err);
                     }
-                    buf.push(m);
+                    buf.push(((m as u64 & ((1u64 << bits) - 1)) << (ins & 31)) as i64);
                 }
                 IMM6 => {
                     need_lit!(at);
@@ -548,18 +547,18 @@ impl<'a> Dasm<'a> {
                             value: n,
                         });
                     }
-                    buf.push(n);
+                    buf.push(((n & 31) << 19) | ((n & 32) << 26));
                 }
                 IMM12 => {
                     need_lit!(at);
                     let n = arg!();
-                    if !u32::try_from(n).is_ok_and(|v| imm12(v).is_some()) {
+                    let Some(f) = u32::try_from(n).ok().and_then(imm12) else {
                         return Err(DasmError::RangeImm {
                             offset: at,
                             value: n,
                         });
-                    }
-                    buf.push(n);
+                    };
+                    buf.push(i64::from(f << 10));
                 }
                 IMM13W | IMM13X => {
                     need_lit!(at);
@@ -571,24 +570,28 @@ impl<'a> Dasm<'a> {
                         lo
                     };
                     let v = (u64::from(hi) << 32) | u64::from(lo);
-                    if imm13(v).is_none() {
+                    let Some(f) = imm13(v) else {
                         let value = if action == IMM13X { v as i64 } else { n };
                         return Err(DasmError::RangeImm { offset: at, value });
-                    }
-                    buf.push(v as i64);
+                    };
+                    buf.push(i64::from(f << 10));
                 }
                 IMML => {
                     need_lit!(at);
                     let n = arg!();
                     let sc = ins & 3;
                     let scaled = n & ((1i64 << sc) - 1) == 0 && (0..4096).contains(&(n >> sc));
-                    if !scaled && !(-256..256).contains(&n) {
+                    let f = if scaled {
+                        ((n << (10 - sc)) as u32) | 0x0100_0000
+                    } else if (-256..256).contains(&n) {
+                        ((n & 511) << 12) as u32
+                    } else {
                         return Err(DasmError::RangeImm {
                             offset: at,
                             value: n,
                         });
-                    }
-                    buf.push(n);
+                    };
+                    buf.push(i64::from(f));
                 }
                 IMMV => {
                     let v = word_arg(arg!(), at)?;
@@ -606,7 +609,7 @@ impl<'a> Dasm<'a> {
                     if !(0..32).contains(&n) {
                         return Err(DasmError::RangeVreg { offset: at, reg: n });
                     }
-                    buf.push(n);
+                    buf.push(n << (ins & 31));
                 }
             }
         }
@@ -687,14 +690,17 @@ impl<'a> Dasm<'a> {
             let b = &mut sec.buf[..];
             let mut i = 0;
             while i < b.len() {
-                let mut p = b[i] as usize;
+                let mut it = acts[b[i] as usize..].iter();
                 i += 1;
-                loop {
-                    let ins = acts[p];
-                    p += 1;
+                while let Some(&ins) = it.next() {
+                    if ins >> 16 >= ACTION_MAX {
+                        continue;
+                    }
                     match ins >> 16 {
                         STOP | SECTION => break,
-                        ESC => p += 1,
+                        ESC => {
+                            it.next();
+                        }
                         REL_EXT => {}
                         ALIGN => {
                             delta -= (b[i] + delta) & i64::from(ins & 255);
@@ -747,35 +753,67 @@ impl<'a> Dasm<'a> {
             ..
         } = self;
         let acts: &[u32] = acts;
-        let mut cp = 0usize;
+        // `w`: the next word of the output; `last`: the word before it, as written (fields are
+        // ORed into it and it is stored again).
+        let mut w = 0usize;
+        let mut last = 0u32;
+        macro_rules! emit {
+            ($v:expr) => {{
+                let v: u32 = $v;
+                put_word(out, w, v)?;
+                last = v;
+                w += 1;
+            }};
+        }
         for sec in sections.iter() {
             let b = &sec.buf[..];
             let mut i = 0;
             while i < b.len() {
-                let mut p = b[i] as usize;
+                let start = b[i] as usize;
                 i += 1;
-                loop {
-                    let ins = acts[p];
-                    let at = p;
-                    p += 1;
+                let mut it = acts[start..].iter();
+                while let Some(&ins) = it.next() {
                     let action = ins >> 16;
                     if action >= ACTION_MAX {
-                        put_word(out, cp, ins)?;
-                        cp += 4;
+                        emit!(ins);
                         continue;
                     }
-                    let n = if action >= ALIGN {
-                        i += 1;
-                        b[i - 1]
-                    } else {
-                        0
-                    };
-                    match action {
+                    // The action-list index of this action (for errors).
+                    let at = || acts.len() - it.as_slice().len() - 1;
+                    let target = match action {
                         STOP | SECTION => break,
                         ESC => {
-                            put_word(out, cp, acts[p])?;
-                            p += 1;
-                            cp += 4;
+                            emit!(it.next().copied().unwrap_or(0));
+                            continue;
+                        }
+                        ALIGN => {
+                            let mask = (ins & 255) as usize;
+                            i += 1;
+                            while (w * 4) & mask != 0 {
+                                emit!(NOP);
+                            }
+                            continue;
+                        }
+                        LABEL_LG => {
+                            let l = (ins & 2047) as usize;
+                            if l >= 20 {
+                                let g = l - 20;
+                                if globals_out.len() <= g {
+                                    globals_out.resize(g + 1, None);
+                                }
+                                globals_out[g] = Some(base.wrapping_add(b[i] as u64));
+                            }
+                            i += 1;
+                            continue;
+                        }
+                        LABEL_PC => {
+                            i += 1;
+                            continue;
+                        }
+                        IMMV => {
+                            emit!(b[i] as u32);
+                            i += 1;
+                            continue;
                         }
                         REL_EXT => {
                             let idx = (ins & 2047) as u16;
@@ -786,19 +824,14 @@ impl<'a> Dasm<'a> {
                                     .ok_or(DasmError::NoExternResolver {
                                         index: idx.min(255) as u8,
                                     })?;
-                            let addr = base.wrapping_add(cp as u64);
+                            let addr = base.wrapping_add(w as u64 * 4);
                             let disp = f(addr, idx, ty);
-                            let target = addr.wrapping_sub(4).wrapping_add(disp as u64);
-                            cp = patch(out, cp, base, ins, target, at)?;
-                        }
-                        ALIGN => {
-                            while cp & (ins & 255) as usize != 0 {
-                                put_word(out, cp, NOP)?;
-                                cp += 4;
-                            }
+                            addr.wrapping_sub(4).wrapping_add(disp as u64)
                         }
                         REL_LG | REL_PC => {
-                            let target = if n < 0 {
+                            let n = b[i];
+                            i += 1;
+                            if n < 0 {
                                 // A global referenced but not defined (marked by link).
                                 let g = (-n - 10) as usize;
                                 globals_preset
@@ -809,58 +842,36 @@ impl<'a> Dasm<'a> {
                             } else {
                                 let (s, j) = pos_split(n);
                                 base.wrapping_add(sections[s].buf[j] as u64)
-                            };
-                            cp = patch(out, cp, base, ins, target, at)?;
-                        }
-                        REL_A => {
-                            let a = n as u64;
-                            cp = patch(out, cp, base, ins, a, at)?;
-                        }
-                        LABEL_LG => {
-                            let l = (ins & 2047) as usize;
-                            if l >= 20 {
-                                let g = l - 20;
-                                if globals_out.len() <= g {
-                                    globals_out.resize(g + 1, None);
-                                }
-                                globals_out[g] = Some(base.wrapping_add(n as u64));
                             }
                         }
-                        LABEL_PC => {}
-                        IMM => {
-                            let bits = (ins >> 5) & 31;
-                            let v = (n as u64 & ((1u64 << bits) - 1)) << (ins & 31);
-                            or_word(out, cp, v as u32)?;
+                        REL_A => {
+                            i += 1;
+                            b[i - 1] as u64
                         }
-                        IMM6 => or_word(out, cp, (((n & 31) << 19) | ((n & 32) << 26)) as u32)?,
-                        IMM12 => {
-                            let f = imm12(n as u32).ok_or(DasmError::Phase)?;
-                            or_word(out, cp, f << 10)?;
+                        _ => {
+                            // A field action: put stored the bits to OR in.
+                            last |= b[i] as u32;
+                            i += 1;
+                            put_word(out, w.wrapping_sub(1), last)?;
+                            continue;
                         }
-                        IMM13W | IMM13X => {
-                            let f = imm13(n as u64).ok_or(DasmError::Phase)?;
-                            or_word(out, cp, f << 10)?;
+                    };
+                    let pc = base.wrapping_add(w as u64 * 4).wrapping_sub(4);
+                    match patch(ins, pc, target, at())? {
+                        Patch::Field(f) => {
+                            last |= f;
+                            put_word(out, w.wrapping_sub(1), last)?;
                         }
-                        IMML => {
-                            let sc = ins & 3;
-                            let v = if n & ((1i64 << sc) - 1) == 0 && (0..4096).contains(&(n >> sc))
-                            {
-                                ((n << (10 - sc)) as u32) | 0x0100_0000
-                            } else {
-                                ((n & 511) << 12) as u32
-                            };
-                            or_word(out, cp, v)?;
+                        Patch::Data(a) => {
+                            put_word(out, w, a as u32)?;
+                            w += 1;
+                            emit!((a >> 32) as u32);
                         }
-                        IMMV => {
-                            put_word(out, cp, n as u32)?;
-                            cp += 4;
-                        }
-                        _ => or_word(out, cp, ((n & 31) << (ins & 31)) as u32)?,
                     }
                 }
             }
         }
-        if cp != size {
+        if w * 4 != size {
             return Err(DasmError::Phase);
         }
         Ok(())
@@ -906,37 +917,27 @@ impl<'a> Dasm<'a> {
     }
 }
 
+/// Store word `v` at word index `w` of `out`.
 #[inline]
-fn put_word(out: &mut [u8], cp: usize, w: u32) -> Result<(), DasmError> {
-    out.get_mut(cp..cp + 4)
+fn put_word(out: &mut [u8], w: usize, v: u32) -> Result<(), DasmError> {
+    let o = w.wrapping_mul(4);
+    out.get_mut(o..o.wrapping_add(4))
         .ok_or(DasmError::Phase)?
-        .copy_from_slice(&w.to_le_bytes());
+        .copy_from_slice(&v.to_le_bytes());
     Ok(())
 }
 
-/// OR `v` into the word before `cp` (put checked that an instruction word was written there).
+/// What a reference writes: bits of the instruction word, or a 64-bit data item.
+enum Patch {
+    Field(u32),
+    Data(u64),
+}
+
+/// DynASM's `patchrel`: the field of the reference of kind `ins & 0xF800` at instruction
+/// address `pc` to absolute address `target` (for data: the address itself). `at`: the
+/// action's index, for errors.
 #[inline]
-fn or_word(out: &mut [u8], cp: usize, v: u32) -> Result<(), DasmError> {
-    let w = out
-        .get_mut(cp.wrapping_sub(4)..cp)
-        .ok_or(DasmError::Phase)?;
-    let old = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-    w.copy_from_slice(&(old | v).to_le_bytes());
-    Ok(())
-}
-
-/// DynASM's `patchrel`: the field of the reference of kind `ins & 0xF800` to absolute address
-/// `target`, for the instruction just before `cp` (for data: the 8 bytes at `cp`). Returns the
-/// new `cp`.
-fn patch(
-    out: &mut [u8],
-    cp: usize,
-    base: u64,
-    ins: u32,
-    target: u64,
-    at: usize,
-) -> Result<usize, DasmError> {
-    let pc = base.wrapping_add(cp as u64).wrapping_sub(4);
+fn patch(ins: u32, pc: u64, target: u64, at: usize) -> Result<Patch, DasmError> {
     let disp = target.wrapping_sub(pc) as i64;
     let range = |ok: bool, d: i64| {
         if ok {
@@ -970,12 +971,9 @@ fn patch(
         ((disp << 3) & 0x0007_ffe0) as u32
     } else {
         // kind::DATA (put refuses the other kinds).
-        put_word(out, cp, target as u32)?;
-        put_word(out, cp + 4, (target >> 32) as u32)?;
-        return Ok(cp + 8);
+        return Ok(Patch::Data(target));
     };
-    or_word(out, cp, field)?;
-    Ok(cp)
+    Ok(Patch::Field(field))
 }
 
 #[cfg(test)]
