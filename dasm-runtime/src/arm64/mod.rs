@@ -146,6 +146,9 @@ const MAX_CODE: i64 = 1 << 40;
 pub struct Dasm<'a> {
     actions: &'a [u32],
     sections: Vec<Section>,
+    /// The buffer of the active section `cur` (its entry in `sections` is empty meanwhile;
+    /// `link` and `encode` put it back while they run).
+    active: Vec<i64>,
     cur: usize,
     /// DynASM's `lglabels`: 1..9 local labels, 10 + g global g. 0: unused, > 0: head of a
     /// chain of pending references, < 0: defined at position `-v`.
@@ -206,6 +209,7 @@ impl<'a> Dasm<'a> {
         Dasm {
             actions: actionlist,
             sections: s,
+            active: Vec::new(),
             cur: 0,
             lg: vec![0; 10],
             pc: Vec::new(),
@@ -273,11 +277,13 @@ impl<'a> Dasm<'a> {
     /// Start a new code generation with the same action list, keeping allocations
     /// (DynASM's `dasm_setup`). Labels are cleared; the tables keep their size.
     pub fn reset(&mut self) {
+        self.park();
         for s in &mut self.sections {
             s.buf.clear();
             s.ofs = 0;
         }
         self.cur = 0;
+        self.park();
         self.lg.iter_mut().for_each(|v| *v = 0);
         self.pc.iter_mut().for_each(|v| *v = 0);
         self.status = None;
@@ -312,322 +318,25 @@ impl<'a> Dasm<'a> {
             self.status = Some(bad(start, "put after link (reset first)"));
             return;
         }
-        let cur = self.cur;
-        let mut buf = std::mem::take(&mut self.sections[cur].buf);
-        let r = self.put_run(&mut buf, start, args);
-        self.sections[cur].buf = buf;
-        if let Err(e) = r {
-            self.status = Some(e);
-        }
-    }
-
-    /// The body of `put`, with the active section's buffer taken out of `sections`.
-    fn put_run(&mut self, buf: &mut Vec<i64>, start: usize, args: &[i64]) -> Result<(), DasmError> {
-        let acts = self.actions;
-        let cur = self.cur;
-        let bias = (cur as i64) << 32;
-        let mut ofs = self.sections[cur].ofs;
-        let mark = buf.len();
-        if acts.get(start).is_none() {
-            return Err(bad(start, "start outside the action list"));
-        }
-        if mark as u64 + (acts.len() - start) as u64 >= 1 << 32 {
-            return Err(DasmError::NoMemory("a section holds 2^32 positions".into()));
-        }
-        buf.push(start as i64);
-        let mut it = acts[start..].iter();
-        let mut ai = 0usize;
-        // Whether the last thing written by this run is an instruction word an action may
-        // patch.
-        let mut lit = false;
-        let mut next_section = None;
-        macro_rules! arg {
-            () => {{
-                let Some(&v) = args.get(ai) else {
-                    return Err(DasmError::ArgCount {
-                        start,
-                        expected: ai + 1,
-                        given: args.len(),
-                    });
-                };
-                ai += 1;
-                v
-            }};
-        }
-        macro_rules! need_lit {
-            ($at:expr) => {
-                if !lit {
-                    return Err(bad(
-                        $at,
-                        "field action without an instruction word before it",
-                    ));
-                }
-            };
-        }
-        loop {
-            let Some(&ins) = it.next() else {
-                return Err(bad(acts.len(), "run without STOP"));
-            };
-            let action = ins >> 16;
-            if action >= ACTION_MAX {
-                ofs += 4;
-                lit = true;
-                continue;
+        let Dasm {
+            actions,
+            active,
+            sections,
+            cur,
+            lg,
+            pc,
+            ..
+        } = self;
+        match put_run(actions, active, sections, *cur, lg, pc, start, args) {
+            Ok(None) => {}
+            Ok(Some(n)) => {
+                // The active section's buffer lives in `active`.
+                std::mem::swap(active, &mut sections[*cur].buf);
+                std::mem::swap(active, &mut sections[n].buf);
+                *cur = n;
             }
-            // The action-list index of this action.
-            let at = acts.len() - it.as_slice().len() - 1;
-            match action {
-                STOP => break,
-                SECTION => {
-                    let n = (ins & 255) as usize;
-                    if n >= self.sections.len() {
-                        return Err(DasmError::RangeSection {
-                            offset: at,
-                            section: n,
-                        });
-                    }
-                    next_section = Some(n);
-                    break;
-                }
-                ESC => {
-                    if it.next().is_none() {
-                        return Err(bad(at, "ESC at the end of the action list"));
-                    }
-                    ofs += 4;
-                    lit = true;
-                }
-                REL_EXT => {
-                    if !kind_ok(ins, true) {
-                        return Err(bad(at, "unknown branch kind"));
-                    }
-                    if ins & kind::DATA != 0 {
-                        ofs += 8;
-                        lit = false;
-                    } else {
-                        need_lit!(at);
-                    }
-                }
-                ALIGN => {
-                    let mask = i64::from(ins & 255);
-                    if mask & (mask + 1) != 0 {
-                        return Err(bad(at, "alignment not a power of two"));
-                    }
-                    ofs += mask;
-                    buf.push(ofs);
-                    lit = false;
-                }
-                REL_LG | REL_PC => {
-                    if !kind_ok(ins, true) {
-                        return Err(bad(at, "unknown branch kind"));
-                    }
-                    if ins & kind::DATA == 0 {
-                        need_lit!(at);
-                    }
-                    let pos = bias | buf.len() as i64;
-                    let slot: &mut Pos = if action == REL_PC {
-                        let n = arg!();
-                        match usize::try_from(n).ok().and_then(|i| self.pc.get_mut(i)) {
-                            Some(s) => s,
-                            None => return Err(DasmError::RangePc { offset: at, pc: n }),
-                        }
-                    } else {
-                        let l = (ins & 2047) as usize;
-                        match l {
-                            1..=9 => {
-                                // Forward local: a new chain, forgetting a definition.
-                                let s = &mut self.lg[l];
-                                if *s < 0 {
-                                    *s = 0;
-                                }
-                                s
-                            }
-                            11..=19 => {
-                                let s = &mut self.lg[l - 10];
-                                if *s >= 0 {
-                                    return Err(DasmError::RangeLabel { offset: at });
-                                }
-                                s
-                            }
-                            20.. => {
-                                if self.lg.len() <= l - 10 {
-                                    self.lg.resize(l - 9, 0);
-                                }
-                                &mut self.lg[l - 10]
-                            }
-                            _ => return Err(DasmError::RangeLabel { offset: at }),
-                        }
-                    };
-                    if *slot < 0 {
-                        buf.push(-*slot);
-                    } else {
-                        buf.push(*slot);
-                        *slot = pos;
-                    }
-                    if ins & kind::DATA != 0 {
-                        ofs += 8;
-                        lit = false;
-                    }
-                }
-                LABEL_LG | LABEL_PC => {
-                    let pos = bias | buf.len() as i64;
-                    let slot: &mut Pos = if action == LABEL_PC {
-                        let n = arg!();
-                        match usize::try_from(n).ok().and_then(|i| self.pc.get_mut(i)) {
-                            Some(s) => s,
-                            None => return Err(DasmError::RangePc { offset: at, pc: n }),
-                        }
-                    } else {
-                        let l = (ins & 2047) as usize;
-                        if !(11..=19).contains(&l) && l < 20 {
-                            return Err(DasmError::RangeLabel { offset: at });
-                        }
-                        if self.lg.len() <= l - 10 {
-                            self.lg.resize(l - 9, 0);
-                        }
-                        &mut self.lg[l - 10]
-                    };
-                    // Resolve the pending references: each holds the next one's position.
-                    let mut r = *slot;
-                    while r > 0 {
-                        let (s, i) = pos_split(r);
-                        let cell = if s == cur {
-                            &mut buf[i]
-                        } else {
-                            &mut self.sections[s].buf[i]
-                        };
-                        r = *cell;
-                        *cell = pos;
-                    }
-                    *slot = -pos;
-                    buf.push(ofs);
-                    lit = false;
-                }
-                REL_A => {
-                    if !kind_ok(ins, false) {
-                        return Err(bad(at, "unknown branch kind"));
-                    }
-                    need_lit!(at);
-                    let lo = word_arg(arg!(), at)?;
-                    let hi = word_arg(arg!(), at)?;
-                    buf.push(((u64::from(hi) << 32) | u64::from(lo)) as i64);
-                }
-                IMM => {
-                    need_lit!(at);
-                    let n = arg!();
-                    let sc = (ins >> 10) & 31;
-                    let bits = (ins >> 5) & 31;
-                    if bits == 0 || bits + (ins & 31) > 32 {
-                        return Err(bad(at, "IMM field outside the word"));
-                    }
-                    let err = DasmError::RangeImm {
-                        offset: at,
-                        value: n,
-                    };
-                    if n & ((1i64 << sc) - 1) != 0 {
-                        return Err(err);
-                    }
-                    let m = n >> sc;
-                    let fits = if ins & 0x8000 != 0 {
-                        m.checked_add(1i64 << (bits - 1))
-                            .is_some_and(|x| x >> bits == 0)
-                    } else {
-                        m >> bits == 0
-                    };
-                    if !fits {
-                        return Err(err);
-                    }
-                    buf.push(((m as u64 & ((1u64 << bits) - 1)) << (ins & 31)) as i64);
-                }
-                IMM6 => {
-                    need_lit!(at);
-                    let n = arg!();
-                    if n >> 6 != 0 {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
-                    }
-                    buf.push(((n & 31) << 19) | ((n & 32) << 26));
-                }
-                IMM12 => {
-                    need_lit!(at);
-                    let n = arg!();
-                    let Some(f) = u32::try_from(n).ok().and_then(imm12) else {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
-                    };
-                    buf.push(i64::from(f << 10));
-                }
-                IMM13W | IMM13X => {
-                    need_lit!(at);
-                    let n = arg!();
-                    let lo = word_arg(n, at)?;
-                    let hi = if action == IMM13X {
-                        word_arg(arg!(), at)?
-                    } else {
-                        lo
-                    };
-                    let v = (u64::from(hi) << 32) | u64::from(lo);
-                    let Some(f) = imm13(v) else {
-                        let value = if action == IMM13X { v as i64 } else { n };
-                        return Err(DasmError::RangeImm { offset: at, value });
-                    };
-                    buf.push(i64::from(f << 10));
-                }
-                IMML => {
-                    need_lit!(at);
-                    let n = arg!();
-                    let sc = ins & 3;
-                    let scaled = n & ((1i64 << sc) - 1) == 0 && (0..4096).contains(&(n >> sc));
-                    let f = if scaled {
-                        ((n << (10 - sc)) as u32) | 0x0100_0000
-                    } else if (-256..256).contains(&n) {
-                        ((n & 511) << 12) as u32
-                    } else {
-                        return Err(DasmError::RangeImm {
-                            offset: at,
-                            value: n,
-                        });
-                    };
-                    buf.push(i64::from(f));
-                }
-                IMMV => {
-                    let v = word_arg(arg!(), at)?;
-                    ofs += 4;
-                    buf.push(i64::from(v));
-                    lit = false;
-                }
-                _ => {
-                    // VREG
-                    need_lit!(at);
-                    let n = arg!();
-                    if ins & 31 > 27 {
-                        return Err(bad(at, "VREG field outside the word"));
-                    }
-                    if !(0..32).contains(&n) {
-                        return Err(DasmError::RangeVreg { offset: at, reg: n });
-                    }
-                    buf.push(n << (ins & 31));
-                }
-            }
+            Err(e) => self.status = Some(e),
         }
-        if ai != args.len() {
-            return Err(DasmError::ArgCount {
-                start,
-                expected: ai,
-                given: args.len(),
-            });
-        }
-        if ofs > MAX_CODE {
-            return Err(DasmError::NoMemory("code larger than 2^40 bytes".into()));
-        }
-        self.sections[cur].ofs = ofs;
-        if let Some(n) = next_section {
-            self.cur = n;
-        }
-        Ok(())
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -659,6 +368,20 @@ impl<'a> Dasm<'a> {
     /// Pass 2: settle alignments and place labels. Returns the total code size in bytes (all
     /// sections, in section order). After it, `put` needs a [`Dasm::reset`] first.
     pub fn link(&mut self) -> Result<usize, DasmError> {
+        self.park();
+        let r = self.link_parked();
+        self.park();
+        r
+    }
+
+    /// Swap the active section's buffer with its (empty) entry in `sections`: its own inverse.
+    fn park(&mut self) {
+        if let Some(s) = self.sections.get_mut(self.cur) {
+            std::mem::swap(&mut self.active, &mut s.buf);
+        }
+    }
+
+    fn link_parked(&mut self) -> Result<usize, DasmError> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
@@ -733,6 +456,13 @@ impl<'a> Dasm<'a> {
     /// there: cross-JIT). Words are written little-endian. Alignment is relative to the start
     /// of the buffer, as in DynASM.
     pub fn encode_at(&mut self, out: &mut [u8], base: u64) -> Result<(), DasmError> {
+        self.park();
+        let r = self.encode_parked(out, base);
+        self.park();
+        r
+    }
+
+    fn encode_parked(&mut self, out: &mut [u8], base: u64) -> Result<(), DasmError> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
@@ -913,8 +643,328 @@ impl<'a> Dasm<'a> {
 
     fn slot(&self, p: Pos) -> Option<i64> {
         let (s, i) = pos_split(p);
-        self.sections.get(s)?.buf.get(i).copied()
+        let b = if s == self.cur {
+            &self.active
+        } else {
+            &self.sections.get(s)?.buf
+        };
+        b.get(i).copied()
     }
+}
+
+/// The body of [`Dasm::put`]: `buf` is the active section's buffer (section `cur`'s entry in
+/// `sections` is empty meanwhile). Returns the section to switch to, if the run ends with one.
+#[allow(clippy::too_many_arguments)]
+fn put_run(
+    acts: &[u32],
+    buf: &mut Vec<i64>,
+    sections: &mut [Section],
+    cur: usize,
+    lg: &mut Vec<Pos>,
+    pc: &mut [Pos],
+    start: usize,
+    args: &[i64],
+) -> Result<Option<usize>, DasmError> {
+    let bias = (cur as i64) << 32;
+    let mut ofs = sections[cur].ofs;
+    let mark = buf.len();
+    if acts.get(start).is_none() {
+        return Err(bad(start, "start outside the action list"));
+    }
+    if mark as u64 + (acts.len() - start) as u64 >= 1 << 32 {
+        return Err(DasmError::NoMemory("a section holds 2^32 positions".into()));
+    }
+    buf.push(start as i64);
+    let mut it = acts[start..].iter();
+    let mut ai = 0usize;
+    // Whether the last thing written by this run is an instruction word an action may
+    // patch.
+    let mut lit = false;
+    let mut next_section = None;
+    macro_rules! arg {
+        () => {{
+            let Some(&v) = args.get(ai) else {
+                return Err(DasmError::ArgCount {
+                    start,
+                    expected: ai + 1,
+                    given: args.len(),
+                });
+            };
+            ai += 1;
+            v
+        }};
+    }
+    macro_rules! need_lit {
+        ($at:expr) => {
+            if !lit {
+                return Err(bad(
+                    $at,
+                    "field action without an instruction word before it",
+                ));
+            }
+        };
+    }
+    loop {
+        let Some(&ins) = it.next() else {
+            return Err(bad(acts.len(), "run without STOP"));
+        };
+        let action = ins >> 16;
+        if action >= ACTION_MAX {
+            ofs += 4;
+            lit = true;
+            continue;
+        }
+        // The action-list index of this action.
+        let at = acts.len() - it.as_slice().len() - 1;
+        match action {
+            STOP => break,
+            SECTION => {
+                let n = (ins & 255) as usize;
+                if n >= sections.len() {
+                    return Err(DasmError::RangeSection {
+                        offset: at,
+                        section: n,
+                    });
+                }
+                next_section = Some(n);
+                break;
+            }
+            ESC => {
+                if it.next().is_none() {
+                    return Err(bad(at, "ESC at the end of the action list"));
+                }
+                ofs += 4;
+                lit = true;
+            }
+            REL_EXT => {
+                if !kind_ok(ins, true) {
+                    return Err(bad(at, "unknown branch kind"));
+                }
+                if ins & kind::DATA != 0 {
+                    ofs += 8;
+                    lit = false;
+                } else {
+                    need_lit!(at);
+                }
+            }
+            ALIGN => {
+                let mask = i64::from(ins & 255);
+                if mask & (mask + 1) != 0 {
+                    return Err(bad(at, "alignment not a power of two"));
+                }
+                ofs += mask;
+                buf.push(ofs);
+                lit = false;
+            }
+            REL_LG | REL_PC => {
+                if !kind_ok(ins, true) {
+                    return Err(bad(at, "unknown branch kind"));
+                }
+                if ins & kind::DATA == 0 {
+                    need_lit!(at);
+                }
+                let pos = bias | buf.len() as i64;
+                let slot: &mut Pos = if action == REL_PC {
+                    let n = arg!();
+                    match usize::try_from(n).ok().and_then(|i| pc.get_mut(i)) {
+                        Some(s) => s,
+                        None => return Err(DasmError::RangePc { offset: at, pc: n }),
+                    }
+                } else {
+                    let l = (ins & 2047) as usize;
+                    match l {
+                        1..=9 => {
+                            // Forward local: a new chain, forgetting a definition.
+                            let s = &mut lg[l];
+                            if *s < 0 {
+                                *s = 0;
+                            }
+                            s
+                        }
+                        11..=19 => {
+                            let s = &mut lg[l - 10];
+                            if *s >= 0 {
+                                return Err(DasmError::RangeLabel { offset: at });
+                            }
+                            s
+                        }
+                        20.. => {
+                            if lg.len() <= l - 10 {
+                                lg.resize(l - 9, 0);
+                            }
+                            &mut lg[l - 10]
+                        }
+                        _ => return Err(DasmError::RangeLabel { offset: at }),
+                    }
+                };
+                if *slot < 0 {
+                    buf.push(-*slot);
+                } else {
+                    buf.push(*slot);
+                    *slot = pos;
+                }
+                if ins & kind::DATA != 0 {
+                    ofs += 8;
+                    lit = false;
+                }
+            }
+            LABEL_LG | LABEL_PC => {
+                let pos = bias | buf.len() as i64;
+                let slot: &mut Pos = if action == LABEL_PC {
+                    let n = arg!();
+                    match usize::try_from(n).ok().and_then(|i| pc.get_mut(i)) {
+                        Some(s) => s,
+                        None => return Err(DasmError::RangePc { offset: at, pc: n }),
+                    }
+                } else {
+                    let l = (ins & 2047) as usize;
+                    if !(11..=19).contains(&l) && l < 20 {
+                        return Err(DasmError::RangeLabel { offset: at });
+                    }
+                    if lg.len() <= l - 10 {
+                        lg.resize(l - 9, 0);
+                    }
+                    &mut lg[l - 10]
+                };
+                // Resolve the pending references: each holds the next one's position.
+                let mut r = *slot;
+                while r > 0 {
+                    let (s, i) = pos_split(r);
+                    let cell = if s == cur {
+                        &mut buf[i]
+                    } else {
+                        &mut sections[s].buf[i]
+                    };
+                    r = *cell;
+                    *cell = pos;
+                }
+                *slot = -pos;
+                buf.push(ofs);
+                lit = false;
+            }
+            REL_A => {
+                if !kind_ok(ins, false) {
+                    return Err(bad(at, "unknown branch kind"));
+                }
+                need_lit!(at);
+                let lo = word_arg(arg!(), at)?;
+                let hi = word_arg(arg!(), at)?;
+                buf.push(((u64::from(hi) << 32) | u64::from(lo)) as i64);
+            }
+            IMM => {
+                need_lit!(at);
+                let n = arg!();
+                let sc = (ins >> 10) & 31;
+                let bits = (ins >> 5) & 31;
+                if bits == 0 || bits + (ins & 31) > 32 {
+                    return Err(bad(at, "IMM field outside the word"));
+                }
+                let err = DasmError::RangeImm {
+                    offset: at,
+                    value: n,
+                };
+                if n & ((1i64 << sc) - 1) != 0 {
+                    return Err(err);
+                }
+                let m = n >> sc;
+                let fits = if ins & 0x8000 != 0 {
+                    m.checked_add(1i64 << (bits - 1))
+                        .is_some_and(|x| x >> bits == 0)
+                } else {
+                    m >> bits == 0
+                };
+                if !fits {
+                    return Err(err);
+                }
+                buf.push(((m as u64 & ((1u64 << bits) - 1)) << (ins & 31)) as i64);
+            }
+            IMM6 => {
+                need_lit!(at);
+                let n = arg!();
+                if n >> 6 != 0 {
+                    return Err(DasmError::RangeImm {
+                        offset: at,
+                        value: n,
+                    });
+                }
+                buf.push(((n & 31) << 19) | ((n & 32) << 26));
+            }
+            IMM12 => {
+                need_lit!(at);
+                let n = arg!();
+                let Some(f) = u32::try_from(n).ok().and_then(imm12) else {
+                    return Err(DasmError::RangeImm {
+                        offset: at,
+                        value: n,
+                    });
+                };
+                buf.push(i64::from(f << 10));
+            }
+            IMM13W | IMM13X => {
+                need_lit!(at);
+                let n = arg!();
+                let lo = word_arg(n, at)?;
+                let hi = if action == IMM13X {
+                    word_arg(arg!(), at)?
+                } else {
+                    lo
+                };
+                let v = (u64::from(hi) << 32) | u64::from(lo);
+                let Some(f) = imm13(v) else {
+                    let value = if action == IMM13X { v as i64 } else { n };
+                    return Err(DasmError::RangeImm { offset: at, value });
+                };
+                buf.push(i64::from(f << 10));
+            }
+            IMML => {
+                need_lit!(at);
+                let n = arg!();
+                let sc = ins & 3;
+                let scaled = n & ((1i64 << sc) - 1) == 0 && (0..4096).contains(&(n >> sc));
+                let f = if scaled {
+                    ((n << (10 - sc)) as u32) | 0x0100_0000
+                } else if (-256..256).contains(&n) {
+                    ((n & 511) << 12) as u32
+                } else {
+                    return Err(DasmError::RangeImm {
+                        offset: at,
+                        value: n,
+                    });
+                };
+                buf.push(i64::from(f));
+            }
+            IMMV => {
+                let v = word_arg(arg!(), at)?;
+                ofs += 4;
+                buf.push(i64::from(v));
+                lit = false;
+            }
+            _ => {
+                // VREG
+                need_lit!(at);
+                let n = arg!();
+                if ins & 31 > 27 {
+                    return Err(bad(at, "VREG field outside the word"));
+                }
+                if !(0..32).contains(&n) {
+                    return Err(DasmError::RangeVreg { offset: at, reg: n });
+                }
+                buf.push(n << (ins & 31));
+            }
+        }
+    }
+    if ai != args.len() {
+        return Err(DasmError::ArgCount {
+            start,
+            expected: ai,
+            given: args.len(),
+        });
+    }
+    if ofs > MAX_CODE {
+        return Err(DasmError::NoMemory("code larger than 2^40 bytes".into()));
+    }
+    sections[cur].ofs = ofs;
+    Ok(next_section)
 }
 
 /// Store word `v` at word index `w` of `out`.
