@@ -111,7 +111,9 @@ pub const NOP: u32 = 0xd503_201f;
 /// The callback that resolves `extern` references: (address just past the instruction — for a
 /// data item: of the item —, extern index, type: 0 for imm19 branches and literal loads, 1
 /// otherwise) -> displacement from the instruction (for data: from the item's address - 4).
-/// DynASM's `DASM_EXTERN(ctx, addr, idx, type)`, with a 64-bit result.
+/// DynASM's `DASM_EXTERN(ctx, addr, idx, type)`, with a 64-bit result. Without a resolver,
+/// encoding an extern reference fails with [`DasmError::NoExternResolver`] (its `index` is
+/// the extern index, saturated at 255).
 pub type ExternResolver = Box<dyn FnMut(u64, u16, u8) -> i64>;
 
 /// DynASM's status word for `e` in `dasm_arm64.h`'s numbering (`RANGE_REL` 0x15, `RANGE_VREG`
