@@ -128,4 +128,6 @@ pub trait Symbols {
     fn extern_index(&mut self, name: &str) -> Result<u8, String>;
     /// The `.type` declared as `name`, if any.
     fn type_decl(&self, name: &str) -> Option<TypeDecl>;
+    /// Local label `n` (1..=9) is defined (`n:`) or referenced (`<n`, `>n`).
+    fn local_label(&mut self, _n: u8, _defined: bool) {}
 }

@@ -185,6 +185,10 @@ struct Pre<'a> {
     sites: Vec<PutSite>,
     includes: Vec<PathBuf>,
     include_depth: usize,
+    /// The files being processed: the main file, then each open `.include`.
+    include_stack: Vec<PathBuf>,
+    /// The first reference to each local label number (1..=9), with where it is.
+    local_refs: Vec<(u8, Ctx, (usize, usize))>,
     arch: bool,
 }
 
@@ -194,6 +198,10 @@ struct SymTab {
     globals: Vec<String>,
     externs: Vec<String>,
     types: HashMap<String, TypeDecl>,
+    /// Local labels 1..=9 defined somewhere in the file.
+    local_defined: [bool; 10],
+    /// Local labels referenced by the statement being encoded.
+    local_used: Vec<u8>,
 }
 
 impl Symbols for SymTab {
@@ -212,7 +220,9 @@ impl Symbols for SymTab {
             return Ok(10 + i as u8);
         }
         if self.globals.len() >= 236 {
-            return Err("too many global labels".into());
+            return Err(format!(
+                "too many global labels: `->{name}' would be the 237th; a file has at most 236"
+            ));
         }
         self.globals.push(name.to_string());
         Ok(9 + self.globals.len() as u8)
@@ -222,13 +232,22 @@ impl Symbols for SymTab {
             return Ok(i as u8);
         }
         if self.externs.len() >= 256 {
-            return Err("too many externs".into());
+            return Err(format!(
+                "too many externs: `{name}' would be the 257th; a file has at most 256"
+            ));
         }
         self.externs.push(name.to_string());
         Ok((self.externs.len() - 1) as u8)
     }
     fn type_decl(&self, name: &str) -> Option<TypeDecl> {
         self.types.get(name).cloned()
+    }
+    fn local_label(&mut self, n: u8, defined: bool) {
+        if defined {
+            self.local_defined[n as usize] = true;
+        } else {
+            self.local_used.push(n);
+        }
     }
 }
 
@@ -273,6 +292,8 @@ impl<'a> Pre<'a> {
             sites: Vec::new(),
             includes: Vec::new(),
             include_depth: 0,
+            include_stack: vec![normal_path(Path::new(&opts.file_name))],
+            local_refs: Vec::new(),
             arch: false,
         }
     }
@@ -520,6 +541,11 @@ impl<'a> Pre<'a> {
         if self.skipping() {
             return Ok(());
         }
+        if op == ".define" {
+            // The name is taken as written: substituting it would name the old value.
+            let rest = lines::opcode(stmt).1.trim();
+            return self.define(rest, raw, ctx);
+        }
         let stmt = self.substitute(stmt, ctx)?;
         let stmt = stmt.trim();
         if let Some(label) = stmt.strip_suffix(':') {
@@ -542,7 +568,6 @@ impl<'a> Pre<'a> {
                 }
                 self.arch = true;
             }
-            ".define" => self.define(rest, raw, ctx),
             ".include" => return self.include(rest, raw, ctx),
             ".macro" => {
                 let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
@@ -641,6 +666,35 @@ impl<'a> Pre<'a> {
                 if let Some(m) = self.macros.get(&(op.to_string(), nargs)).cloned() {
                     return self.expand(op, &m, rest, raw, ctx);
                 }
+                let mut arities: Vec<usize> = self
+                    .macros
+                    .keys()
+                    .filter(|(n, _)| n == op)
+                    .map(|(_, k)| *k)
+                    .collect();
+                if !arities.is_empty() {
+                    arities.sort_unstable();
+                    let takes: Vec<String> = arities.iter().map(|k| k.to_string()).collect();
+                    self.err(
+                        ctx,
+                        raw,
+                        format!(
+                            "macro `{op}' takes {} argument(s), but {nargs} were given",
+                            takes.join(" or ")
+                        ),
+                        None,
+                    );
+                    return Ok(());
+                }
+                if let Some(help) = label_without_colon(op) {
+                    self.err(
+                        ctx,
+                        raw,
+                        format!("`{op}' is a label reference, not a statement"),
+                        Some(help),
+                    );
+                    return Ok(());
+                }
                 return self.encode(op, rest, ctx, raw);
             }
         }
@@ -706,16 +760,29 @@ impl<'a> Pre<'a> {
         }
     }
 
-    fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
+    fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
         let (name, value) = match rest.split_once(',') {
             Some((n, v)) => (n.trim(), v.trim()),
             None => (rest.trim(), "1"),
         };
-        if !is_ident(name) || self.defines.contains_key(name) {
-            self.err(ctx, raw, format!("bad or duplicate define `{name}'"), None);
-            return;
+        if !is_ident(name) {
+            self.err(
+                ctx,
+                raw,
+                format!("bad define name `{name}'"),
+                Some("a define name is an identifier: `.define NAME[, text]'".into()),
+            );
+            return Ok(());
         }
-        self.defines.insert(name.to_string(), value.to_string());
+        if let Some(old) = self.defines.get(name) {
+            let help = format!("`{name}' is already defined as `{old}'");
+            self.err(ctx, raw, format!("duplicate define `{name}'"), Some(help));
+            return Ok(());
+        }
+        // The value is substituted now, as DynASM does.
+        let value = self.substitute(value, ctx)?;
+        self.defines.insert(name.to_string(), value);
+        Ok(())
     }
 
     fn include(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
@@ -750,15 +817,30 @@ impl<'a> Pre<'a> {
             );
             return Ok(());
         };
+        let norm = normal_path(&path);
+        if self.include_stack.contains(&norm) {
+            self.err(
+                ctx,
+                raw,
+                format!(
+                    "recursive include: `{}' is already being processed",
+                    path.display()
+                ),
+                Some("a file cannot include itself, directly or through other files".into()),
+            );
+            return Ok(());
+        }
         self.includes.push(path.clone());
         let lines: Vec<&str> = text.split('\n').collect();
         self.include_depth += 1;
+        self.include_stack.push(norm);
         let r = self.file(
             &lines,
             &path.display().to_string(),
             path.parent().map(Path::to_path_buf),
             Some(ctx.slot),
         );
+        self.include_stack.pop();
         self.include_depth -= 1;
         r
     }
@@ -797,6 +879,17 @@ impl<'a> Pre<'a> {
         if self.syms.types.contains_key(parts[0]) {
             self.err(ctx, raw, format!("duplicate type `{}'", parts[0]), None);
             return;
+        }
+        if let Some(reg) = parts.get(2) {
+            if !x64::is_base_register(reg) {
+                self.err(
+                    ctx,
+                    raw,
+                    format!("bad base register `{reg}' for `.type {}'", parts[0]),
+                    Some("the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'".into()),
+                );
+                return;
+            }
         }
         let decl = TypeDecl {
             ty: parts[1].to_string(),
@@ -938,7 +1031,22 @@ impl<'a> Pre<'a> {
         if need > 0 && self.al.secpos + need > MAX_SECPOS {
             self.flush();
         }
-        match x64::assemble(op, &spans, &mut self.syms) {
+        let result = x64::assemble(op, &spans, &mut self.syms);
+        // References of a statement that failed are not followed further (one error each).
+        for n in std::mem::take(&mut self.syms.local_used) {
+            if result.is_ok() && self.local_refs.iter().all(|r| r.0 != n) {
+                let at = [format!("<{n}"), format!(">{n}")]
+                    .iter()
+                    .filter_map(|p| raw.find(p.as_str()))
+                    .min();
+                let range = match at {
+                    Some(i) => (ctx.col + i, ctx.col + i + 2),
+                    None => (ctx.col, ctx.col + raw.len()),
+                };
+                self.local_refs.push((n, ctx.clone(), range));
+            }
+        }
+        match result {
             Ok(enc) => {
                 let exact = raw.contains(rest);
                 for (msg, span) in enc.warnings {
@@ -978,6 +1086,17 @@ impl<'a> Pre<'a> {
 
     fn end_of_file(&mut self, end: &Ctx) {
         self.flush();
+        for (n, ctx, range) in std::mem::take(&mut self.local_refs) {
+            if !self.syms.local_defined[n as usize] {
+                self.diag(
+                    Level::Error,
+                    &ctx,
+                    range,
+                    format!("local label `{n}' is referenced but never defined in this file"),
+                    Some(format!("define it with `{n}:'")),
+                );
+            }
+        }
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
             self.err(
@@ -1081,6 +1200,37 @@ impl<'a> Pre<'a> {
             externs: self.syms.externs,
         }
     }
+}
+
+/// The file a path names, for spotting recursive includes (`./a/../b` is `b`; when the
+/// file exists, its canonical path).
+fn normal_path(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The help for a statement that is a label reference (`->g`, `<1`, `=>n`, `1`): labels are
+/// defined with a colon.
+fn label_without_colon(op: &str) -> Option<String> {
+    let label = op.starts_with("->")
+        || op.starts_with("=>")
+        || (op.len() == 2
+            && (op.starts_with('<') || op.starts_with('>'))
+            && op.as_bytes()[1].is_ascii_digit())
+        || (op.len() == 1 && op.as_bytes()[0].is_ascii_digit());
+    label.then(|| format!("a label is defined with a colon: `{op}:'"))
 }
 
 /// A register name directly before a `..` (DynASM cannot paste onto registers).

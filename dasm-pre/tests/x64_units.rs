@@ -311,7 +311,10 @@ fn mov64_forms() {
 fn pseudo_ops() {
     assert_eq!(bytes(".align 16"), "fa0f");
     assert_eq!(bytes(".align qword"), "fa07");
-    assert_eq!(err(".align 3"), "bad alignment");
+    assert_eq!(
+        err(".align 3"),
+        "bad alignment `3': must be a power of two from 2 to 256"
+    );
     let (h, a) = enc(".space 5, 0xcc").unwrap();
     assert_eq!(
         (h.as_str(), a),
@@ -360,14 +363,16 @@ fn error_messages() {
     assert_eq!(err("btc rcx, [rcx]"), "bad operand mode in `btc rq,x?'");
     assert_eq!(err("add [rax], 5"), "missing operand size in `add x?,i?'");
     assert_eq!(err("call edx"), "bad operand size in `call rd'");
-    assert_eq!(err("adc dl, -2"), "unsigned immediate byte out of range");
+    // A negative byte in a byte operation is accepted (as GNU as does); -129 is not a byte.
+    assert_eq!(bytes("adc dl, -2"), "80d2fcfe");
+    assert_eq!(err("adc dl, -129"), "unsigned immediate byte out of range");
     assert_eq!(
         err("add dx, 0x12345678"),
         "unsigned immediate word out of range"
     );
     assert_eq!(
         err("cmp eax, 0x100000000"),
-        "bad integer number `0x100000000'"
+        "integer `0x100000000' out of range: a literal is -2147483648..4294967295 (use `mov64' for a 64-bit constant)"
     );
     assert_eq!(err("mov r4b, ch"), "bad mix of byte-addressable registers");
     assert_eq!(err("mov eax, [rax+rsp*1]"), "bad index register `rsp'");
@@ -383,7 +388,7 @@ fn error_messages() {
     assert_eq!(err("mov eax, Rq"), "bad variable register expression");
     assert_eq!(
         err("mov eax, [rax+Rq(a)*3]"),
-        "bad displacement expression `*3'"
+        "bad scale `3': the scale of an index register is 1, 2, 4 or 8"
     );
     assert_eq!(err("mov eax, >1"), "mixed operand size in `mov rd,iq'");
     assert_eq!(err("push <1"), "bad operand size for label");
@@ -441,7 +446,7 @@ fn dynasm_bugs_not_copied() {
     // Scale 16 does not exist.
     assert_eq!(
         err("mov eax, [rax*16]"),
-        "bad displacement expression `*16'"
+        "bad scale `16': the scale of an index register is 1, 2, 4 or 8"
     );
     // A positive 32-bit literal >= 0x80000000 in a 64-bit operation would be sign-extended.
     assert!(err("mov rax, 0xffffffff").contains("sign-extended to 64 bits (to -1)"));
@@ -451,7 +456,8 @@ fn dynasm_bugs_not_copied() {
     assert_eq!(bytes("add dword [rax], 0xffffffff"), "8300fcff");
     // Names DynASM does not know get a clear error instead of becoming Rust expressions.
     assert!(err("mov eax, [rip+8]").contains("rip-relative"));
-    assert!(err("mov sil, al").contains("r6b"));
+    // GNU as names of r4b..r7b are registers (not Rust expressions).
+    assert_eq!(bytes("mov sil, al"), bytes("mov r6b, al"));
     // A label cannot be added to a base register.
     assert!(err("mov eax, [rbx+<1]").contains("label"));
     assert!(err("lea rax, [rax+->foo]").contains("label"));

@@ -383,6 +383,15 @@ pub fn is_register(name: &str) -> bool {
     operand::fixed_reg(name).is_some()
 }
 
+/// Whether `text` can be the base register of a memory operand: a 64- or 32-bit general
+/// register, fixed (`rbx`) or runtime (`Rq(e)`).
+pub(crate) fn is_base_register(text: &str) -> bool {
+    matches!(
+        operand::any_reg(text.trim()),
+        Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4))
+    )
+}
+
 /// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
     name == "mov64" || table::by_mnemonic().contains_key(name)

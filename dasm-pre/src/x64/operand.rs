@@ -174,10 +174,12 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
         return None;
     }
     let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        if h.is_empty() || !h.chars().all(|c| c.is_ascii_hexdigit()) || h.len() > 16 {
+        if h.is_empty() || !h.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        u64::from_str_radix(h, 16).ok()? as f64
+        // Any length: a too-long literal is a number out of range, not a Rust expression.
+        h.chars()
+            .fold(0.0, |v, c| v * 16.0 + c.to_digit(16).unwrap_or(0) as f64)
     } else {
         let first = body.chars().next()?;
         if !(first.is_ascii_digit() || first == '.') {
@@ -204,7 +206,11 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
         Err(()) => Some(Err(format!("not an integer number `{}'", s.trim()))),
         Ok(v) => {
             if !(-2147483648.0..=4294967295.0).contains(&v) {
-                Some(Err(format!("bad integer number `{}'", s.trim())))
+                Some(Err(format!(
+                    "integer `{}' out of range: a literal is -2147483648..4294967295 \
+                     (use `mov64' for a 64-bit constant)",
+                    s.trim()
+                )))
             } else {
                 Some(Ok(v as i64))
             }
@@ -256,6 +262,10 @@ pub(crate) fn fixed_reg(name: &str) -> Option<Reg> {
     }
     if let Some(n) = R8.iter().position(|r| *r == name) {
         return mk(RegKind::Gp(1), n, n >= 4, false);
+    }
+    // GNU as / NASM names of r4b..r7b (DynASM knows only the `rNb` spelling).
+    if let Some(n) = ["spl", "bpl", "sil", "dil"].iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(1), n + 4, false, true);
     }
     let num = |s: &str, max: u8| -> Option<u8> {
         if s.is_empty() || s.len() > 2 || !s.chars().all(|c| c.is_ascii_digit()) {
@@ -338,6 +348,13 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
     if expr.is_empty() {
         return Some(Err("bad variable register expression".into()));
     }
+    if let Some(v) = literal(expr) {
+        if !matches!(v, Ok(0..=15)) {
+            return Some(Err(format!(
+                "register number `{expr}' out of range: `{name}(n)' takes 0..15"
+            )));
+        }
+    }
     Some(Ok(Reg {
         kind: k,
         num: RegNum::Rt(expr.to_string()),
@@ -385,7 +402,10 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
     if let Some(rest) = s.strip_prefix('<').or_else(|| s.strip_prefix('>')) {
         let fwd = s.starts_with('>');
         return match rest.parse::<u8>() {
-            Ok(n @ 1..=9) if rest.len() == 1 => Some(Ok(Target::Lg(if fwd { 246 + n } else { n }))),
+            Ok(n @ 1..=9) if rest.len() == 1 => {
+                syms.local_label(n, false);
+                Some(Ok(Target::Lg(if fwd { 246 + n } else { n })))
+            }
             _ => Some(Err("bad label".into())),
         };
     }
@@ -508,7 +528,11 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                     "2" => 2,
                     "4" => 4,
                     "8" => 8,
-                    _ => return Err(format!("bad displacement expression `*{sc}'")),
+                    _ => {
+                        return Err(format!(
+                            "bad scale `{sc}': the scale of an index register is 1, 2, 4 or 8"
+                        ))
+                    }
                 };
                 if m.index.is_some() {
                     return Err("bad index register: two scaled registers".into());
@@ -730,12 +754,6 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     if s.ends_with(']') && !s.contains('[') {
         return Err("unbalanced (), [] or {}".into());
     }
-    if let Some(n) = ["spl", "bpl", "sil", "dil"].iter().position(|r| *r == s) {
-        return Err(format!(
-            "unknown register `{s}' (DynASM spells it r{}b)",
-            n + 4
-        ));
-    }
     if let Some(r) = any_reg(s) {
         let r = r?;
         if size.is_some() {
@@ -843,7 +861,11 @@ mod tests {
                 ..
             }))
         ));
-        assert!(p("spl").is_err());
+        // GNU as names of r4b..r7b.
+        assert_eq!(p("spl"), p("r4b"));
+        assert_eq!(p("dil"), p("r7b"));
+        assert!(p("Rd(16)").is_err());
+        assert!(p("Rd(15)").is_ok());
     }
 
     #[test]

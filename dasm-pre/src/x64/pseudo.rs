@@ -62,7 +62,12 @@ pub(crate) fn assemble(
                 "yword" => 32,
                 _ => match operand::literal(t) {
                     Some(Ok(n)) if (2..=256).contains(&n) && (n & (n - 1)) == 0 => n,
-                    _ => return Err(err("bad alignment", Some(span))),
+                    _ => {
+                        return Err(err(
+                            format!("bad alignment `{t}': must be a power of two from 2 to 256"),
+                            Some(span),
+                        ))
+                    }
                 },
             };
             out.action(act::ALIGN, vec![(n - 1) as u8], None);
@@ -78,7 +83,15 @@ pub(crate) fn assemble(
                     _ => return Err(err("bad filler", Some(*span))),
                 },
             };
-            let (count, _) = operands[0];
+            let (count, span) = operands[0];
+            if let Some(Ok(n)) = operand::literal(count) {
+                if n < 0 {
+                    return Err(err(
+                        format!("bad count `{n}': `.space' needs a count of 0 or more bytes"),
+                        Some(span),
+                    ));
+                }
+            }
             out.action(act::SPACE, vec![fill], Some(RtArg::int(count.trim())));
         }
         ".byte" | ".sbyte" | ".word" | ".dword" | ".long" | ".qword" | ".quad" | ".aword"
@@ -113,6 +126,7 @@ fn label_def(
     if t.len() == 1 {
         match t.parse::<u8>() {
             Ok(n @ 1..=9) => {
+                syms.local_label(n, true);
                 out.action(act::LABEL_LG, vec![n], None);
                 return Ok(());
             }
@@ -122,7 +136,7 @@ fn label_def(
     match operand::target(t, syms) {
         Some(Ok(Target::Lg(n))) => out.action(act::LABEL_LG, vec![n], None),
         Some(Ok(Target::Pc(e))) => out.action(act::LABEL_PC, vec![], Some(RtArg::int(e))),
-        Some(Err(m)) if m == "bad global label" => return Err(err(m, Some(span))),
+        Some(Err(m)) if m != "bad label" => return Err(err(m, Some(span))),
         _ => return Err(err("bad label definition", Some(span))),
     }
     Ok(())

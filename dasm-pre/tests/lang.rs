@@ -1,0 +1,224 @@
+//! The `.dasr` language front end (issue 10, items 2, 3, 8, 9, 10, 13): error messages as the
+//! user sees them (full rendered snapshots), build-time checks of what cannot work at run time,
+//! the GNU-as superset, `.type` paths, `|` line rules and limits.
+
+use dasm_pre::{preprocess, Options, Output};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+fn run_with(src: &str, files: &[(&str, &str)]) -> Output {
+    let files: HashMap<PathBuf, Vec<u8>> = files
+        .iter()
+        .map(|(k, v)| (PathBuf::from(k), v.as_bytes().to_vec()))
+        .collect();
+    preprocess(
+        src.as_bytes(),
+        &Options {
+            file_name: "t.dasr".into(),
+            ..Options::default()
+        },
+        &files,
+    )
+}
+
+fn run(src: &str) -> Output {
+    run_with(src, &[])
+}
+
+/// Every diagnostic, rendered as the user sees it.
+fn rendered(out: &Output) -> String {
+    out.diagnostics
+        .iter()
+        .map(|d| d.render())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const HEAD: &str = "|.arch x64\n|.actionlist A\n";
+
+/// The rendered diagnostics of `body` after [`HEAD`] (so `body` starts on line 3).
+fn diag(body: &str) -> String {
+    rendered(&run(&format!("{HEAD}{body}")))
+}
+
+fn ok(body: &str) -> Output {
+    let out = run(&format!("{HEAD}{body}"));
+    assert!(out.diagnostics.is_empty(), "{}", rendered(&out));
+    out
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10.8: messages that say what is wrong.
+
+#[test]
+fn macro_called_with_the_wrong_number_of_arguments() {
+    assert_eq!(
+        diag("|.macro m, a\n| mov eax, a\n|.endmacro\n| m\n"),
+        SNAP_MACRO_ARITY
+    );
+}
+
+#[test]
+fn duplicate_define_names_the_define() {
+    assert_eq!(diag("|.define X, 1\n|.define X, 2\n"), SNAP_DUP_DEFINE);
+}
+
+#[test]
+fn too_large_literal_is_out_of_range() {
+    assert_eq!(
+        diag("| mov eax, 0x100000000\n| mov eax, 0x10000000000000000\n"),
+        SNAP_BIG_LITERAL
+    );
+}
+
+#[test]
+fn too_many_global_labels() {
+    let mut body = String::new();
+    for i in 0..237 {
+        body.push_str(&format!("|->g{i}:\n"));
+    }
+    let out = run(&format!("{HEAD}{body}"));
+    assert_eq!(rendered(&out), SNAP_GLOBALS);
+}
+
+#[test]
+fn global_label_without_colon() {
+    assert_eq!(diag("| ->g\n|<1\n"), SNAP_LABEL_NO_COLON);
+}
+
+#[test]
+fn self_including_file() {
+    let out = run_with(
+        &format!("{HEAD}|.include t.dasr\n"),
+        &[("t.dasr", "|.arch x64\n| nop\n")],
+    );
+    assert_eq!(rendered(&out), SNAP_SELF_INCLUDE);
+    let out = run_with(
+        &format!("{HEAD}|.include a.dasr\n"),
+        &[
+            ("a.dasr", "|.include b.dasr\n"),
+            ("b.dasr", "|.include a.dasr\n"),
+        ],
+    );
+    assert_eq!(rendered(&out), SNAP_CYCLE_INCLUDE);
+}
+
+#[test]
+fn bad_scale_names_the_scales() {
+    assert_eq!(
+        diag("| mov eax, [rax+rbx*3]\n| lea rax, [rcx*16]\n"),
+        SNAP_SCALE
+    );
+}
+
+#[test]
+fn align_wants_a_power_of_two() {
+    assert_eq!(diag("| .align 3\n"), SNAP_ALIGN);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10.9: caught at build time what cannot work at run time.
+
+#[test]
+fn local_label_defined_nowhere() {
+    assert_eq!(
+        diag("| jmp <3\n| jmp >4\n| jmp >3\n|1:\n| jmp <1\n"),
+        SNAP_LOCAL_LABELS
+    );
+    // Defined anywhere in the file is enough (puts may run in any order).
+    ok("| jmp >1\n| jmp <2\n|2:\n|1:\n");
+    // A definition inside a skipped conditional does not count.
+    assert!(!diag("|.if 0\n|5:\n|.endif\n| jmp <5\n").is_empty());
+}
+
+#[test]
+fn negative_space_count() {
+    assert_eq!(diag("| .space -1\n"), SNAP_SPACE);
+    ok("| .space 0\n| .space n\n");
+}
+
+#[test]
+fn literal_runtime_register_out_of_range() {
+    assert_eq!(diag("| mov Rd(16), eax\n| add Rq(-1), 1\n"), SNAP_RT_REG);
+    ok("| mov Rd(15), eax\n| mov Rq(r), rax\n");
+}
+
+#[test]
+fn type_register_that_does_not_exist() {
+    assert_eq!(
+        diag("|.type PT, P, rzz\n|.type PU, P, xmm1\n"),
+        SNAP_TYPE_REG
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10.10: what GNU as and NASM accept, as a superset of DynASM.
+
+#[test]
+fn gnu_byte_register_names() {
+    for (gnu, dynasm) in [
+        ("spl", "r4b"),
+        ("bpl", "r5b"),
+        ("sil", "r6b"),
+        ("dil", "r7b"),
+    ] {
+        for form in [
+            "| mov X, 1\n",
+            "| add X, al\n",
+            "| movzx eax, X\n",
+            "| mov X, [rax]\n",
+        ] {
+            let a = run(&format!("{HEAD}{}", form.replace('X', gnu)));
+            let b = run(&format!("{HEAD}{}", form.replace('X', dynasm)));
+            assert_eq!(rendered(&a), rendered(&b), "{form} {gnu}");
+            assert_eq!(a.action_list, b.action_list, "{form} {gnu}");
+        }
+    }
+    assert_eq!(hex(&ok("| mov sil, 1\n").action_list), "40b601ff");
+    assert_eq!(diag("| mov ah, sil\n"), SNAP_AH_SIL);
+}
+
+#[test]
+fn negative_immediates_of_the_operation_size() {
+    // The same bytes as the unsigned spelling DynASM accepts.
+    let cases = [
+        ("cmp al, -1", "cmp al, 255"),
+        ("cmp byte [rax], -128", "cmp byte [rax], 128"),
+        ("mov cl, -2", "mov cl, 254"),
+        ("test dx, -1", "test dx, 0xffff"),
+        ("mov ax, -32768", "mov ax, 0x8000"),
+        ("cmp word [rbx], -300", "cmp word [rbx], 65236"),
+        ("and r9b, -16", "and r9b, 240"),
+    ];
+    for (neg, pos) in cases {
+        let a = ok(&format!("| {neg}\n"));
+        let b = ok(&format!("| {pos}\n"));
+        assert_eq!(a.action_list, b.action_list, "{neg}");
+    }
+    // cmp al, 0xff: 3C FF, with FF escaped (ESC = 252) in the action list.
+    assert_eq!(hex(&ok("| cmp al, -1\n").action_list), "3cfcffff");
+    // Where the field is narrower than the operation, or the value does not fit, still errors.
+    assert_eq!(
+        diag("| cmp al, -129\n| test dx, -32769\n| shl eax, -1\n| ret -1\n"),
+        SNAP_NEG_IMM
+    );
+}
+const SNAP_MACRO_ARITY: &str = "error: macro `m' takes 1 argument(s), but 0 were given\n --> t.dasr:6:3\n  |\n6 | | m\n  |   ^\n  |";
+const SNAP_DUP_DEFINE: &str = "error: duplicate define `X'\n --> t.dasr:4:2\n  |\n4 | |.define X, 2\n  |  ^^^^^^^^^^^^\n  |\n  = help: `X' is already defined as `1'";
+const SNAP_BIG_LITERAL: &str = "error: integer `0x100000000' out of range: a literal is -2147483648..4294967295 (use `mov64' for a 64-bit constant)\n --> t.dasr:3:12\n  |\n3 | | mov eax, 0x100000000\n  |            ^^^^^^^^^^^\n  |\nerror: integer `0x10000000000000000' out of range: a literal is -2147483648..4294967295 (use `mov64' for a 64-bit constant)\n --> t.dasr:4:12\n  |\n4 | | mov eax, 0x10000000000000000\n  |            ^^^^^^^^^^^^^^^^^^^\n  |";
+const SNAP_GLOBALS: &str = "error: too many global labels: `->g236' would be the 237th; a file has at most 236\n   --> t.dasr:239:2\n    |\n239 | |->g236:\n    |  ^^^^^^\n    |";
+const SNAP_LABEL_NO_COLON: &str = "error: `->g' is a label reference, not a statement\n --> t.dasr:3:3\n  |\n3 | | ->g\n  |   ^^^\n  |\n  = help: a label is defined with a colon: `->g:'\nerror: `<1' is a label reference, not a statement\n --> t.dasr:4:2\n  |\n4 | |<1\n  |  ^^\n  |\n  = help: a label is defined with a colon: `<1:'";
+const SNAP_SELF_INCLUDE: &str = "error: recursive include: `t.dasr' is already being processed\n --> t.dasr:3:2\n  |\n3 | |.include t.dasr\n  |  ^^^^^^^^^^^^^^^\n  |\n  = help: a file cannot include itself, directly or through other files";
+const SNAP_CYCLE_INCLUDE: &str = "error: recursive include: `a.dasr' is already being processed\n --> b.dasr:1:2\n  |\n1 | |.include a.dasr\n  |  ^^^^^^^^^^^^^^^\n  |\n  = help: a file cannot include itself, directly or through other files";
+const SNAP_SCALE: &str = "error: bad scale `3': the scale of an index register is 1, 2, 4 or 8\n --> t.dasr:3:12\n  |\n3 | | mov eax, [rax+rbx*3]\n  |            ^^^^^^^^^^^\n  |\nerror: bad scale `16': the scale of an index register is 1, 2, 4 or 8\n --> t.dasr:4:12\n  |\n4 | | lea rax, [rcx*16]\n  |            ^^^^^^^^\n  |";
+const SNAP_ALIGN: &str = "error: bad alignment `3': must be a power of two from 2 to 256\n --> t.dasr:3:10\n  |\n3 | | .align 3\n  |          ^\n  |";
+const SNAP_LOCAL_LABELS: &str = "error: local label `3' is referenced but never defined in this file\n --> t.dasr:3:7\n  |\n3 | | jmp <3\n  |       ^^\n  |\n  = help: define it with `3:'\nerror: local label `4' is referenced but never defined in this file\n --> t.dasr:4:7\n  |\n4 | | jmp >4\n  |       ^^\n  |\n  = help: define it with `4:'";
+const SNAP_SPACE: &str = "error: bad count `-1': `.space' needs a count of 0 or more bytes\n --> t.dasr:3:10\n  |\n3 | | .space -1\n  |          ^^\n  |";
+const SNAP_RT_REG: &str = "error: register number `16' out of range: `Rd(n)' takes 0..15\n --> t.dasr:3:7\n  |\n3 | | mov Rd(16), eax\n  |       ^^^^^^\n  |\nerror: register number `-1' out of range: `Rq(n)' takes 0..15\n --> t.dasr:4:7\n  |\n4 | | add Rq(-1), 1\n  |       ^^^^^^\n  |";
+const SNAP_TYPE_REG: &str = "error: bad base register `rzz' for `.type PT'\n --> t.dasr:3:2\n  |\n3 | |.type PT, P, rzz\n  |  ^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'\nerror: bad base register `xmm1' for `.type PU'\n --> t.dasr:4:2\n  |\n4 | |.type PU, P, xmm1\n  |  ^^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'";
+const SNAP_AH_SIL: &str = "error: bad mix of byte-addressable registers\n --> t.dasr:3:7\n  |\n3 | | mov ah, sil\n  |       ^^\n  |\n  = help: ah, ch, dh and bh cannot be used with r4b..r15b (spl..dil, r8b..)";
+const SNAP_NEG_IMM: &str = "error: unsigned immediate byte out of range\n --> t.dasr:3:11\n  |\n3 | | cmp al, -129\n  |           ^^^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:4:12\n  |\n4 | | test dx, -32769\n  |            ^^^^^^\n  |\nerror: unsigned immediate byte out of range\n --> t.dasr:5:12\n  |\n5 | | shl eax, -1\n  |            ^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:6:7\n  |\n6 | | ret -1\n  |       ^^\n  |";
