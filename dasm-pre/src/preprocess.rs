@@ -10,6 +10,7 @@ use crate::lines::{self, LineKind};
 use crate::{cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// How to preprocess.
 #[derive(Clone, Debug, Default)]
@@ -113,7 +114,8 @@ struct Ctx {
     file: String,
     dir: Option<PathBuf>,
     line_no: usize,
-    line: String,
+    /// The source line (shared: every statement of a long line has a `Ctx`).
+    line: Rc<str>,
     /// Byte offset of the statement in `line`.
     col: usize,
     /// Output line (0-based line of the main file) the statement's output goes to.
@@ -189,6 +191,10 @@ struct Pre<'a> {
     include_stack: Vec<PathBuf>,
     /// The first reference to each local label number (1..=9), with where it is.
     local_refs: Vec<(u8, Ctx, (usize, usize))>,
+    /// Statements (and `||` lines) expanded so far by the current macro invocation.
+    expanded: usize,
+    /// The current invocation went over [`MAX_EXPANSION`] (reported once).
+    expansion_aborted: bool,
     arch: bool,
 }
 
@@ -258,6 +264,15 @@ fn is_ident(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The most statements (and `||` lines) one macro invocation may expand to, nested macros
+/// included: a limit instead of a hang (ten levels of a macro that invokes the next twice are
+/// 1024 statements; thirty levels would be a billion).
+const MAX_EXPANSION: usize = 100_000;
+
+/// The longest text a statement may grow to by `.define` substitution (or 64 times the
+/// statement, if that is more): a limit instead of exhausting memory.
+const MAX_SUBSTITUTION: usize = 1 << 20;
+
 const DATA_OPS: [&str; 9] = [
     ".byte", ".sbyte", ".word", ".dword", ".long", ".qword", ".quad", ".aword", ".addr",
 ];
@@ -294,6 +309,8 @@ impl<'a> Pre<'a> {
             include_depth: 0,
             include_stack: vec![normal_path(Path::new(&opts.file_name))],
             local_refs: Vec::new(),
+            expanded: 0,
+            expansion_aborted: false,
             arch: false,
         }
     }
@@ -318,7 +335,7 @@ impl<'a> Pre<'a> {
             file: file.clone(),
             dir: None,
             line_no: lines.len(),
-            line: lines.last().unwrap_or(&"").to_string(),
+            line: Rc::from(*lines.last().unwrap_or(&"")),
             col: 0,
             slot: lines.len().saturating_sub(1),
             macros: Vec::new(),
@@ -341,7 +358,7 @@ impl<'a> Pre<'a> {
                 file: file.to_string(),
                 dir: dir.clone(),
                 line_no: i + 1,
-                line: line.to_string(),
+                line: Rc::from(line),
                 col: 0,
                 slot,
                 macros: Vec::new(),
@@ -447,7 +464,7 @@ impl<'a> Pre<'a> {
             line: ctx.line_no,
             col,
             range,
-            source_line: ctx.line.clone(),
+            source_line: ctx.line.to_string(),
             help,
             note,
         });
@@ -492,6 +509,16 @@ impl<'a> Pre<'a> {
                     }
                     None => return Ok(cur),
                 }
+            }
+            if next.len() > MAX_SUBSTITUTION.max(64 * text.len()) {
+                return Err(self.fatal(
+                    ctx,
+                    text,
+                    format!(
+                        "define substitution too large: more than {} bytes",
+                        MAX_SUBSTITUTION.max(64 * text.len())
+                    ),
+                ));
             }
             cur = next;
         }
@@ -912,6 +939,11 @@ impl<'a> Pre<'a> {
         if ctx.macros.contains(&key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
+        if ctx.macros.is_empty() {
+            // A new invocation from the source: a fresh budget.
+            self.expanded = 0;
+            self.expansion_aborted = false;
+        }
         let args: Vec<String> = if rest.is_empty() {
             Vec::new()
         } else {
@@ -922,6 +954,32 @@ impl<'a> Pre<'a> {
                 .collect()
         };
         for (body, _) in &m.body {
+            if self.expansion_aborted {
+                return Ok(());
+            }
+            self.expanded += 1;
+            if self.expanded > MAX_EXPANSION {
+                self.expansion_aborted = true;
+                let top = ctx.macros.first().unwrap_or(&key);
+                let top = top.split(" (").next().unwrap_or(top).to_string();
+                // Reported at the invocation in the source, not inside the expansion.
+                let mut at = ctx.clone();
+                at.macros.clear();
+                self.err(
+                    &at,
+                    raw,
+                    format!(
+                        "macro expansion too large: `{top}' expands to more than \
+                         {MAX_EXPANSION} statements"
+                    ),
+                    Some(
+                        "a macro that invokes another macro several times multiplies its size \
+                         at each level"
+                            .into(),
+                    ),
+                );
+                return Ok(());
+            }
             let text = lines::map_words(body, |w| {
                 m.params
                     .iter()
