@@ -887,18 +887,24 @@ impl<'a> Pre<'a> {
     }
 
     fn type_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
-        let parts: Vec<&str> = match lines::operands(rest) {
-            Ok(v) => v.into_iter().map(|(s, _)| s).collect(),
-            Err(_) => {
-                self.err(ctx, raw, "unbalanced (), [] or {}", None);
-                return;
-            }
+        let Some(parts) = type_decl_parts(rest) else {
+            self.err(ctx, raw, "unbalanced (), [], {} or <>", None);
+            return;
         };
         if parts.len() < 2 || parts.len() > 3 || !is_ident(parts[0]) {
             self.err(
                 ctx,
                 raw,
                 "bad `.type': expected `.type NAME, RustType[, register]'",
+                None,
+            );
+            return;
+        }
+        if parts[1].parse::<proc_macro2::TokenStream>().is_err() {
+            self.err(
+                ctx,
+                raw,
+                format!("bad Rust type `{}' in `.type'", parts[1]),
                 None,
             );
             return;
@@ -1258,6 +1264,35 @@ impl<'a> Pre<'a> {
             externs: self.syms.externs,
         }
     }
+}
+
+/// The comma-separated parts of `.type NAME, RustType[, reg]`: commas inside `()`, `[]`, `{}`
+/// and `<>` (generic arguments, not `->`) do not separate; `None` when unbalanced.
+fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' | b'[' | b'{' | b'<' => depth += 1,
+            b'>' if i > 0 && b[i - 1] == b'-' => {}
+            b')' | b']' | b'}' | b'>' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    out.push(s[start..].trim());
+    Some(out)
 }
 
 /// The file a path names, for spotting recursive includes (`./a/../b` is `b`; when the

@@ -222,3 +222,59 @@ const SNAP_RT_REG: &str = "error: register number `16' out of range: `Rd(n)' tak
 const SNAP_TYPE_REG: &str = "error: bad base register `rzz' for `.type PT'\n --> t.dasr:3:2\n  |\n3 | |.type PT, P, rzz\n  |  ^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'\nerror: bad base register `xmm1' for `.type PU'\n --> t.dasr:4:2\n  |\n4 | |.type PU, P, xmm1\n  |  ^^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'";
 const SNAP_AH_SIL: &str = "error: bad mix of byte-addressable registers\n --> t.dasr:3:7\n  |\n3 | | mov ah, sil\n  |       ^^\n  |\n  = help: ah, ch, dh and bh cannot be used with r4b..r15b (spl..dil, r8b..)";
 const SNAP_NEG_IMM: &str = "error: unsigned immediate byte out of range\n --> t.dasr:3:11\n  |\n3 | | cmp al, -129\n  |           ^^^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:4:12\n  |\n4 | | test dx, -32769\n  |            ^^^^^^\n  |\nerror: unsigned immediate byte out of range\n --> t.dasr:5:12\n  |\n5 | | shl eax, -1\n  |            ^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:6:7\n  |\n6 | | ret -1\n  |       ^^\n  |";
+
+// ---------------------------------------------------------------------------------------------
+// 10.2: `.type` paths (the offsets themselves are checked against Rust in tests/type_paths.rs).
+
+const TYPES: &str = "|.type PT, P, rdi\n|.type NR, P\n";
+
+#[test]
+fn type_paths_are_rust_offsets() {
+    let out = ok(&format!(
+        "{TYPES}| movzx ecx, byte PT->c+1\n| mov eax, [rdi+PT->a.b]\n| mov eax, PT->c[3]\n"
+    ));
+    let rust = out
+        .rust
+        .replace("::core::mem::", "")
+        .replace("::dasm_runtime::", "");
+    // `PT->c+1`: the field's offset plus 1 (the old `offset_of!(P, c+1)` crashed rustc 1.95).
+    assert!(rust.contains("(offset_of!(P, c) as i64 + 1_i64)"), "{rust}");
+    assert!(rust.contains("offset_of!(P, a.b) as i64"), "{rust}");
+    // An index: a projection, evaluated at compile time when the index is a literal.
+    assert!(
+        rust.contains(
+            "(const { let __dasr_u = MaybeUninit::<P>::uninit(); let __dasr_p = \
+             __dasr_u.as_ptr(); unsafe { (&raw const (*__dasr_p).c[3]).byte_offset_from(__dasr_p) \
+             as i64 } })"
+        ),
+        "{rust}"
+    );
+    // The same action list as DynASM's `[rdi + Dt1(...)]`: a DISP argument.
+    let out2 = ok("| movzx ecx, byte [rdi+d]\n");
+    assert_eq!(
+        out.action_list[..out2.action_list.len() - 1],
+        out2.action_list[..out2.action_list.len() - 1]
+    );
+}
+
+#[test]
+fn type_path_errors() {
+    assert_eq!(
+        diag(&format!(
+            "{TYPES}| mov eax, PT->\n| mov eax, PT->a->b\n| mov eax, PT->c*2\n\
+             | mov eax, PT->c[]\n| mov eax, QQ->c\n| mov eax, NR->c\n\
+             | mov eax, [rbx+PT:rsi->c]\n| mov eax, PT[1]->c\n| mov eax, [PT->c+rax]\n\
+             | mov eax, NR[2].x\n|.type Q, HashMap<u8, u8\n"
+        )),
+        SNAP_TYPE_PATHS
+    );
+}
+
+#[test]
+fn type_declarations_take_rust_types() {
+    let out = ok("|.type H, HashMap<u8, Vec<u32>>, rbx\n|.type F, fn(u8) -> u8\n| mov eax, #H\n");
+    assert!(out
+        .rust
+        .contains("::core::mem::size_of::<HashMap<u8, Vec<u32>>>() as i64"));
+}
+const SNAP_TYPE_PATHS: &str = "error: bad `.type' path `PT->': expected a field name after `->'\n --> t.dasr:5:12\n  |\n5 | | mov eax, PT->\n  |            ^^^^\n  |\nerror: bad `.type' path `PT->a->b': `->' comes only right after the type name; name the fields with `.'\n --> t.dasr:6:12\n  |\n6 | | mov eax, PT->a->b\n  |            ^^^^^^^^\n  |\nerror: bad `.type' path `PT->c*2': unexpected `*2' (a path is `PT->field.field[index]', optionally followed by `+'/`-' terms)\n --> t.dasr:7:12\n  |\n7 | | mov eax, PT->c*2\n  |            ^^^^^^^\n  |\nerror: bad `.type' path `PT->c[]': expected an index expression inside `[...]'\n --> t.dasr:8:12\n  |\n8 | | mov eax, PT->c[]\n  |            ^^^^^^^\n  |\nerror: unknown type `QQ' in `QQ->c': declare it with `.type QQ, RustType[, reg]'\n --> t.dasr:9:12\n  |\n9 | | mov eax, QQ->c\n  |            ^^^^^\n  |\nerror: type `NR' has no register: write `NR:reg->field', a base register in `[...]', or give one in `.type'\n  --> t.dasr:10:12\n   |\n10 | | mov eax, NR->c\n   |            ^^^^^\n   |\nerror: `PT:reg' inside `[...]' that already has a register: write the register once\n  --> t.dasr:11:12\n   |\n11 | | mov eax, [rbx+PT:rsi->c]\n   |            ^^^^^^^^^^^^^^^\n   |\nerror: bad `.type' path `PT[1]->c': after `NAME[index]' comes `.field' (or nothing)\n  --> t.dasr:12:12\n   |\n12 | | mov eax, PT[1]->c\n   |            ^^^^^^^^\n   |\nerror: bad displacement expression `rax': registers come first inside `[...]'\n  --> t.dasr:13:12\n   |\n13 | | mov eax, [PT->c+rax]\n   |            ^^^^^^^^^^^\n   |\nerror: type `NR' has no register: write `NR:reg->field', a base register in `[...]', or give one in `.type'\n  --> t.dasr:14:12\n   |\n14 | | mov eax, NR[2].x\n   |            ^^^^^^^\n   |\nerror: unbalanced (), [], {} or <>\n  --> t.dasr:15:2\n   |\n15 | |.type Q, HashMap<u8, u8\n   |  ^^^^^^^^^^^^^^^^^^^^^^^\n   |";

@@ -1,7 +1,7 @@
 //! Unit tests of the x64 encoder: one per operand form, pseudo-op, error message, and the
 //! choices made where DynASM is wrong.
 
-use dasm_pre::ir::{ArgKind, Piece, Span, Symbols, TypeDecl};
+use dasm_pre::ir::{ArgKind, Piece, Span, Step, Symbols, Term, TypeDecl};
 use dasm_pre::x64;
 use std::collections::HashMap;
 
@@ -256,29 +256,39 @@ fn labels_and_targets() {
 fn type_operands() {
     let (h, a) = enc("mov eax, ST->field.sub").unwrap();
     assert_eq!(h, "8b83e9");
-    assert_eq!(
-        a[0].1,
-        ArgKind::FieldOffset {
-            ty: "State".into(),
-            field: "field.sub".into()
-        }
-    );
+    let field = |f: &[&str]| Term::Offset {
+        ty: "State".into(),
+        path: f.iter().map(|s| Step::Field(s.to_string())).collect(),
+        neg: false,
+    };
+    assert_eq!(a[0].1, ArgKind::Sum(vec![field(&["field", "sub"])]));
     assert_eq!(a[0].0, "");
     let (h, a) = enc("mov ST:rcx->f, eax").unwrap();
     assert_eq!(h, "8981e9");
+    assert_eq!(a[0].1, ArgKind::Sum(vec![field(&["f"])]));
+    let (_, a) = enc("mov eax, ST[i].f").unwrap();
     assert_eq!(
         a[0].1,
-        ArgKind::FieldOffset {
-            ty: "State".into(),
-            field: "f".into()
-        }
+        ArgKind::Sum(vec![
+            Term::Scaled {
+                ty: "State".into(),
+                index: "i".into(),
+                neg: false
+            },
+            field(&["f"])
+        ])
     );
-    let (_, a) = enc("mov eax, ST[i].f").unwrap();
-    assert!(a[0].0.contains("(i)"));
     let (h, a) = enc("mov eax, #ST").unwrap();
     assert_eq!(h, "b8ed");
-    assert_eq!(a[0].1, ArgKind::SizeOf { ty: "State".into() });
-    assert!(err("mov eax, NR->f").contains("no base register"));
+    assert_eq!(
+        a[0].1,
+        ArgKind::Sum(vec![Term::Scaled {
+            ty: "State".into(),
+            index: "1".into(),
+            neg: false
+        }])
+    );
+    assert!(err("mov eax, NR->f").contains("has no register"));
     // `TYPE:reg` is the register; a type name with a default register stands for it.
     assert_eq!(bytes("mov NR:rbp, rax"), "4889c5");
     assert_eq!(bytes("mov ST, rax"), "4889c3");
