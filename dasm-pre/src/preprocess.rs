@@ -377,16 +377,69 @@ impl<'a> Pre<'a> {
                         d.body.push((format!("||{code}"), ctx));
                         continue;
                     }
-                    if self.skipping() {
+                    // Outside a macro body, a `||` line is Rust (rustfmt's `|| cond`
+                    // continuation), copied unchanged; where DynASM would have treated it
+                    // differently (a `.define` to substitute, an `.if` or a capture around it),
+                    // it is an error instead of a silent difference.
+                    if let Some(why) = self.double_bar_ambiguity(code) {
+                        let s = line.len() - line.trim_start().len();
+                        self.diag(
+                            Level::Error,
+                            &ctx,
+                            (s, line.trim_end().len()),
+                            format!("a line starting with `||' outside a `.macro' is Rust: {why}"),
+                            Some(
+                                "DynASM's `||' lines (Rust after `.define' substitution) are kept \
+                                 inside `.macro' bodies only; elsewhere write the Rust without \
+                                 the `||', or move `||' to the end of the previous line"
+                                    .into(),
+                            ),
+                        );
                         continue;
                     }
                     self.flush();
-                    let code = self.substitute(code, &ctx)?;
-                    self.output(slot, code);
+                    if include_slot.is_some() {
+                        self.slots[slot].code.push(line.to_string());
+                    } else {
+                        self.slots[slot].rust = Some(raw.to_string());
+                    }
                 }
                 LineKind::Asm(text, col) => {
                     if include_slot.is_none() {
                         self.slots[slot].comment = Some(text.to_string());
+                    }
+                    if let Some(at) = lines::unterminated_string(text) {
+                        if !self.skipping() {
+                            let s = col + at;
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, line.len()),
+                                "unterminated string literal".into(),
+                                Some("a string in an assembler line ends on the same line".into()),
+                            );
+                        }
+                        continue;
+                    }
+                    if let Some(params) = self.closure_shape(text) {
+                        if !self.skipping() {
+                            let s = line.len() - line.trim_start().len();
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, s + params.len() + 2),
+                                format!(
+                                    "a line starting with `|' is assembler, not the closure \
+                                     `|{params}|'"
+                                ),
+                                Some(
+                                    "a Rust line cannot start with a closure: move it onto the \
+                                     previous line, or wrap it in parentheses"
+                                        .into(),
+                                ),
+                            );
+                        }
+                        continue;
                     }
                     let body = lines::strip_comment(text);
                     for (stmt, off) in lines::statements(body) {
@@ -401,6 +454,58 @@ impl<'a> Pre<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Why a `||` line outside a macro body is ambiguous (see `file`), if it is.
+    fn double_bar_ambiguity(&self, code: &str) -> Option<String> {
+        if self.defining.is_some() {
+            return None;
+        }
+        if !self.conds.is_empty() {
+            return Some("it is not subject to the `.if' around it".into());
+        }
+        if self.capturing.is_some() {
+            return Some("it is not collected by the `.capture' around it".into());
+        }
+        let mut word = None;
+        lines::map_words(code, |w| {
+            if word.is_none() && self.defines.contains_key(w) {
+                word = Some(w.to_string());
+            }
+            None
+        });
+        word.map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
+    }
+
+    /// The parameters of a closure-shaped assembler line (`|x| x + 1`, `|a, b: u8| ...`):
+    /// a second `|` whose text before it is a closure parameter list, and not a statement (a
+    /// mnemonic, directive or macro followed by operands such as `A|B`).
+    fn closure_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let end = text.find('|')?;
+        let params = &text[..end];
+        let first = params.split_whitespace().next().unwrap_or("");
+        let first = first.trim_end_matches([',', ':']);
+        if x64::is_mnemonic(first)
+            || first.starts_with('.')
+            || self.macros.keys().any(|(n, _)| n == first)
+        {
+            return None;
+        }
+        let plausible = params.split(',').all(|p| {
+            let pat = p.split(':').next().unwrap_or("").trim();
+            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start();
+            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim();
+            let single = pat
+                .chars()
+                .all(|c| lines::is_word(c) || matches!(c, '(' | ')' | ',' | ' ' | '&'))
+                && (pat.starts_with('(') || !pat.contains(' '));
+            pat.is_empty() || single
+        });
+        let tuple_or_words = params.trim().is_empty()
+            || params
+                .trim()
+                .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '&' | '('));
+        (plausible && tuple_or_words && !params.contains(['[', ';', '"'])).then_some(params.trim())
     }
 
     fn skipping(&self) -> bool {

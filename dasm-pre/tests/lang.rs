@@ -278,3 +278,60 @@ fn type_declarations_take_rust_types() {
         .contains("::core::mem::size_of::<HashMap<u8, Vec<u32>>>() as i64"));
 }
 const SNAP_TYPE_PATHS: &str = "error: bad `.type' path `PT->': expected a field name after `->'\n --> t.dasr:5:12\n  |\n5 | | mov eax, PT->\n  |            ^^^^\n  |\nerror: bad `.type' path `PT->a->b': `->' comes only right after the type name; name the fields with `.'\n --> t.dasr:6:12\n  |\n6 | | mov eax, PT->a->b\n  |            ^^^^^^^^\n  |\nerror: bad `.type' path `PT->c*2': unexpected `*2' (a path is `PT->field.field[index]', optionally followed by `+'/`-' terms)\n --> t.dasr:7:12\n  |\n7 | | mov eax, PT->c*2\n  |            ^^^^^^^\n  |\nerror: bad `.type' path `PT->c[]': expected an index expression inside `[...]'\n --> t.dasr:8:12\n  |\n8 | | mov eax, PT->c[]\n  |            ^^^^^^^\n  |\nerror: unknown type `QQ' in `QQ->c': declare it with `.type QQ, RustType[, reg]'\n --> t.dasr:9:12\n  |\n9 | | mov eax, QQ->c\n  |            ^^^^^\n  |\nerror: type `NR' has no register: write `NR:reg->field', a base register in `[...]', or give one in `.type'\n  --> t.dasr:10:12\n   |\n10 | | mov eax, NR->c\n   |            ^^^^^\n   |\nerror: `PT:reg' inside `[...]' that already has a register: write the register once\n  --> t.dasr:11:12\n   |\n11 | | mov eax, [rbx+PT:rsi->c]\n   |            ^^^^^^^^^^^^^^^\n   |\nerror: bad `.type' path `PT[1]->c': after `NAME[index]' comes `.field' (or nothing)\n  --> t.dasr:12:12\n   |\n12 | | mov eax, PT[1]->c\n   |            ^^^^^^^^\n   |\nerror: bad displacement expression `rax': registers come first inside `[...]'\n  --> t.dasr:13:12\n   |\n13 | | mov eax, [PT->c+rax]\n   |            ^^^^^^^^^^^\n   |\nerror: type `NR' has no register: write `NR:reg->field', a base register in `[...]', or give one in `.type'\n  --> t.dasr:14:12\n   |\n14 | | mov eax, NR[2].x\n   |            ^^^^^^^\n   |\nerror: unbalanced (), [], {} or <>\n  --> t.dasr:15:2\n   |\n15 | |.type Q, HashMap<u8, u8\n   |  ^^^^^^^^^^^^^^^^^^^^^^^\n   |";
+
+// ---------------------------------------------------------------------------------------------
+// 10.3: which lines are assembler.
+
+#[test]
+fn rustfmt_continuation_is_rust_unchanged() {
+    let src = "|.define b, 1\nfn f(c: u8) -> bool {\n    c == b'a'\n    || c == b'b'\n}\n";
+    let out = run(&format!("{HEAD}{src}"));
+    // With a define `b`, DynASM would substitute the word `b` (even in `b'b'`): an error.
+    assert_eq!(rendered(&out), SNAP_DOUBLE_BAR_DEFINE);
+    let src = "fn f(c: u8) -> bool {\n    c == b'a'\n    || c == b'b'\n}\n";
+    let out = ok(src);
+    assert_eq!(
+        out.rust,
+        format!("//|.arch x64\n{}\n{src}", out.rust.lines().nth(1).unwrap())
+    );
+}
+
+#[test]
+fn double_bar_outside_macros() {
+    // Where DynASM would treat `||` differently from a Rust line: errors.
+    assert_eq!(
+        diag("|.if 1\n    || f();\n|.endif\n|.capture C\n|| g();\n|.endcapture\n|.dumpcapture C\n"),
+        SNAP_DOUBLE_BAR
+    );
+    // Inside a macro: DynASM's `||` line, with parameters and defines substituted.
+    let out =
+        ok("|.define K, 7\n|.macro m, x\n|| let _v = x + K;\n|.endmacro\nfn f() {\n| m 3\n}\n");
+    assert!(out.rust.contains("let _v = 3 + 7;"), "{}", out.rust);
+}
+
+#[test]
+fn closure_lines() {
+    assert_eq!(
+        diag("fn f() {\n    let v = it.map(\n    |x| x + 1);\n    |a, b: u8| a;\n    |(a, b)| a;\n}\n"),
+        SNAP_CLOSURES
+    );
+    // `|` inside operands is Rust's bit-or, not a closure.
+    ok("| mov eax, A|B\n| add ecx, FLAG_A | FLAG_B\n");
+}
+
+#[test]
+fn string_literals_in_operands() {
+    let out = ok("fn f() {\n| mov rdi, \"a // b; c\".as_ptr() as usize // comment\n| mov esi, ';' as u32\n}\n");
+    assert!(
+        out.rust
+            .contains("::dasm_runtime::arg(\"a // b; c\".as_ptr() as usize)"),
+        "{}",
+        out.rust
+    );
+    assert!(out.rust.contains("::dasm_runtime::arg(';' as u32)"));
+    assert_eq!(diag("| mov rdi, \"abc\n"), SNAP_UNTERMINATED);
+}
+const SNAP_DOUBLE_BAR_DEFINE: &str = "error: a line starting with `||' outside a `.macro' is Rust: `b' in it is a `.define' that is not substituted\n --> t.dasr:6:5\n  |\n6 |     || c == b'b'\n  |     ^^^^^^^^^^^^\n  |\n  = help: DynASM's `||' lines (Rust after `.define' substitution) are kept inside `.macro' bodies only; elsewhere write the Rust without the `||', or move `||' to the end of the previous line";
+const SNAP_DOUBLE_BAR: &str = "error: a line starting with `||' outside a `.macro' is Rust: it is not subject to the `.if' around it\n --> t.dasr:4:5\n  |\n4 |     || f();\n  |     ^^^^^^^\n  |\n  = help: DynASM's `||' lines (Rust after `.define' substitution) are kept inside `.macro' bodies only; elsewhere write the Rust without the `||', or move `||' to the end of the previous line\nerror: a line starting with `||' outside a `.macro' is Rust: it is not collected by the `.capture' around it\n --> t.dasr:7:1\n  |\n7 | || g();\n  | ^^^^^^^\n  |\n  = help: DynASM's `||' lines (Rust after `.define' substitution) are kept inside `.macro' bodies only; elsewhere write the Rust without the `||', or move `||' to the end of the previous line";
+const SNAP_CLOSURES: &str = "error: a line starting with `|' is assembler, not the closure `|x|'\n --> t.dasr:5:5\n  |\n5 |     |x| x + 1);\n  |     ^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses\nerror: a line starting with `|' is assembler, not the closure `|a, b: u8|'\n --> t.dasr:6:5\n  |\n6 |     |a, b: u8| a;\n  |     ^^^^^^^^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses\nerror: a line starting with `|' is assembler, not the closure `|(a, b)|'\n --> t.dasr:7:5\n  |\n7 |     |(a, b)| a;\n  |     ^^^^^^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses";
+const SNAP_UNTERMINATED: &str = "error: unterminated string literal\n --> t.dasr:3:12\n  |\n3 | | mov rdi, \"abc\n  |            ^^^^\n  |\n  = help: a string in an assembler line ends on the same line";
