@@ -681,6 +681,15 @@ impl<'a> Pre<'a> {
         let stmt = self.substitute(stmt, ctx)?;
         let stmt = stmt.trim();
         if let Some(label) = stmt.strip_suffix(':') {
+            if label.trim().is_empty() {
+                self.err(
+                    ctx,
+                    raw,
+                    "a label definition needs a label before `:'",
+                    Some("labels are `1:'..`9:', `->name:' and `=>expr:'".into()),
+                );
+                return Ok(());
+            }
             return self.encode(".label", label, ctx, raw);
         }
         let (op, rest, _) = lines::opcode(stmt);
@@ -705,12 +714,12 @@ impl<'a> Pre<'a> {
                 let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
                 let name = parts.first().cloned().unwrap_or_default();
                 if !is_ident(name.strip_prefix('.').unwrap_or(&name)) {
-                    self.err(ctx, raw, "bad macro name", None);
+                    self.err(ctx, raw, format!("bad macro name `{name}'"), None);
                     return Ok(());
                 }
                 let params = parts[1..].to_vec();
-                if params.iter().any(|p| !is_ident(p)) {
-                    self.err(ctx, raw, "bad macro parameter name", None);
+                if let Some(p) = params.iter().find(|p| !is_ident(p)) {
+                    self.err(ctx, raw, format!("bad macro parameter name `{p}'"), None);
                 }
                 self.defining = Some(Defining {
                     name,
@@ -722,8 +731,9 @@ impl<'a> Pre<'a> {
             ".endmacro" => self.err(ctx, raw, "`.endmacro' without `.macro'", None),
             ".capture" => {
                 self.flush();
-                if self.capturing.is_some() {
-                    self.err(ctx, raw, "already capturing", None);
+                if let Some(c) = &self.capturing {
+                    let m = format!("already capturing `{c}': captures do not nest");
+                    self.err(ctx, raw, m, Some("add `.endcapture' before it".into()));
                 } else if !is_ident(rest) {
                     self.err(ctx, raw, "bad capture name", None);
                 } else {

@@ -120,6 +120,17 @@ fn align_wants_a_power_of_two() {
     assert_eq!(diag("| .align 3\n"), SNAP_ALIGN);
 }
 
+#[test]
+fn messages_name_the_bad_text() {
+    assert_eq!(
+        diag(
+            "| jmp <10\n| jmp ->1g\n|10:\n|foo:\n| jmp =>\n| ,\n| :\n|.capture C\n\
+             |.capture D\n|.endcapture\n|.dumpcapture C\n| .space 1, 300\n| .byte 256\n"
+        ),
+        SNAP_MESSAGES
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 10.9: caught at build time what cannot work at run time.
 
@@ -221,7 +232,7 @@ const SNAP_SPACE: &str = "error: bad count `-1': `.space' needs a count of 0 or 
 const SNAP_RT_REG: &str = "error: register number `16' out of range: `Rd(n)' takes 0..15\n --> t.dasr:3:7\n  |\n3 | | mov Rd(16), eax\n  |       ^^^^^^\n  |\nerror: register number `-1' out of range: `Rq(n)' takes 0..15\n --> t.dasr:4:7\n  |\n4 | | add Rq(-1), 1\n  |       ^^^^^^\n  |";
 const SNAP_TYPE_REG: &str = "error: bad base register `rzz' for `.type PT'\n --> t.dasr:3:2\n  |\n3 | |.type PT, P, rzz\n  |  ^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'\nerror: bad base register `xmm1' for `.type PU'\n --> t.dasr:4:2\n  |\n4 | |.type PU, P, xmm1\n  |  ^^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'";
 const SNAP_AH_SIL: &str = "error: bad mix of byte-addressable registers\n --> t.dasr:3:7\n  |\n3 | | mov ah, sil\n  |       ^^\n  |\n  = help: ah, ch, dh and bh cannot be used with r4b..r15b (spl..dil, r8b..)";
-const SNAP_NEG_IMM: &str = "error: unsigned immediate byte out of range\n --> t.dasr:3:11\n  |\n3 | | cmp al, -129\n  |           ^^^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:4:12\n  |\n4 | | test dx, -32769\n  |            ^^^^^^\n  |\nerror: unsigned immediate byte out of range\n --> t.dasr:5:12\n  |\n5 | | shl eax, -1\n  |            ^^\n  |\nerror: unsigned immediate word out of range\n --> t.dasr:6:7\n  |\n6 | | ret -1\n  |       ^^\n  |";
+const SNAP_NEG_IMM: &str = "error: unsigned immediate byte out of range\n --> t.dasr:3:11\n  |\n3 | | cmp al, -129\n  |           ^^^^\n  |\n  = help: a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)\nerror: unsigned immediate word out of range\n --> t.dasr:4:12\n  |\n4 | | test dx, -32769\n  |            ^^^^^^\n  |\n  = help: a word field takes 0..65535 (in a 16-bit operation also -32768..-1)\nerror: unsigned immediate byte out of range\n --> t.dasr:5:12\n  |\n5 | | shl eax, -1\n  |            ^^\n  |\n  = help: a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)\nerror: unsigned immediate word out of range\n --> t.dasr:6:7\n  |\n6 | | ret -1\n  |       ^^\n  |\n  = help: a word field takes 0..65535 (in a 16-bit operation also -32768..-1)";
 
 // ---------------------------------------------------------------------------------------------
 // 10.2: `.type` paths (the offsets themselves are checked against Rust in tests/type_paths.rs).
@@ -335,3 +346,4 @@ const SNAP_DOUBLE_BAR_DEFINE: &str = "error: a line starting with `||' outside a
 const SNAP_DOUBLE_BAR: &str = "error: a line starting with `||' outside a `.macro' is Rust: it is not subject to the `.if' around it\n --> t.dasr:4:5\n  |\n4 |     || f();\n  |     ^^^^^^^\n  |\n  = help: DynASM's `||' lines (Rust after `.define' substitution) are kept inside `.macro' bodies only; elsewhere write the Rust without the `||', or move `||' to the end of the previous line\nerror: a line starting with `||' outside a `.macro' is Rust: it is not collected by the `.capture' around it\n --> t.dasr:7:1\n  |\n7 | || g();\n  | ^^^^^^^\n  |\n  = help: DynASM's `||' lines (Rust after `.define' substitution) are kept inside `.macro' bodies only; elsewhere write the Rust without the `||', or move `||' to the end of the previous line";
 const SNAP_CLOSURES: &str = "error: a line starting with `|' is assembler, not the closure `|x|'\n --> t.dasr:5:5\n  |\n5 |     |x| x + 1);\n  |     ^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses\nerror: a line starting with `|' is assembler, not the closure `|a, b: u8|'\n --> t.dasr:6:5\n  |\n6 |     |a, b: u8| a;\n  |     ^^^^^^^^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses\nerror: a line starting with `|' is assembler, not the closure `|(a, b)|'\n --> t.dasr:7:5\n  |\n7 |     |(a, b)| a;\n  |     ^^^^^^^^\n  |\n  = help: a Rust line cannot start with a closure: move it onto the previous line, or wrap it in parentheses";
 const SNAP_UNTERMINATED: &str = "error: unterminated string literal\n --> t.dasr:3:12\n  |\n3 | | mov rdi, \"abc\n  |            ^^^^\n  |\n  = help: a string in an assembler line ends on the same line";
+const SNAP_MESSAGES: &str = "error: bad label `<10': local labels are `<1'..`<9' and `>1'..`>9'\n --> t.dasr:3:7\n  |\n3 | | jmp <10\n  |       ^^^\n  |\nerror: bad global label `->1g': a name is a letter or `_', then letters, digits, `_', `@'\n --> t.dasr:4:7\n  |\n4 | | jmp ->1g\n  |       ^^^^\n  |\nerror: bad label definition `10:': local labels are `1:'..`9:'\n --> t.dasr:5:2\n  |\n5 | |10:\n  |  ^^\n  |\nerror: bad label definition `foo:': labels are `1:'..`9:', `->name:', `=>expr:'\n --> t.dasr:6:2\n  |\n6 | |foo:\n  |  ^^^\n  |\nerror: bad label `=>': a PC label is `=>expr' with a Rust expression\n --> t.dasr:7:7\n  |\n7 | | jmp =>\n  |       ^^\n  |\nerror: unknown statement `,'\n --> t.dasr:8:3\n  |\n8 | | ,\n  |   ^\n  |\nerror: a label definition needs a label before `:'\n --> t.dasr:9:3\n  |\n9 | | :\n  |   ^\n  |\n  = help: labels are `1:'..`9:', `->name:' and `=>expr:'\nerror: already capturing `C': captures do not nest\n  --> t.dasr:11:2\n   |\n11 | |.capture D\n   |  ^^^^^^^^^^\n   |\n   = help: add `.endcapture' before it\nerror: bad filler `300': a literal byte 0..255\n  --> t.dasr:14:13\n   |\n14 | | .space 1, 300\n   |             ^^^\n   |\nerror: unsigned immediate byte out of range\n  --> t.dasr:15:9\n   |\n15 | | .byte 256\n   |         ^^^\n   |\n   = help: `.byte' takes 0..255, `.sbyte' -128..127";

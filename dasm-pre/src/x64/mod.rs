@@ -126,9 +126,9 @@ pub fn assemble(
                     warnings,
                 })
                 .map_err(|(message, i)| EncodeError {
+                    hint: range_hint(&message),
                     message,
                     span: span_of(i),
-                    hint: None,
                 });
         }
     }
@@ -383,6 +383,24 @@ pub fn is_register(name: &str) -> bool {
     operand::fixed_reg(name).is_some()
 }
 
+/// The range behind DynASM's terse "... out of range" messages (kept for compatibility).
+pub(crate) fn range_hint(message: &str) -> Option<String> {
+    Some(
+        match message {
+            "unsigned immediate byte out of range" => {
+                "a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)"
+            }
+            "signed immediate byte out of range" => "a signed byte field takes -128..127",
+            "immediate byte out of range" => "this byte field takes -128..255",
+            "unsigned immediate word out of range" => {
+                "a word field takes 0..65535 (in a 16-bit operation also -32768..-1)"
+            }
+            _ => return None,
+        }
+        .into(),
+    )
+}
+
 /// Whether `text` can be the base register of a memory operand: a 64- or 32-bit general
 /// register, fixed (`rbx`) or runtime (`Rq(e)`).
 pub(crate) fn is_base_register(text: &str) -> bool {
@@ -446,7 +464,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest known mnemonic, if one is reasonably close.
 fn closest_mnemonic(op: &str) -> Option<&'static str> {
-    if op.len() > 32 {
+    // Only a word that could be a misspelt mnemonic gets a suggestion (not `,`, `->g`, `m`).
+    if op.len() > 32 || !op.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    if !op.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     let mut best: Option<(usize, &'static str)> = None;
@@ -456,5 +478,6 @@ fn closest_mnemonic(op: &str) -> Option<&'static str> {
             best = Some((d, m));
         }
     }
-    best.filter(|(d, _)| *d <= 2).map(|(_, m)| m)
+    best.filter(|(d, _)| *d <= 2 && *d < op.len())
+        .map(|(_, m)| m)
 }

@@ -388,14 +388,18 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
     let s = s.trim();
     if let Some(rest) = s.strip_prefix("->") {
         if !is_global_name(rest) {
-            return Some(Err("bad global label".into()));
+            return Some(Err(format!(
+                "bad global label `{s}': a name is a letter or `_', then letters, digits, `_', `@'"
+            )));
         }
         return Some(syms.global_label(rest).map(Target::Lg));
     }
     if let Some(rest) = s.strip_prefix("=>") {
         let e = rest.trim();
         if e.is_empty() {
-            return Some(Err("bad label".into()));
+            return Some(Err(
+                "bad label `=>': a PC label is `=>expr' with a Rust expression".into(),
+            ));
         }
         return Some(Ok(Target::Pc(e.to_string())));
     }
@@ -406,7 +410,9 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
                 syms.local_label(n, false);
                 Some(Ok(Target::Lg(if fwd { 246 + n } else { n })))
             }
-            _ => Some(Err("bad label".into())),
+            _ => Some(Err(format!(
+                "bad label `{s}': local labels are `<1'..`<9' and `>1'..`>9'"
+            ))),
         };
     }
     if let Some(rest) = s.strip_prefix('&') {

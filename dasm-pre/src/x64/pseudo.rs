@@ -6,10 +6,18 @@ use super::operand::{self, Target};
 use crate::ir::{ArgKind, EncodeError, Encoded, RtArg, Span, Symbols};
 
 fn err(message: impl Into<String>, span: Option<Span>) -> EncodeError {
+    let message = message.into();
+    // The ranges of the data directives behind DynASM's terse messages.
+    let hint = match message.as_str() {
+        "unsigned immediate byte out of range" => Some("`.byte' takes 0..255, `.sbyte' -128..127"),
+        "signed immediate byte out of range" => Some("`.sbyte' takes -128..127, `.byte' 0..255"),
+        "unsigned immediate word out of range" => Some("`.word' takes 0..65535"),
+        _ => None,
+    };
     EncodeError {
-        message: message.into(),
+        hint: hint.map(str::to_string),
+        message,
         span,
-        hint: None,
     }
 }
 
@@ -80,7 +88,12 @@ pub(crate) fn assemble(
                 None => 0,
                 Some((t, span)) => match operand::literal(t) {
                     Some(Ok(v)) if (0..=255).contains(&v) => v as u8,
-                    _ => return Err(err("bad filler", Some(*span))),
+                    _ => {
+                        return Err(err(
+                            format!("bad filler `{}': a literal byte 0..255", t.trim()),
+                            Some(*span),
+                        ))
+                    }
                 },
             };
             let (count, span) = operands[0];
@@ -130,14 +143,30 @@ fn label_def(
                 out.action(act::LABEL_LG, vec![n], None);
                 return Ok(());
             }
-            _ => return Err(err("bad label definition", Some(span))),
+            _ => {
+                return Err(err(
+                    format!("bad label definition `{t}:': local labels are `1:'..`9:'"),
+                    Some(span),
+                ))
+            }
         }
     }
     match operand::target(t, syms) {
         Some(Ok(Target::Lg(n))) => out.action(act::LABEL_LG, vec![n], None),
         Some(Ok(Target::Pc(e))) => out.action(act::LABEL_PC, vec![], Some(RtArg::int(e))),
-        Some(Err(m)) if m != "bad label" => return Err(err(m, Some(span))),
-        _ => return Err(err("bad label definition", Some(span))),
+        Some(Err(m)) => return Err(err(m, Some(span))),
+        _ if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(err(
+                format!("bad label definition `{t}:': local labels are `1:'..`9:'"),
+                Some(span),
+            ))
+        }
+        _ => {
+            return Err(err(
+                format!("bad label definition `{t}:': labels are `1:'..`9:', `->name:', `=>expr:'"),
+                Some(span),
+            ))
+        }
     }
     Ok(())
 }
