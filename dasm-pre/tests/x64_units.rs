@@ -361,9 +361,15 @@ fn pseudo_ops() {
     assert_eq!(bytes(".byte b"), "eb");
     assert_eq!(err(".dword <1"), "bad mode or size in `<1'");
     assert_eq!(err(".qword 1.5"), "not an integer number `1.5'");
-    assert_eq!(err("0:"), "bad label definition");
-    assert_eq!(err("10:"), "bad label definition");
-    assert_eq!(err("->1x:"), "bad global label");
+    assert_eq!(
+        err("0:"),
+        "bad label definition `0:': local labels are `1:'..`9:'"
+    );
+    assert_eq!(
+        err("10:"),
+        "bad label definition `10:': local labels are `1:'..`9:'"
+    );
+    assert!(err("->1x:").starts_with("bad global label `->1x'"));
     assert_eq!(err(".label 1, 5"), "bad label assignment");
 }
 
