@@ -126,6 +126,14 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
         ArgKind::Lo32 => format!("::dasm_runtime::lo32({e})"),
         ArgKind::Hi32 => format!("::dasm_runtime::hi32({e})"),
         ArgKind::Sum(terms) => sum_expr(terms),
+        ArgKind::Sx32(inner) => {
+            let inner = RtArg {
+                expr: a.expr.clone(),
+                kind: (**inner).clone(),
+            };
+            format!("::dasm_runtime::sx32({})", arg_expr(&inner, bound))
+        }
+        ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
     }
 }
 

@@ -34,6 +34,11 @@ pub enum ArgKind {
     /// A sum of terms written with `.type` paths (`PT->a.b[i] + 8`, `#PT`), each converted to
     /// `i64`; the argument's `expr` is empty. See [`Term`].
     Sum(Vec<Term>),
+    /// The imm32 of a 64-bit operation, which the CPU sign-extends: the inner conversion,
+    /// then `::dasm_runtime::sx32` (a value outside -2^31..2^31-1 becomes a range error).
+    Sx32(Box<ArgKind>),
+    /// A runtime x87 register number: `::dasm_runtime::x87_reg` (8..15 become a range error).
+    X87Reg,
 }
 
 /// One term of an [`ArgKind::Sum`].

@@ -383,6 +383,15 @@ pub fn is_register(name: &str) -> bool {
     operand::fixed_reg(name).is_some()
 }
 
+/// The terms of a `.type` path written without `+`/`-` terms (`T->a.b[i]`, `T[i].f`), for
+/// the other backends: `None` when `text` is not a path of a declared type.
+pub(crate) fn type_path_terms(
+    text: &str,
+    syms: &dyn crate::ir::Symbols,
+) -> Option<Result<Vec<crate::ir::Term>, String>> {
+    operand::type_path(text, false, syms).map(|r| r.map(|p| p.terms))
+}
+
 /// The range behind DynASM's terse "... out of range" messages (kept for compatibility).
 pub(crate) fn range_hint(message: &str) -> Option<String> {
     Some(

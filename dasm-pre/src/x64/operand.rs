@@ -452,6 +452,10 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
                 if b[i] == b'-' && b.get(i + 1) == Some(&b'>') {
                     continue;
                 }
+                // A sign after `*` or `/` is unary (`[rbx+dword*-2]`, which DynASM folds).
+                if s[..i].trim_end().ends_with(['*', '/']) {
+                    continue;
+                }
                 // A sign right after `e` of a decimal exponent is part of the number.
                 if i > 0 && matches!(b[i - 1], b'e' | b'E') {
                     let head = s[start..i].trim();
@@ -653,13 +657,13 @@ fn ident_prefix(s: &str) -> &str {
 }
 
 /// A parsed `.type` path.
-struct TypePath {
+pub(crate) struct TypePath {
     /// The `.type` name.
     name: String,
     /// The register: the override (`NAME:reg`, `true`) or the declared one (`false`).
     reg: Option<(String, bool)>,
     /// The terms: `NAME[i]` scales, the field path.
-    terms: Vec<Term>,
+    pub(crate) terms: Vec<Term>,
 }
 
 /// The text of a `[...]` at the start of `s` (which starts with `[`), and what follows it.
@@ -687,7 +691,11 @@ fn lexes(e: &str) -> bool {
 
 /// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
 /// `None` when `s` does not start like one (it is then some other operand or Rust).
-fn type_path(s: &str, neg: bool, syms: &dyn Symbols) -> Option<Result<TypePath, String>> {
+pub(crate) fn type_path(
+    s: &str,
+    neg: bool,
+    syms: &dyn Symbols,
+) -> Option<Result<TypePath, String>> {
     let name = ident_prefix(s);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
@@ -948,6 +956,10 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         return Ok(Operand::Reg(r));
     }
     if let Some(t) = target(s, syms) {
+        // As DynASM: a label or address is pointer-sized; `jnb byte >1` is no short jump.
+        if size.is_some_and(|z| z != 8) {
+            return Err("bad operand size override".into());
+        }
         return t.map(Operand::Target);
     }
     if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.type_decl(s).is_some()) {

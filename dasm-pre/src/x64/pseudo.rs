@@ -152,7 +152,13 @@ fn label_def(
         }
     }
     match operand::target(t, syms) {
-        Some(Ok(Target::Lg(n))) => out.action(act::LABEL_LG, vec![n], None),
+        Some(Ok(Target::Lg(n))) => {
+            // `<1:` and `>1:` are definitions too (DynASM accepts them).
+            if t.starts_with(['<', '>']) {
+                syms.local_label(if n > 246 { n - 246 } else { n }, true);
+            }
+            out.action(act::LABEL_LG, vec![n], None)
+        }
         Some(Ok(Target::Pc(e))) => out.action(act::LABEL_PC, vec![], Some(RtArg::int(e))),
         Some(Err(m)) => return Err(err(m, Some(span))),
         _ if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
