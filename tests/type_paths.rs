@@ -59,6 +59,8 @@ fn offsets_match_rust() {
         base + 2 * size_of::<Inner>() + (&raw const v.b.y as usize - inner as usize)
     );
     both!(sizes(5), 2 * size_of::<P>() + 5 + 2 * size_of::<Inner>());
+    // v.a = 0: rax = #P - 3 + v.a.
+    both!(sizes64(p, -3), size_of::<P>() - 3);
 }
 
 #[test]
