@@ -131,7 +131,10 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
                 expr: a.expr.clone(),
                 kind: (**inner).clone(),
             };
-            format!("::dasm_runtime::sx32({})", unparen(&arg_expr(&inner, bound)))
+            format!(
+                "::dasm_runtime::sx32({})",
+                unparen(&arg_expr(&inner, bound))
+            )
         }
         ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
     }

@@ -766,7 +766,7 @@ impl<'a> Pre<'a> {
                     let m = format!("already capturing `{c}': captures do not nest");
                     self.err(ctx, raw, m, Some("add `.endcapture' before it".into()));
                 } else if !is_ident(rest) {
-                    self.err(ctx, raw, "bad capture name", None);
+                    self.err(ctx, raw, format!("bad capture name `{rest}'"), None);
                 } else {
                     self.captures.entry(rest.to_string()).or_default();
                     self.capturing = Some(rest.to_string());
@@ -1041,8 +1041,13 @@ impl<'a> Pre<'a> {
             return;
         }
         let names: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
-        if names.iter().any(|n| !is_ident(n)) || names.len() > 254 {
-            self.err(ctx, raw, "bad section name", None);
+        if let Some(bad) = names.iter().find(|n| !is_ident(n)) {
+            let m = format!("bad section name `{bad}'");
+            self.err(ctx, raw, m, None);
+            return;
+        }
+        if names.len() > 254 {
+            self.err(ctx, raw, "too many sections: at most 254", None);
             return;
         }
         // As dynasm.lua: a section's `.name` must not repeat or be a directive already.

@@ -64,9 +64,9 @@ pub fn assemble(
             Ok(o) => ops.push(o),
             Err(message) => {
                 return Err(EncodeError {
+                    hint: range_hint(&message),
                     message,
                     span: Some(*span),
-                    hint: None,
                 })
             }
         }
@@ -392,7 +392,8 @@ pub(crate) fn type_path_terms(
     operand::type_path(text, false, syms).map(|r| r.map(|p| p.terms))
 }
 
-/// The range behind DynASM's terse "... out of range" messages (kept for compatibility).
+/// The rule behind DynASM's terse messages ("... out of range", "bad operand size override"),
+/// which are kept as DynASM words them.
 pub(crate) fn range_hint(message: &str) -> Option<String> {
     Some(
         match message {
@@ -403,6 +404,14 @@ pub(crate) fn range_hint(message: &str) -> Option<String> {
             "immediate byte out of range" => "this byte field takes -128..255",
             "unsigned immediate word out of range" => {
                 "a word field takes 0..65535 (in a 16-bit operation also -32768..-1)"
+            }
+            "bad operand size override" => {
+                "a size keyword (byte, word, dword, qword, ...) goes on a memory operand or a \
+                 runtime immediate, not on a register or a literal"
+            }
+            "bad variable register expression" => {
+                "a runtime register is Rq(expr), Rd(expr), Rw(expr), Rb(expr), Rf(expr), \
+                 xmm(expr) or ymm(expr), with a Rust expression 0..15"
             }
             _ => return None,
         }

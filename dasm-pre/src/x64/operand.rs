@@ -937,7 +937,14 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
     }
     if s.is_empty() {
-        return Err("bad operand".into());
+        return Err(if size.is_some() {
+            format!(
+                "bad operand `{}': a size keyword without an operand",
+                text.trim()
+            )
+        } else {
+            "empty operand".into()
+        });
     }
     if let Some(inner) = s.strip_prefix('[') {
         let Some(inner) = inner.strip_suffix(']') else {

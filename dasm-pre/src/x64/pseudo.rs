@@ -263,7 +263,7 @@ fn data_item(
         Some(Err(m)) => return Err(err(m, Some(span))),
         None => {
             if t.is_empty() {
-                return Err(err("bad operand", Some(span)));
+                return Err(err(format!("empty operand in `{op}'"), Some(span)));
             }
             let code = match op {
                 ".byte" => act::IMM_B,
