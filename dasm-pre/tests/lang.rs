@@ -162,7 +162,11 @@ fn negative_space_count() {
 
 #[test]
 fn literal_runtime_register_out_of_range() {
-    assert_eq!(diag("| mov Rd(16), eax\n| add Rq(-1), 1\n"), SNAP_RT_REG);
+    assert_eq!(
+        diag("| mov Rd(16), eax\n| add Rq(-1), 1\n| fld Rf(8)\n| jmp =>-1\n"),
+        SNAP_RT_REG
+    );
+    ok("| fld Rf(7)\n| jmp =>0\n");
     ok("| mov Rd(15), eax\n| mov Rq(r), rax\n");
 }
 
@@ -237,7 +241,7 @@ const SNAP_SCALE: &str = "error: bad scale `3': the scale of an index register i
 const SNAP_ALIGN: &str = "error: bad alignment `3': must be a power of two from 2 to 256\n --> t.dasr:3:10\n  |\n3 | | .align 3\n  |          ^\n  |";
 const SNAP_LOCAL_LABELS: &str = "error: local label `3' is referenced but never defined in this file\n --> t.dasr:3:7\n  |\n3 | | jmp <3\n  |       ^^\n  |\n  = help: define it with `3:'\nerror: local label `4' is referenced but never defined in this file\n --> t.dasr:4:7\n  |\n4 | | jmp >4\n  |       ^^\n  |\n  = help: define it with `4:'";
 const SNAP_SPACE: &str = "error: bad count `-1': `.space' needs a count of 0 or more bytes\n --> t.dasr:3:10\n  |\n3 | | .space -1\n  |          ^^\n  |";
-const SNAP_RT_REG: &str = "error: register number `16' out of range: `Rd(n)' takes 0..15\n --> t.dasr:3:7\n  |\n3 | | mov Rd(16), eax\n  |       ^^^^^^\n  |\nerror: register number `-1' out of range: `Rq(n)' takes 0..15\n --> t.dasr:4:7\n  |\n4 | | add Rq(-1), 1\n  |       ^^^^^^\n  |";
+const SNAP_RT_REG: &str = "error: register number `16' out of range: `Rd(n)' takes 0..15\n --> t.dasr:3:7\n  |\n3 | | mov Rd(16), eax\n  |       ^^^^^^\n  |\nerror: register number `-1' out of range: `Rq(n)' takes 0..15\n --> t.dasr:4:7\n  |\n4 | | add Rq(-1), 1\n  |       ^^^^^^\n  |\nerror: register number `8' out of range: `Rf(n)' takes 0..7\n --> t.dasr:5:7\n  |\n5 | | fld Rf(8)\n  |       ^^^^^\n  |\nerror: bad PC label `=>-1': PC labels are numbered from 0\n --> t.dasr:6:7\n  |\n6 | | jmp =>-1\n  |       ^^^^\n  |";
 const SNAP_TYPE_REG: &str = "error: bad base register `rzz' for `.type PT'\n --> t.dasr:3:2\n  |\n3 | |.type PT, P, rzz\n  |  ^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'\nerror: bad base register `xmm1' for `.type PU'\n --> t.dasr:4:2\n  |\n4 | |.type PU, P, xmm1\n  |  ^^^^^^^^^^^^^^^^^\n  |\n  = help: the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'";
 const SNAP_AH_SIL: &str = "error: bad mix of byte-addressable registers\n --> t.dasr:3:7\n  |\n3 | | mov ah, sil\n  |       ^^\n  |\n  = help: ah, ch, dh and bh cannot be used with r4b..r15b (spl..dil, r8b..)";
 const SNAP_NEG_IMM: &str = "error: unsigned immediate byte out of range\n --> t.dasr:3:11\n  |\n3 | | cmp al, -129\n  |           ^^^^\n  |\n  = help: a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)\nerror: unsigned immediate word out of range\n --> t.dasr:4:12\n  |\n4 | | test dx, -32769\n  |            ^^^^^^\n  |\n  = help: a word field takes 0..65535 (in a 16-bit operation also -32768..-1)\nerror: unsigned immediate byte out of range\n --> t.dasr:5:12\n  |\n5 | | shl eax, -1\n  |            ^^\n  |\n  = help: a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)\nerror: unsigned immediate word out of range\n --> t.dasr:6:7\n  |\n6 | | ret -1\n  |       ^^\n  |\n  = help: a word field takes 0..65535 (in a 16-bit operation also -32768..-1)";

@@ -349,9 +349,11 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
         return Some(Err("bad variable register expression".into()));
     }
     if let Some(v) = literal(expr) {
-        if !matches!(v, Ok(0..=15)) {
+        // (the engine refuses what is out of range at run time; a literal is known now)
+        let max = if k == RegKind::St { 7 } else { 15 };
+        if !matches!(v, Ok(n) if (0..=max).contains(&n)) {
             return Some(Err(format!(
-                "register number `{expr}' out of range: `{name}(n)' takes 0..15"
+                "register number `{expr}' out of range: `{name}(n)' takes 0..{max}"
             )));
         }
     }
@@ -400,6 +402,13 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
             return Some(Err(
                 "bad label `=>': a PC label is `=>expr' with a Rust expression".into(),
             ));
+        }
+        if let Some(Ok(n)) = literal(e) {
+            if n < 0 {
+                return Some(Err(format!(
+                    "bad PC label `=>{e}': PC labels are numbered from 0"
+                )));
+            }
         }
         return Some(Ok(Target::Pc(e.to_string())));
     }
