@@ -427,6 +427,27 @@ impl<'a> Pre<'a> {
                         }
                         continue;
                     }
+                    if let Some(arm) = self.match_arm_shape(text) {
+                        if !self.skipping() {
+                            let s = line.len() - line.trim_start().len();
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, line.trim_end().len()),
+                                format!(
+                                    "a line starting with `|' is assembler, not the pattern \
+                                     alternative `| {arm} =>'"
+                                ),
+                                Some(
+                                    "a Rust line cannot start with `|': end the previous line \
+                                     with `|' instead (`A |'), or write the alternatives on one \
+                                     line"
+                                        .into(),
+                                ),
+                            );
+                        }
+                        continue;
+                    }
                     if let Some(params) = self.closure_shape(text) {
                         if !self.skipping() {
                             let s = line.len() - line.trim_start().len();
@@ -481,6 +502,28 @@ impl<'a> Pre<'a> {
             None
         });
         word.map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
+    }
+
+    /// Whether a word is a statement: a mnemonic, directive or macro (or a label form).
+    fn is_statement_word(&self, w: &str) -> bool {
+        x64::is_mnemonic(w)
+            || w.starts_with(['.', '-', '=', '<', '>'])
+            || self.macros.keys().any(|(n, _)| n == w)
+            || (self.a64.is_some() && !w.is_empty())
+    }
+
+    /// The pattern of a match-arm-shaped assembler line (rustfmt's `| B => ...` continuation of
+    /// a multi-line pattern): the first word is not a statement and `=>` follows it.
+    fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let body = lines::strip_comment(text);
+        let arrow = body.find("=>")?;
+        let pat = body[..arrow].trim();
+        let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
+        if pat.is_empty() || first.is_empty() || self.is_statement_word(first) {
+            return None;
+        }
+        // `jmp =>1` has its statement word first; a pattern has no operand list.
+        (!pat.contains(',')).then_some(pat)
     }
 
     /// The parameters of a closure-shaped assembler line (`|x| x + 1`, `|a, b: u8| ...`):
