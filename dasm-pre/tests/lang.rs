@@ -230,6 +230,83 @@ fn negative_immediates_of_the_operation_size() {
         SNAP_NEG_IMM
     );
 }
+/// Random lines built from the pieces of this file's features never panic the preprocessor and
+/// keep the line count (fixed seed, fixed count).
+#[test]
+fn random_front_end_inputs_never_panic() {
+    let pieces = [
+        "|",
+        "||",
+        " ",
+        "\n",
+        "PT",
+        "NR",
+        "->",
+        "a",
+        ".b",
+        "[",
+        "]",
+        "(",
+        ")",
+        "i",
+        "3",
+        "+",
+        "-",
+        ":",
+        "rsi",
+        "#",
+        "\"",
+        "'",
+        "x'",
+        "//",
+        ";",
+        ",",
+        "|x|",
+        "=>",
+        "mov",
+        " eax",
+        " al",
+        ",-1",
+        "spl",
+        "Rd(16)",
+        "<3",
+        ">3",
+        "3:",
+        ".space -1",
+        ".macro m, a",
+        ".endmacro",
+        " m ",
+        ".define D, 1",
+        "D",
+        ".if 1",
+        ".endif",
+        ".capture C",
+        ".endcapture",
+        ".type Q, HashMap<u8, u8>, rdi",
+        "r#\"",
+        "\"#",
+        "b'",
+        "\\",
+        "é",
+        "\t",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let mut s = String::from("|.arch x64\n|.type PT, P, rdi\n|.type NR, P\n");
+        for _ in 0..next() % 40 {
+            s.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+        }
+        let out = run(&s);
+        assert_eq!(out.rust.split('\n').count(), s.split('\n').count(), "{s:?}");
+    }
+}
+
 const SNAP_MACRO_ARITY: &str = "error: macro `m' takes 1 argument(s), but 0 were given\n --> t.dasr:6:3\n  |\n6 | | m\n  |   ^\n  |";
 const SNAP_DUP_DEFINE: &str = "error: duplicate define `X'\n --> t.dasr:4:2\n  |\n4 | |.define X, 2\n  |  ^^^^^^^^^^^^\n  |\n  = help: `X' is already defined as `1'";
 const SNAP_BIG_LITERAL: &str = "error: integer `0x100000000' out of range: a literal is -2147483648..4294967295 (use `mov64' for a 64-bit constant)\n --> t.dasr:3:12\n  |\n3 | | mov eax, 0x100000000\n  |            ^^^^^^^^^^^\n  |\nerror: integer `0x10000000000000000' out of range: a literal is -2147483648..4294967295 (use `mov64' for a 64-bit constant)\n --> t.dasr:4:12\n  |\n4 | | mov eax, 0x10000000000000000\n  |            ^^^^^^^^^^^^^^^^^^^\n  |";
