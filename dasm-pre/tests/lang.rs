@@ -371,6 +371,16 @@ fn type_path_errors() {
 }
 
 #[test]
+fn unknown_size_of_type() {
+    assert_eq!(
+        diag("| .dword #QQ\n| mov eax, #QQ*2\n| mov eax, [rax+#QQ]\n"),
+        SNAP_UNKNOWN_SIZE
+    );
+    // A raw identifier is Rust.
+    ok("| mov eax, r#type\n");
+}
+
+#[test]
 fn type_declarations_take_rust_types() {
     let out = ok("|.type H, HashMap<u8, Vec<u32>>, rbx\n|.type F, fn(u8) -> u8\n| mov eax, #H\n");
     assert!(out
@@ -448,3 +458,4 @@ const SNAP_UNTERMINATED: &str = "error: unterminated string literal\n --> t.dasr
 const SNAP_MESSAGES: &str = "error: bad label `<10': local labels are `<1'..`<9' and `>1'..`>9'\n --> t.dasr:3:7\n  |\n3 | | jmp <10\n  |       ^^^\n  |\nerror: bad global label `->1g': a name is a letter or `_', then letters, digits, `_', `@'\n --> t.dasr:4:7\n  |\n4 | | jmp ->1g\n  |       ^^^^\n  |\nerror: bad label definition `10:': local labels are `1:'..`9:'\n --> t.dasr:5:2\n  |\n5 | |10:\n  |  ^^\n  |\nerror: bad label definition `foo:': labels are `1:'..`9:', `->name:', `=>expr:'\n --> t.dasr:6:2\n  |\n6 | |foo:\n  |  ^^^\n  |\nerror: bad label `=>': a PC label is `=>expr' with a Rust expression\n --> t.dasr:7:7\n  |\n7 | | jmp =>\n  |       ^^\n  |\nerror: a statement cannot start with `,'\n --> t.dasr:8:3\n  |\n8 | | ,\n  |   ^\n  |\n  = help: a statement is a mnemonic, a directive, a macro or a label\nerror: a label definition needs a label before `:'\n --> t.dasr:9:3\n  |\n9 | | :\n  |   ^\n  |\n  = help: labels are `1:'..`9:', `->name:' and `=>expr:'\nerror: already capturing `C': captures do not nest\n  --> t.dasr:11:2\n   |\n11 | |.capture D\n   |  ^^^^^^^^^^\n   |\n   = help: add `.endcapture' before it\nerror: bad filler `300': a literal byte 0..255\n  --> t.dasr:14:13\n   |\n14 | | .space 1, 300\n   |             ^^^\n   |\nerror: unsigned immediate byte out of range\n  --> t.dasr:15:9\n   |\n15 | | .byte 256\n   |         ^^^\n   |\n   = help: `.byte' takes 0..255, `.sbyte' -128..127";
 const SNAP_TERSE: &str = "error: bad operand size override\n --> t.dasr:3:7\n  |\n3 | | mov dword eax, 1\n  |       ^^^^^^^^^\n  |\n  = help: a size keyword (byte, word, dword, qword, ...) goes on a memory operand or a runtime immediate, not on a register or a literal\nerror: bad variable register expression\n --> t.dasr:4:12\n  |\n4 | | mov eax, Rq\n  |            ^^\n  |\n  = help: a runtime register is Rq(expr), Rd(expr), Rw(expr), Rb(expr), Rf(expr), xmm(expr) or ymm(expr), with a Rust expression 0..15\nerror: empty operand\n --> t.dasr:5:11\n  |\n5 | | mov eax, \n  |           ^\n  |\nerror: bad capture name `1x'\n --> t.dasr:7:2\n  |\n7 | |.capture 1x\n  |  ^^^^^^^^^^^\n  |\nerror: bad section name `2b'\n --> t.dasr:8:2\n  |\n8 | |.section a, 2b\n  |  ^^^^^^^^^^^^^^\n  |";
 const SNAP_MATCH_ARMS: &str = "error: a line starting with `|' is assembler, not the pattern alternative `| 2 =>'\n --> t.dasr:6:9\n  |\n6 |         | 2 => 3,\n  |         ^^^^^^^^^\n  |\n  = help: a Rust line cannot start with `|': end the previous line with `|' instead (`A |'), or write the alternatives on one line\nerror: a line starting with `|' is assembler, not the pattern alternative `| Foo::B(_) =>'\n --> t.dasr:8:9\n  |\n8 |         | Foo::B(_) => 4,\n  |         ^^^^^^^^^^^^^^^^^\n  |\n  = help: a Rust line cannot start with `|': end the previous line with `|' instead (`A |'), or write the alternatives on one line";
+const SNAP_UNKNOWN_SIZE: &str = "error: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:3:10\n  |\n3 | | .dword #QQ\n  |          ^^^\n  |\nerror: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:4:12\n  |\n4 | | mov eax, #QQ*2\n  |            ^^^^^\n  |\nerror: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:5:12\n  |\n5 | | mov eax, [rax+#QQ]\n  |            ^^^^^^^^^\n  |";

@@ -648,7 +648,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
             }
         }
         let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
-        m.disp = Disp::Rt(RtArg::int(subst_sizeof(expr, syms)));
+        m.disp = Disp::Rt(RtArg::int(rust_expr(expr, syms)?));
     }
     Ok(m)
 }
@@ -880,12 +880,29 @@ fn typed_sum(
             return Err(format!("bad displacement expression `{t}'"));
         } else {
             terms.push(Term::Expr {
-                expr: subst_sizeof(t, syms),
+                expr: rust_expr(t, syms)?,
                 neg: *neg,
             });
         }
     }
     Ok(Some((terms, first)))
+}
+
+/// A runtime operand's Rust expression: `#NAME` of a `.type` replaced by the size of its Rust
+/// type; any other `#name` (not a raw identifier `r#name`) is an error, never Rust text.
+pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String> {
+    let b = expr.as_bytes();
+    for (i, _) in expr.match_indices('#') {
+        let name = ident_prefix(&expr[i + 1..]);
+        let raw =
+            i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
+        if !name.is_empty() && !raw && syms.type_decl(name).is_none() {
+            return Err(format!(
+                "unknown type `{name}' in `#{name}': declare it with `.type {name}, RustType'"
+            ));
+        }
+    }
+    Ok(subst_sizeof(expr, syms))
 }
 
 /// Replace `#NAME` of a `.type` inside a runtime expression by the size of its Rust type.
@@ -1014,7 +1031,7 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     }
     Ok(Operand::Imm {
         size,
-        val: Imm::Rt(RtArg::int(subst_sizeof(s, syms))),
+        val: Imm::Rt(RtArg::int(rust_expr(s, syms)?)),
     })
 }
 

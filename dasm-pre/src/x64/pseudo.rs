@@ -105,7 +105,8 @@ pub(crate) fn assemble(
                     ));
                 }
             }
-            out.action(act::SPACE, vec![fill], Some(RtArg::int(count.trim())));
+            let e = operand::rust_expr(count.trim(), syms).map_err(|m| err(m, Some(span)))?;
+            out.action(act::SPACE, vec![fill], Some(RtArg::int(e)));
         }
         ".byte" | ".sbyte" | ".word" | ".dword" | ".long" | ".qword" | ".quad" | ".aword"
         | ".addr" => {
@@ -271,10 +272,11 @@ fn data_item(
                 ".word" => act::IMM_W,
                 _ => act::IMM_D,
             };
+            let e = operand::rust_expr(t, syms).map_err(|m| err(m, Some(span)))?;
             if size == 8 {
-                pair(out, t.to_string());
+                pair(out, e);
             } else {
-                out.action(code, vec![], Some(RtArg::int(t)));
+                out.action(code, vec![], Some(RtArg::int(e)));
             }
         }
     }
