@@ -381,6 +381,14 @@ fn unknown_size_of_type() {
 }
 
 #[test]
+fn runtime_operands_must_lex_as_rust() {
+    assert_eq!(
+        diag("| mov eax, 1 $ 2\n| jmp &a$\n| mov Rd(a$), eax\n| mov eax, [rax+x$]\n| .dword ~x\n| mov eax, (1\n"),
+        SNAP_NOT_RUST
+    );
+}
+
+#[test]
 fn type_declarations_take_rust_types() {
     let out = ok("|.type H, HashMap<u8, Vec<u32>>, rbx\n|.type F, fn(u8) -> u8\n| mov eax, #H\n");
     assert!(out
@@ -459,3 +467,4 @@ const SNAP_MESSAGES: &str = "error: bad label `<10': local labels are `<1'..`<9'
 const SNAP_TERSE: &str = "error: bad operand size override\n --> t.dasr:3:7\n  |\n3 | | mov dword eax, 1\n  |       ^^^^^^^^^\n  |\n  = help: a size keyword (byte, word, dword, qword, ...) goes on a memory operand or a runtime immediate, not on a register or a literal\nerror: bad variable register expression\n --> t.dasr:4:12\n  |\n4 | | mov eax, Rq\n  |            ^^\n  |\n  = help: a runtime register is Rq(expr), Rd(expr), Rw(expr), Rb(expr), Rf(expr), xmm(expr) or ymm(expr), with a Rust expression 0..15\nerror: empty operand\n --> t.dasr:5:11\n  |\n5 | | mov eax, \n  |           ^\n  |\nerror: bad capture name `1x'\n --> t.dasr:7:2\n  |\n7 | |.capture 1x\n  |  ^^^^^^^^^^^\n  |\nerror: bad section name `2b'\n --> t.dasr:8:2\n  |\n8 | |.section a, 2b\n  |  ^^^^^^^^^^^^^^\n  |";
 const SNAP_MATCH_ARMS: &str = "error: a line starting with `|' is assembler, not the pattern alternative `| 2 =>'\n --> t.dasr:6:9\n  |\n6 |         | 2 => 3,\n  |         ^^^^^^^^^\n  |\n  = help: a Rust line cannot start with `|': end the previous line with `|' instead (`A |'), or write the alternatives on one line\nerror: a line starting with `|' is assembler, not the pattern alternative `| Foo::B(_) =>'\n --> t.dasr:8:9\n  |\n8 |         | Foo::B(_) => 4,\n  |         ^^^^^^^^^^^^^^^^^\n  |\n  = help: a Rust line cannot start with `|': end the previous line with `|' instead (`A |'), or write the alternatives on one line";
 const SNAP_UNKNOWN_SIZE: &str = "error: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:3:10\n  |\n3 | | .dword #QQ\n  |          ^^^\n  |\nerror: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:4:12\n  |\n4 | | mov eax, #QQ*2\n  |            ^^^^^\n  |\nerror: unknown type `QQ' in `#QQ': declare it with `.type QQ, RustType'\n --> t.dasr:5:12\n  |\n5 | | mov eax, [rax+#QQ]\n  |            ^^^^^^^^^\n  |";
+const SNAP_NOT_RUST: &str = "error: `1 $ 2' is not a Rust expression\n --> t.dasr:3:12\n  |\n3 | | mov eax, 1 $ 2\n  |            ^^^^^\n  |\nerror: `a$' is not a Rust expression\n --> t.dasr:4:7\n  |\n4 | | jmp &a$\n  |       ^^^\n  |\nerror: `a$' is not a Rust expression\n --> t.dasr:5:7\n  |\n5 | | mov Rd(a$), eax\n  |       ^^^^^^\n  |\nerror: `x$' is not a Rust expression\n --> t.dasr:6:12\n  |\n6 | | mov eax, [rax+x$]\n  |            ^^^^^^^^\n  |\nerror: `~x' is not a Rust expression\n --> t.dasr:7:10\n  |\n7 | | .dword ~x\n  |          ^^\n  |\nerror: unbalanced (), [] or {}\n --> t.dasr:8:14\n  |\n8 | | mov eax, (1\n  |              ^\n  |";

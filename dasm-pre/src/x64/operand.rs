@@ -348,6 +348,9 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
     if expr.is_empty() {
         return Some(Err("bad variable register expression".into()));
     }
+    if !lexes(expr) {
+        return Some(Err(format!("`{expr}' is not a Rust expression")));
+    }
     if let Some(v) = literal(expr) {
         // (the engine refuses what is out of range at run time; a literal is known now)
         let max = if k == RegKind::St { 7 } else { 15 };
@@ -410,6 +413,9 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
                 )));
             }
         }
+        if !lexes(e) {
+            return Some(Err(format!("`{e}' is not a Rust expression")));
+        }
         return Some(Ok(Target::Pc(e.to_string())));
     }
     if let Some(rest) = s.strip_prefix('<').or_else(|| s.strip_prefix('>')) {
@@ -428,6 +434,9 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
         let e = rest.trim();
         if e.is_empty() {
             return Some(Err("bad address expression".into()));
+        }
+        if !lexes(e) {
+            return Some(Err(format!("`{e}' is not a Rust expression")));
         }
         return Some(Ok(Target::Ptr(e.to_string())));
     }
@@ -693,9 +702,17 @@ fn bracketed(s: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// Whether `e` is a Rust expression as far as the lexer can tell (balanced, valid tokens).
+/// Whether `e` is a Rust expression as far as the lexer can tell: balanced, valid tokens, and
+/// none that no expression contains (`$`, `~`).
 fn lexes(e: &str) -> bool {
-    !e.trim().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok()
+    fn clean(ts: proc_macro2::TokenStream) -> bool {
+        ts.into_iter().all(|t| match t {
+            proc_macro2::TokenTree::Group(g) => clean(g.stream()),
+            proc_macro2::TokenTree::Punct(p) => !matches!(p.as_char(), '$' | '~'),
+            _ => true,
+        })
+    }
+    !e.trim().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
 }
 
 /// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
@@ -901,6 +918,9 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
                 "unknown type `{name}' in `#{name}': declare it with `.type {name}, RustType'"
             ));
         }
+    }
+    if !lexes(expr) {
+        return Err(format!("`{}' is not a Rust expression", expr.trim()));
     }
     Ok(subst_sizeof(expr, syms))
 }
