@@ -71,7 +71,8 @@ fn long_line_is_linear() {
     // Linear: 4 times the statements, about 4 times the bytes (quadratic would be 16 times;
     // before the fix, each statement copied the whole line).
     assert!(b < 6 * a, "10k statements: {a} bytes, 40k: {b} bytes");
-    assert_eq!(out.rust.lines().count(), 5);
+    // Line N stays line N (the action list's item may follow the last line).
+    assert!(matches!(out.rust.lines().count(), 5 | 6));
 }
 
 #[test]
