@@ -68,7 +68,7 @@ def read_rows():
     rows = []
     for fam in ("gp", "x87", "sse", "avx"):
         text = open(os.path.join(TABLE, fam + ".rs")).read()
-        for m in re.finditer(r'Row\("([^"]*)",\s*"([^"]*)",\s*"([^"]*)"\)', text):
+        for m in re.finditer(r'Row\(\s*"([^"]*)",\s*"([^"]*)",\s*"([^"]*)",?\s*\)', text):
             rows.append((fam, m.group(1), m.group(2), m.group(3)))
     return rows
 
