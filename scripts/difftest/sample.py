@@ -130,8 +130,11 @@ def main():
         out.append("    finish(state)")
         out.append("}")
     out.append("")
+    out.append("/// A case's function: the machine code or the engine status.")
+    out.append("pub type CaseFn = fn() -> Result<Vec<u8>, u32>;")
+    out.append("")
     out.append("/// Every case: (vector id, function, DynASM's result).")
-    out.append("pub static CASES: &[(&str, fn() -> Result<Vec<u8>, u32>, Want)] = &[")
+    out.append("pub static CASES: &[(&str, CaseFn, Want)] = &[")
     for v in picked:
         out.append(f"    (\"{v['id']}\", {v['id']}, {want(v)}),")
     out.append("];")
