@@ -167,6 +167,11 @@ fn calc_evaluates_expressions() {
     );
     assert_eq!(eval(&["x x * x *", "x=-3"]), (Some(0), "-27".into()));
     assert_eq!(eval(&["x 0 /", "x=1"]).0, Some(3));
+    // i64::MIN / -1 overflows (idiv would raise SIGFPE); x / -1 is -x otherwise.
+    assert_eq!(eval(&["-9223372036854775808 -1 /"]).0, Some(3));
+    assert_eq!(eval(&["x -1 /", "x=-9223372036854775808"]).0, Some(3));
+    assert_eq!(eval(&["x -1 /", "x=42"]), (Some(0), "-42".into()));
+    assert_eq!(eval(&["x 2 /", "x=-7"]), (Some(0), "-3".into()));
     assert_eq!(eval(&["1 +"]).0, Some(2));
     assert_eq!(eval(&["2 3"]).0, Some(2));
     assert_eq!(eval(&[]).0, Some(1));

@@ -51,6 +51,14 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
             }
         }
         ArgKind::SizeOf { ty } => format!("::core::mem::size_of::<{ty}>() as i64"),
+        ArgKind::Sx32(inner) => {
+            let inner = RtArg {
+                expr: a.expr.clone(),
+                kind: (**inner).clone(),
+            };
+            format!("::dasm_runtime::sx32({})", arg_expr(&inner, bound))
+        }
+        ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
     }
 }
 

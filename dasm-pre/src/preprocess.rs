@@ -5,7 +5,7 @@
 
 use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
-use crate::ir::{Piece, Span, Symbols, TypeDecl};
+use crate::ir::{Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
 use crate::{cond, emit, x64};
 use std::collections::{HashMap, HashSet};
@@ -938,39 +938,49 @@ impl<'a> Pre<'a> {
         if need > 0 && self.al.secpos + need > MAX_SECPOS {
             self.flush();
         }
-        match x64::assemble(op, &spans, &mut self.syms) {
-            Ok(enc) => {
-                let exact = raw.contains(rest);
-                for (msg, span) in enc.warnings {
-                    let range = match (span, exact) {
-                        (Some(sp), true) => {
-                            (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                        }
-                        _ => (ctx.col, ctx.col + raw.len()),
-                    };
-                    self.diag(Level::Warning, ctx, range, msg, None);
-                }
-                self.run_slot = ctx.slot;
-                let data = DATA_OPS.contains(&op);
-                for piece in enc.pieces {
-                    let counts = matches!(&piece, Piece::Action { .. });
-                    self.al.push(piece);
-                    if data && counts && self.al.secpos + 2 > MAX_SECPOS {
+        // DynASM checks its position limit after each data element (`.qword a, b`), so each
+        // element is assembled on its own: a flush never falls inside one (the two halves of a
+        // 64-bit value stay in one put, and its expression is evaluated once).
+        let data = DATA_OPS.contains(&op);
+        let groups: Vec<&[(&str, Span)]> = if data && !spans.is_empty() {
+            spans.chunks(1).collect()
+        } else {
+            vec![&spans[..]]
+        };
+        for group in groups {
+            match x64::assemble(op, group, &mut self.syms) {
+                Ok(enc) => {
+                    let exact = raw.contains(rest);
+                    for (msg, span) in enc.warnings {
+                        let range = match (span, exact) {
+                            (Some(sp), true) => {
+                                (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+                            }
+                            _ => (ctx.col, ctx.col + raw.len()),
+                        };
+                        self.diag(Level::Warning, ctx, range, msg, None);
+                    }
+                    self.run_slot = ctx.slot;
+                    for piece in enc.pieces {
+                        self.al.push(piece);
+                    }
+                    if data && self.al.secpos + 2 > MAX_SECPOS {
                         self.flush();
                     }
                 }
-            }
-            Err(e) => {
-                let range = match e.span {
-                    Some(sp) if raw.contains(rest) => {
-                        (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                    }
-                    _ => (
-                        ctx.col + (raw.len() - raw.trim_start().len()),
-                        ctx.col + raw.trim_end().len(),
-                    ),
-                };
-                self.diag(Level::Error, ctx, range, e.message, e.hint);
+                Err(e) => {
+                    let range = match e.span {
+                        Some(sp) if raw.contains(rest) => {
+                            (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+                        }
+                        _ => (
+                            ctx.col + (raw.len() - raw.trim_start().len()),
+                            ctx.col + raw.trim_end().len(),
+                        ),
+                    };
+                    self.diag(Level::Error, ctx, range, e.message, e.hint);
+                    break;
+                }
             }
         }
         Ok(())

@@ -224,11 +224,11 @@ impl std::fmt::Debug for Dasm<'_> {
 }
 
 impl<'a> Dasm<'a> {
-    /// A new engine for `actionlist` with `sections` sections (at least 1): DynASM's
-    /// `dasm_init` + `dasm_setup`.
+    /// A new engine for `actionlist` with `sections` sections (at least 1, at most 256: the
+    /// SECTION action names a section with one byte): DynASM's `dasm_init` + `dasm_setup`.
     pub fn new(actionlist: &'a [u8], sections: usize) -> Self {
         let mut s = Vec::new();
-        s.resize_with(sections.max(1), Section::default);
+        s.resize_with(sections.clamp(1, 256), Section::default);
         Dasm {
             actions: actionlist,
             runs: Runs::new(actionlist.len()),
@@ -251,8 +251,14 @@ impl<'a> Dasm<'a> {
     }
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
+    /// If the memory cannot be had, the engine keeps a [`DasmError::NoMemory`] error (reported
+    /// by `check_step`, `link`, `encode` and `finish`, like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
-        self.labels.grow_pc(n);
+        if let Err(e) = self.labels.grow_pc(n) {
+            if self.status.is_none() {
+                self.status = Some(DasmError::NoMemory(format!("{n} PC labels: {e}")));
+            }
+        }
     }
 
     /// Number of PC labels available.

@@ -145,10 +145,13 @@ impl Labels {
         }
     }
 
-    pub fn grow_pc(&mut self, n: usize) {
+    /// Room for PC labels `0..n`; `Err` (and nothing changed) if the memory cannot be had.
+    pub fn grow_pc(&mut self, n: usize) -> Result<(), std::collections::TryReserveError> {
         if self.pcs.len() < n {
+            self.pcs.try_reserve(n - self.pcs.len())?;
             self.pcs.resize(n, EMPTY);
         }
+        Ok(())
     }
 
     pub fn reset(&mut self) {

@@ -33,7 +33,7 @@ mod labels;
 mod put;
 mod runs;
 
-pub use arg::{arg, hi32, lo32, ptr};
+pub use arg::{arg, hi32, lo32, ptr, sx32, x87_reg};
 pub use engine::{Dasm, ExternResolver, PcLabel};
 pub use error::DasmError;
 pub use exec::{CodeAt, ExecBuffer};
