@@ -24,6 +24,11 @@ REASONS = {
     "deliberate-sign-extended-literal": "deliberate: a literal 0x80000000..0xFFFFFFFF in a 64-bit operation is sign-extended by DynASM; dasr rejects and suggests the negative value",
     "deliberate-ymm-for-xmm": "deliberate: DynASM wants ymm where the instruction reads xmm (vpmovsx/vpmovzx ymm, xmm; vcvtpd2dq/vcvtpd2ps xmm, ymm; vpsllw..vpsrad ymm, ymm, xmm); dasr accepts the real form and rejects the ymm spelling",
     "deliberate-rbp-sib-disp0": "deliberate: a runtime displacement 0 on an rbp/r13 SIB base (`[rbp+rcx*4+d]`, d = 0): DynASM sizes it as no displacement in dasm_put but writes a disp8 in dasm_encode; usually a PHASE error, but when an .align later in the section absorbs the byte DynASM silently writes rel32s off by one; dasr encodes disp8 0 and correct offsets",
+    "deliberate-rf-high": "deliberate: Rf(n) with n = 8..15: DynASM's VREG adds a REX.B that turns the x87 instruction into a memory access (`fadd st0, Rf(8)` -> `fadd dword [rcx-0x40]`); dasr refuses it at put (RangeX87)",
+    "deliberate-is4-rip-relative": "deliberate: is4 forms (vblendvps/vblendvpd/vpblendvb) with a rip-relative operand: DynASM's rel32 does not count the is4 byte after it (one byte off); dasr rejects the line",
+    "deliberate-high-byte-runtime-reg": "deliberate: ah/bh/ch/dh with a runtime register (which needs a REX prefix for 8..15 at run time and silently turns ah into spl): dasr rejects the line",
+    "deliberate-size-keyword-sizeless-mem": "deliberate: a byte/word keyword on a size-less memory operand (`fxsave byte [m]`: DynASM's op-1 bug; `fxrstor word [m]`: a 66 prefix): dasr rejects it",
+    "deliberate-first-error": "deliberate: a program with two engine errors: DynASM's dasm_put overwrites the status, so it reports the last; dasr keeps the first (sticky) error",
     "deliberate-rsqrtss-m32": "deliberate: DynASM's rsqrtss template lacks the m32 form (`rsqrtss xmm, dword [m]` rejected); dasr accepts it (F3 0F 52 /r, as rsqrtss xmm, xmm/m32 in the Intel manual)",
     # Not fixed yet (issue 9, part 1, "smaller differences").
     # Found by the iced-x86 decoder check: DynASM's bytes are wrong and dasr copies them.
@@ -66,6 +71,16 @@ def classify(idv, row, src, diff, vals):
     if idv.startswith("p") and ("actions" in diff or "puts" in diff):
         if re.search(r"\.(qword|quad|aword) ", src):
             return "split-8byte-data"
+    if "Rf(" in src and re.search(r"got status \w+ want ok", diff):
+        return "deliberate-rf-high"
+    if "followed by an is4 register byte" in diff:
+        return "deliberate-is4-rip-relative"
+    if "cannot be combined with a runtime register" in diff:
+        return "deliberate-high-byte-runtime-reg"
+    if "takes no byte or word size" in diff:
+        return "deliberate-size-keyword-sizeless-mem"
+    if idv.startswith("p") and re.search(r"got status \w+ want (RANGE|UNDEF)", diff):
+        return "deliberate-first-error"
     if "xchg eax, eax" in src:
         return "deliberate-xchg-eax-eax"
     if "ah, ch, dh and bh" in diff:

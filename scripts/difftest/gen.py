@@ -445,7 +445,8 @@ def program(rng):
                 f"lea Rq({c.var('vr', rng.randrange(16))}), [{t}]",
                 f"mov {reg()}, dword [{t}]",
                 f"movsd xmm({c.var('v', rng.randrange(16))}), qword [{t}]",
-                f"vblendvps xmm1, xmm2, [{t}], xmm3",
+                f"vblendvps xmm1, xmm2, [{t}], xmm3" if not t.startswith(("<", ">", "-", "=", "&"))
+                else f"vblendvps xmm1, xmm({c.var('v', rng.randrange(16))}), [rax+8], xmm3",
                 f"mov [{t}], {reg()}",
             ]))
         elif x < 0.58:
