@@ -36,8 +36,15 @@ pub struct Vector {
     pub code: String,
 }
 
+/// The vector directory: testdata/difftest, or `DIFFTEST_DIR` for a long run with vectors made
+/// by `gen.py --out DIR --seed N` (their expected list is `DIR/expected.txt`, if any).
+fn dir() -> String {
+    std::env::var("DIFFTEST_DIR")
+        .unwrap_or_else(|_| format!("{}/../testdata/difftest", env!("CARGO_MANIFEST_DIR")))
+}
+
 fn load(name: &str) -> Vec<Vector> {
-    let path = format!("{}/../testdata/difftest/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/{name}", dir());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.is_empty())
@@ -267,11 +274,7 @@ pub fn compare(v: &Vector, o: &Ours) -> Option<String> {
 
 /// The expected-mismatch list: id -> class, and class -> reason.
 fn expected() -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/difftest/expected.txt"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = std::fs::read_to_string(format!("{}/expected.txt", dir())).unwrap_or_default();
     let (mut ids, mut reasons) = (BTreeMap::new(), BTreeMap::new());
     for l in text.lines() {
         if let Some(c) = l.strip_prefix("# ") {

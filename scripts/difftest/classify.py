@@ -15,7 +15,7 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXPECTED = os.path.join(HERE, "..", "..", "testdata", "difftest", "expected.txt")
+EXPECTED = os.environ.get("DIFFTEST_DIR", os.path.join(HERE, "..", "..", "testdata", "difftest")) + "/expected.txt"
 
 REASONS = {
     # Deliberate: DynASM is wrong, dasr encodes correctly or rejects (docs/language.md).
@@ -29,6 +29,7 @@ REASONS = {
     "deliberate-high-byte-runtime-reg": "deliberate: ah/bh/ch/dh with a runtime register (which needs a REX prefix for 8..15 at run time and silently turns ah into spl): dasr rejects the line",
     "deliberate-size-keyword-sizeless-mem": "deliberate: a byte/word keyword on a size-less memory operand (`fxsave byte [m]`: DynASM's op-1 bug; `fxrstor word [m]`: a 66 prefix): dasr rejects it",
     "deliberate-first-error": "deliberate: a program with two engine errors: DynASM's dasm_put overwrites the status, so it reports the last; dasr keeps the first (sticky) error",
+    "deliberate-neg-disp-int-min": "deliberate: a subtracted runtime displacement `[rsp-d]` with d = -2^31: DynASM negates the C int (wraps to -2^31) and writes disp32 0x80000000, the opposite address; dasr computes -d = 2^31, which does not fit, and reports a range error",
     "deliberate-rsqrtss-m32": "deliberate: DynASM's rsqrtss template lacks the m32 form (`rsqrtss xmm, dword [m]` rejected); dasr accepts it (F3 0F 52 /r, as rsqrtss xmm, xmm/m32 in the Intel manual)",
     # Not fixed yet (issue 9, part 1, "smaller differences").
     # Found by the iced-x86 decoder check: DynASM's bytes are wrong and dasr copies them.
@@ -38,6 +39,7 @@ REASONS = {
     "decode-high-byte-runtime-rex": "not fixed: ah/bh/ch/dh with a runtime register that needs REX at run time (`cmp ah, byte [rax+Rq(i)]`, i >= 8): the REX the engine adds silently turns ah into spl (the runtime twin of the deliberate high-byte rejection)",
     "decode-vex-2op-xmm0": "not fixed: DynASM's vsqrtss/vsqrtsd take two operands and leave VEX.vvvv = 1111, so the instruction reads its upper lanes from xmm0 (Intel: vsqrtss xmm1, xmm2, xmm3/m32); dasr copies the two-operand form and has no three-operand one",
     "decode-is4-rip-off-by-one": "not fixed: is4 forms (vblendvps/vblendvpd/vpblendvb) with a rip-relative operand: the rel32 does not count the is4 byte after it, so the address is one byte off",
+    "sizeless-mem-imm-keyword": "not fixed: a size-less memory operand with a size keyword on the immediate only (`mov [rax], dword n`, `rcr [rax+8], byte n`): DynASM takes the memory size from the immediate's keyword (c7 00 imm32; c0 58 08 ib, a byte rcr), dasr says bad operand size",
     "split-8byte-data": "not fixed: an 8-byte data item (.qword/.quad/.aword with a runtime value) at DynASM's 25-position limit; DynASM ends the put before the item, dasr splits its lo32/hi32 over two puts (and evaluates the expression twice)",
     "size-keyword-sizeless-mem": "not fixed: a byte/word size keyword on a size-less memory operand (`fxsave byte [m]`, `fxrstor word [m]`): DynASM adds 66 or decrements the opcode (its op-1 bug), dasr ignores the keyword",
     "byte-keyword-runtime-imm8": "not fixed: `byte n` (a runtime imm8 written with its size keyword) in pextrw/pextrb/pinsrb/extractps/roundss/vcmpss/vextractf128/vextractps/vpextrd/...: DynASM accepts, dasr says mixed operand size",
@@ -71,6 +73,8 @@ def classify(idv, row, src, diff, vals):
     if idv.startswith("p") and ("actions" in diff or "puts" in diff):
         if re.search(r"\.(qword|quad|aword) ", src):
             return "split-8byte-data"
+    if re.search(r"-d\d*\]", src) and '"d": -2147483648' in vals and re.search(r"got status 11", diff):
+        return "deliberate-neg-disp-int-min"
     if "Rf(" in src and re.search(r"got status \w+ want ok", diff):
         return "deliberate-rf-high"
     if "followed by an is4 register byte" in diff:
@@ -94,10 +98,12 @@ def classify(idv, row, src, diff, vals):
         return "deliberate-rsqrtss-m32"
     if re.search(r"mixed operand size in `sh[lr]d x\?,r[wdq],rb'", diff):
         return "shld-shrd-sizeless-mem"
-    if re.search(r"mixed operand size in `imul rq,(rq,)?id'", diff):
+    if re.search(r"mixed operand size in `imul rq,(rq,|x\?,)?id'", diff):
         return "imul-dword-keyword-64"
     if re.search(r"dasr rejects: mixed operand size in `[^`]*,ib'", diff) and re.search(r", byte \w+$", src):
         return "byte-keyword-runtime-imm8"
+    if re.search(r"dasr rejects: bad operand size in `\w+ x\?,i[bwd]'", diff) and re.search(r"\], (byte|word|dword) \w+$", src):
+        return "sizeless-mem-imm-keyword"
     if re.search(r"(fxsave|fxrstor|fnstenv|fldenv|fnsave|frstor|clflush)\w* (byte|word) ", src):
         return "size-keyword-sizeless-mem"
     return "unclassified"

@@ -194,9 +194,9 @@ def inst_mem(c, size):
         ])
     elif x < 0.45:
         d = c.var("d", disp_value(rng))
-        body = rng.choice(["rbx+d", "rbp+d", "r13+d", "rsp+d", "r12+d", "r12+rax*2+d",
-                           "rbp+rcx*4+d", "r13+r13*8+d", "rax*8+d", "d"]).replace("d", d)
-        body = body.replace("r13+" + d, "r13+" + d).replace("rax*8+" + d, "rax*8+" + d)
+        body = rng.choice(["rbx+D", "rbp+D", "r13+D", "rsp+D", "r12+D", "r12+rax*2+D",
+                           "rbp+rcx*4+D", "r13+r13*8+D", "rax*8+D", "D", "rbx-D", "rbp+rcx*4-D",
+                           "rsp-D"]).replace("D", d)
     elif x < 0.62:
         b = c.var("b", rng.choice([0, 3, 4, 5, 7, 8, 12, 13, 15, 16]) if rng.random() < 0.97 else 17)
         i = c.var("i", rng.choice([0, 1, 5, 9, 12, 13, 15]) if rng.random() < 0.9 else 4)
