@@ -637,6 +637,34 @@ fn check_operand(
         if kind != OpKind::Memory {
             return Err(format!("op {i}: {kind:?} for memory {w}"));
         }
+        // The size keyword must be the size of the access (where iced knows one).
+        let sizes = [
+            ("byte ", 1),
+            ("word ", 2),
+            ("dword ", 4),
+            ("qword ", 8),
+            ("tword ", 10),
+            ("oword ", 16),
+            ("yword ", 32),
+        ];
+        // Size-less memory operands (state save areas, cache lines) take DynASM's `qword` as the
+        // REX.W form (fxsave64) or as nothing; their keyword is not a size.
+        let sizeless = [
+            "fxsave", "fxrstor", "fnstenv", "fstenv", "fldenv", "fnsave", "fsave", "frstor",
+            "clflush", "lea",
+        ]
+        .iter()
+        .any(|m| v.row.split(' ').next() == Some(m));
+        if let Some((_, k)) = sizes
+            .iter()
+            .find(|(p, _)| w.starts_with(p))
+            .filter(|_| !sizeless)
+        {
+            let got = ins.memory_size().size();
+            if got != 0 && got != *k {
+                return Err(format!("op {i}: a {got}-byte access for {w}"));
+            }
+        }
         if let Some(t) = target(m, lay, vals) {
             let got = if ins.is_ip_rel_memory_operand() {
                 ins.ip_rel_memory_address()

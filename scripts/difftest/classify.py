@@ -40,6 +40,7 @@ REASONS = {
     "decode-vex-2op-xmm0": "not fixed: DynASM's vsqrtss/vsqrtsd take two operands and leave VEX.vvvv = 1111, so the instruction reads its upper lanes from xmm0 (Intel: vsqrtss xmm1, xmm2, xmm3/m32); dasr copies the two-operand form and has no three-operand one",
     "decode-is4-rip-off-by-one": "not fixed: is4 forms (vblendvps/vblendvpd/vpblendvb) with a rip-relative operand: the rel32 does not count the is4 byte after it, so the address is one byte off",
     "sizeless-mem-imm-keyword": "not fixed: a size-less memory operand with a size keyword on the immediate only (`mov [rax], dword n`, `rcr [rax+8], byte n`): DynASM takes the memory size from the immediate's keyword (c7 00 imm32; c0 58 08 ib, a byte rcr), dasr says bad operand size",
+    "compat-dynasm-memory-size": "compatible with DynASM, not fixed: the size keyword DynASM's template wants is not the size the instruction reads (`rsqrtss xmm, oword [m]` reads 4 bytes, `movddup xmm, oword [m]` 8, `vpsrld ymm, ymm, yword [m]` 16); the bytes are right, the keyword is DynASM's; dasr also accepts the correct keyword where noted",
     "split-8byte-data": "not fixed: an 8-byte data item (.qword/.quad/.aword with a runtime value) at DynASM's 25-position limit; DynASM ends the put before the item, dasr splits its lo32/hi32 over two puts (and evaluates the expression twice)",
     "size-keyword-sizeless-mem": "not fixed: a byte/word size keyword on a size-less memory operand (`fxsave byte [m]`, `fxrstor word [m]`): DynASM adds 66 or decrements the opcode (its op-1 bug), dasr ignores the keyword",
     "byte-keyword-runtime-imm8": "not fixed: `byte n` (a runtime imm8 written with its size keyword) in pextrw/pextrb/pinsrb/extractps/roundss/vcmpss/vextractf128/vextractps/vpextrd/...: DynASM accepts, dasr says mixed operand size",
@@ -59,6 +60,8 @@ def classify_decode(row, src, diff, vals):
         return "decode-high-byte-runtime-rex"
     if "VEX.vvvv source" in diff and re.match(r"vsqrts[sd] ", row):
         return "decode-vex-2op-xmm0"
+    if re.search(r"op \d: a \d+-byte access for", diff):
+        return "compat-dynasm-memory-size"
     if re.match(r"v(p)?blendv", row) and "address" in diff:
         return "decode-is4-rip-off-by-one"
     return "unclassified"
