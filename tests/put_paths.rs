@@ -2,6 +2,9 @@
 //! time, the engine specialized for it) and plain `dst.put` (decoded at run time) — give the
 //! same code and the same errors, for random runtime operands (see put_paths.dasr).
 
+#[path = "../dasm-runtime/tests/common/cases.rs"]
+mod cases;
+
 mod compiled {
     include!(concat!(env!("OUT_DIR"), "/put_paths.rs"));
 }
@@ -28,7 +31,7 @@ fn operand(
 fn compiled_and_plain_puts_agree() {
     let mut ok = 0;
     let mut errors = 0;
-    arbtest::arbtest(|u| {
+    cases::fixed_cases(1_000, |u| {
         let mut v = [0i64; 12];
         for (i, x) in v.iter_mut().enumerate() {
             let small = match i {
@@ -52,8 +55,7 @@ fn compiled_and_plain_puts_agree() {
             Err(_) => errors += 1,
         }
         Ok(())
-    })
-    .budget_ms(1000);
+    });
     // Both outcomes were exercised.
     assert!(ok > 10 && errors > 10, "{ok} encoded, {errors} errors");
 }

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 mod actionlist;
+pub mod arm64;
 mod builder;
 mod cond;
 mod diag;

@@ -7,7 +7,7 @@ use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
 use crate::ir::{Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
-use crate::{cond, emit, x64};
+use crate::{arm64, cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -71,6 +71,9 @@ pub struct Output {
     pub globals: Vec<String>,
     /// Extern names, in index order.
     pub externs: Vec<String>,
+    /// With `.arch arm64`: the action list as 32-bit words (`action_list` is then empty, and
+    /// each put site's `bytes` holds its words, little-endian).
+    pub action_words: Vec<u32>,
 }
 
 impl Output {
@@ -186,6 +189,8 @@ struct Pre<'a> {
     includes: Vec<PathBuf>,
     include_depth: usize,
     arch: bool,
+    /// The arm64 backend, after `.arch arm64`.
+    a64: Option<Box<arm64::Asm>>,
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -274,6 +279,7 @@ impl<'a> Pre<'a> {
             includes: Vec::new(),
             include_depth: 0,
             arch: false,
+            a64: None,
         }
     }
 
@@ -379,6 +385,11 @@ impl<'a> Pre<'a> {
 
     /// End the current run and write its put call.
     fn flush(&mut self) {
+        if let Some(a) = &mut self.a64 {
+            let run = a.flush();
+            self.put_a64(run, self.run_slot);
+            return;
+        }
         if let Some((start, bytes, args)) = self.al.flush() {
             let before = match start.checked_sub(1) {
                 Some(i) => self.al.list.get(i).copied().unwrap_or(0),
@@ -398,6 +409,24 @@ impl<'a> Pre<'a> {
                 Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
                 None => self.sites.push(site),
             }
+        }
+    }
+
+    /// Write the put call of a finished arm64 run at output line `slot`.
+    fn put_a64(&mut self, run: Option<arm64::Run>, slot: usize) {
+        let Some((start, words, args)) = run else {
+            return;
+        };
+        self.output(slot, emit::put_call(start, &args, None));
+        let site = PutSite {
+            line: slot + 1,
+            start,
+            bytes: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+            args,
+        };
+        match &self.capturing {
+            Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
+            None => self.sites.push(site),
         }
     }
 
@@ -532,7 +561,9 @@ impl<'a> Pre<'a> {
                 if self.arch {
                     return Err(self.fatal(ctx, raw, "`.arch' may appear only once"));
                 }
-                if rest != "x64" {
+                if rest == "arm64" || rest == "a64" {
+                    self.a64 = Some(Box::default());
+                } else if rest != "x64" {
                     self.err(
                         ctx,
                         raw,
@@ -629,6 +660,11 @@ impl<'a> Pre<'a> {
                         self.err(ctx, raw, "a section switch takes no operands", None);
                     }
                     self.run_slot = ctx.slot;
+                    if let Some(a) = &mut self.a64 {
+                        let run = a.section(sec);
+                        self.put_a64(run, ctx.slot);
+                        return Ok(());
+                    }
                     self.al.section(sec as u8);
                     self.flush();
                     return Ok(());
@@ -773,6 +809,24 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "bad section name", None);
             return;
         }
+        // As dynasm.lua: a section's `.name` must not repeat or be a directive already.
+        const TAKEN: [&str; 7] = [
+            "section",
+            "macro",
+            "endmacro",
+            "endcapture",
+            "else",
+            "endif",
+            "nop",
+        ];
+        if let Some(n) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| (TAKEN.contains(&n.as_str()) || names[..i].contains(n)).then_some(n))
+        {
+            self.err(ctx, raw, format!("bad section name `{n}'"), None);
+            return;
+        }
         self.output(ctx.slot, emit::sections(&names));
         self.sections = names;
     }
@@ -829,11 +883,13 @@ impl<'a> Pre<'a> {
                 .collect()
         };
         for (body, _) in &m.body {
+            // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
             let text = lines::map_words(body, |w| {
+                let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
                 m.params
                     .iter()
-                    .position(|p| p == w)
-                    .map(|i| args[i].clone())
+                    .position(|p| p == name)
+                    .map(|i| format!("{hash}{}", args[i]))
             });
             let mut c = ctx.clone();
             c.macros.push(key.clone());
@@ -923,6 +979,10 @@ impl<'a> Pre<'a> {
                 )
             })
             .collect();
+        if self.a64.is_some() {
+            self.encode_a64(op, rest, &spans, ctx, raw);
+            return Ok(());
+        }
         // DynASM's limits on buffer positions per put: flush before a statement that could
         // overflow them.
         let need = if DATA_OPS.contains(&op) {
@@ -986,6 +1046,35 @@ impl<'a> Pre<'a> {
         Ok(())
     }
 
+    /// `encode` for `.arch arm64`.
+    fn encode_a64(&mut self, op: &str, rest: &str, spans: &[(&str, Span)], ctx: &Ctx, raw: &str) {
+        if self.a64.as_ref().is_some_and(|a| a.needs_flush(op)) {
+            self.flush();
+        }
+        let Some(a) = &mut self.a64 else { return };
+        match a.assemble(op, spans, &mut self.syms) {
+            Ok(runs) => {
+                self.run_slot = ctx.slot;
+                for run in runs {
+                    self.put_a64(Some(run), ctx.slot);
+                }
+            }
+            Err(e) => {
+                let rest_off = raw.find(rest).unwrap_or(0);
+                let range = match e.span {
+                    Some(sp) if raw.contains(rest) => {
+                        (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+                    }
+                    _ => (
+                        ctx.col + (raw.len() - raw.trim_start().len()),
+                        ctx.col + raw.trim_end().len(),
+                    ),
+                };
+                self.diag(Level::Error, ctx, range, e.message, e.hint);
+            }
+        }
+    }
+
     fn end_of_file(&mut self, end: &Ctx) {
         self.flush();
         if let Some(d) = self.defining.take() {
@@ -1034,7 +1123,10 @@ impl<'a> Pre<'a> {
     fn finish(mut self) -> Output {
         for (slot, d) in std::mem::take(&mut self.deferred) {
             let text = match d {
-                Deferred::ActionList(n) => emit::action_list(&n, &self.al.list),
+                Deferred::ActionList(n) => match &self.a64 {
+                    Some(a) => arm64::action_list(&n, a.list()),
+                    None => emit::action_list(&n, &self.al.list),
+                },
                 Deferred::Globals(p) => emit::globals_enum(&p, &self.syms.globals),
                 Deferred::GlobalNames(n) => emit::names_table(&n, &self.syms.globals),
                 Deferred::ExternNames(n) => emit::names_table(&n, &self.syms.externs),
@@ -1089,6 +1181,7 @@ impl<'a> Pre<'a> {
             action_list: self.al.list,
             globals: self.syms.globals,
             externs: self.syms.externs,
+            action_words: self.a64.map(|a| a.list().to_vec()).unwrap_or_default(),
         }
     }
 }

@@ -55,7 +55,7 @@ pub(crate) struct Section {
     /// The section's bytes, final except in item fields (whose bytes are left as they were:
     /// encode writes every field); `code[..used]` is the code, the rest is slack so that short
     /// copies can be done in fixed-size chunks.
-    pub code: Vec<u8>,
+    pub code: CodeBuf,
     /// Bytes of `code` in use.
     pub used: usize,
     /// Label-dependent fields, in position order.
@@ -73,17 +73,75 @@ pub(crate) struct Section {
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
-/// Grow a section buffer so that `need` bytes plus the slack fit.
+/// Sections above this size live in an anonymous mapping instead of a `Vec` (see [`CodeBuf`]).
+const BIG: usize = 256 << 10;
+
+/// A section's bytes: a `Vec` while small; from [`BIG`] bytes on an anonymous memory mapping,
+/// whose pages come zeroed from the kernel (nothing writes zeros over the grown part, as
+/// `Vec::resize` does) and which grows by `mremap` on Linux (page tables move, the code is not
+/// copied).
+#[derive(Debug)]
+pub(crate) enum CodeBuf {
+    /// Small sections.
+    Vec(Vec<u8>),
+    /// Big sections.
+    Map(memmap2::MmapMut),
+}
+
+impl Default for CodeBuf {
+    fn default() -> Self {
+        CodeBuf::Vec(Vec::new())
+    }
+}
+
+impl std::ops::Deref for CodeBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CodeBuf::Vec(v) => v,
+            CodeBuf::Map(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for CodeBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            CodeBuf::Vec(v) => v,
+            CodeBuf::Map(m) => m,
+        }
+    }
+}
+
+/// Grow a section buffer holding `used` bytes of code so that `need` bytes plus the slack fit
+/// (zeroed beyond the old length, as put expects nothing there: it only needs the room).
 #[cold]
 #[inline(never)]
-pub(crate) fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
+pub(crate) fn grow(code: &mut CodeBuf, used: usize, need: usize) -> Result<(), DasmError> {
     if need > MAX_SECTION {
         return Err(DasmError::NoMemory(format!(
             "a section would exceed {MAX_SECTION} bytes"
         )));
     }
     let new = (need + SLACK).max(code.len() * 2).max(256);
-    code.resize(new, 0);
+    let no_memory = |e: std::io::Error| DasmError::NoMemory(e.to_string());
+    match code {
+        CodeBuf::Vec(v) if new < BIG => v.resize(new, 0),
+        #[cfg(target_os = "linux")]
+        CodeBuf::Map(m) => {
+            // SAFETY: the mapping is anonymous (no file whose end the bigger mapping could run
+            // past); mremap keeps the contents and zero-fills the added pages, and `m` owns
+            // the mapping (no other reference to it is alive: `code` is borrowed mutably).
+            unsafe { m.remap(new, memmap2::RemapOptions::new().may_move(true)) }
+                .map_err(no_memory)?;
+        }
+        _ => {
+            let mut m = memmap2::MmapMut::map_anon(new).map_err(no_memory)?;
+            let keep = used.min(code.len());
+            m[..keep].copy_from_slice(&code[..keep]);
+            *code = CodeBuf::Map(m);
+        }
+    }
     Ok(())
 }
 
@@ -251,14 +309,18 @@ impl<'a> Dasm<'a> {
     }
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
-    /// If the memory cannot be had, the engine keeps a [`DasmError::NoMemory`] error (reported
-    /// by `check_step`, `link`, `encode` and `finish`, like every error of a put).
+    /// Also sizes the label instance table and the active section's table of label
+    /// definitions for `n` labels. If the memory cannot be had, the engine keeps a
+    /// [`DasmError::NoMemory`] error (reported by `check_step`, `link`, `encode` and `finish`,
+    /// like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
         if let Err(e) = self.labels.grow_pc(n) {
             if self.status.is_none() {
                 self.status = Some(DasmError::NoMemory(format!("{n} PC labels: {e}")));
             }
+            return;
         }
+        let _ = self.sec.defs.try_reserve(n.saturating_sub(self.sec.defs.len()));
     }
 
     /// Number of PC labels available.

@@ -151,6 +151,9 @@ impl Labels {
             self.pcs.try_reserve(n - self.pcs.len())?;
             self.pcs.resize(n, EMPTY);
         }
+        // A PC label in use has an instance: size the table for them once, instead of
+        // growing it by doubling (each doubling copies every instance). Only a hint.
+        let _ = self.insts.try_reserve(n.saturating_sub(self.insts.len()));
         Ok(())
     }
 

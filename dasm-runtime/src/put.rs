@@ -69,10 +69,10 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             need += space_total(ops, args);
         }
         if need + SLACK > codev.len() {
-            grow(codev, need)?;
+            grow(codev, *used, need)?;
         }
         Ok(Exec {
-            code: codev.as_mut_slice(),
+            code: &mut codev[..],
             used: *used,
             floor: *floor,
             mark: NONE,

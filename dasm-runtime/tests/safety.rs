@@ -1,6 +1,9 @@
 //! No action list and no arguments can make the engine panic or write out of bounds, and
 //! executable memory is never writable and executable at once.
 
+#[path = "common/cases.rs"]
+mod cases;
+
 use dasm_runtime::actions::*;
 use dasm_runtime::{CodeAt, Dasm};
 
@@ -31,7 +34,7 @@ fn run_args(acts: &[u8], start: usize) -> usize {
 fn random_action_lists_never_panic() {
     let mut cases = 0u32;
     let mut reached_link = 0u32;
-    arbtest::arbtest(|u| {
+    let ok = cases::fixed_cases(1_500, |u| {
         cases += 1;
         let len = u.int_in_range(0..=48)?;
         let mut acts = Vec::with_capacity(len);
@@ -76,18 +79,21 @@ fn random_action_lists_never_panic() {
             let _ = d.encode_at(&mut buf, 0x1000_0000);
         }
         Ok(())
-    })
-    .budget_ms(4000);
-    println!("random action lists: {cases} cases, {reached_link} linked");
-    // Typically a few thousand; the floor only guards against a generator that stalls.
-    assert!(cases >= 1000, "only {cases} cases ran");
+    });
+    println!("random action lists: {cases} cases ({ok} complete), {reached_link} linked");
+    // The generator reaches link often enough for the test to mean something.
+    assert!(
+        reached_link >= 250,
+        "only {reached_link} of {cases} cases reached link"
+    );
 }
 
 /// Well-formed programs built from random instruction-like pieces always encode to the linked
 /// size, and every branch fits its chosen width.
 #[test]
 fn random_branchy_programs_encode_exactly() {
-    arbtest::arbtest(|u| {
+    let mut linked = 0;
+    cases::fixed_cases(1_000, |u| {
         let mut acts = Vec::new();
         let mut starts = Vec::new();
         for _ in 0..u.int_in_range(1..=30)? {
@@ -115,10 +121,11 @@ fn random_branchy_programs_encode_exactly() {
         if let Ok(size) = d.link() {
             let mut buf = vec![0u8; size];
             assert_eq!(d.encode_at(&mut buf, 0x4000), Ok(()));
+            linked += 1;
         }
         Ok(())
-    })
-    .budget_ms(2000);
+    });
+    assert!(linked >= 60, "only {linked} programs linked");
 }
 
 fn writable_executable_mappings() -> Vec<String> {
