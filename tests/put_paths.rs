@@ -11,6 +11,10 @@ mod compiled {
 mod plain {
     include!(concat!(env!("OUT_DIR"), "/plain/put_paths.rs"));
 }
+/// `put!` sites that share one engine function (what files with many sites get).
+mod shared {
+    include!(concat!(env!("OUT_DIR"), "/shared/put_paths.rs"));
+}
 
 /// An operand: mostly small values that encode (registers, short immediates), sometimes
 /// edge or out-of-range values.
@@ -50,6 +54,7 @@ fn compiled_and_plain_puts_agree() {
         let a = compiled::gen(&v);
         let b = plain::gen(&v);
         assert_eq!(a, b, "operands {v:?}");
+        assert_eq!(a, shared::gen(&v), "shared put!, operands {v:?}");
         match a {
             Ok(_) => ok += 1,
             Err(_) => errors += 1,

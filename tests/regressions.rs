@@ -7,12 +7,16 @@ mod compiled {
 mod plain {
     include!(concat!(env!("OUT_DIR"), "/plain/regressions.rs"));
 }
+mod shared {
+    include!(concat!(env!("OUT_DIR"), "/shared/regressions.rs"));
+}
 
 macro_rules! both {
     ($f:ident($($a:expr),*), $want:expr) => {{
         let want: &[u8] = &$want;
         assert_eq!(compiled::$f($($a),*).unwrap(), want, "put!: {}", stringify!($f));
         assert_eq!(plain::$f($($a),*).unwrap(), want, "dst.put: {}", stringify!($f));
+        assert_eq!(shared::$f($($a),*).unwrap(), want, "put! shared: {}", stringify!($f));
     }};
 }
 

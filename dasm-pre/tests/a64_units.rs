@@ -26,8 +26,8 @@ fn plain_put_with_runtime_operands() {
         ]
     );
     assert!(out.rust.contains(
-        "dst.put(0, &[::dasm_runtime::arg(r), ::dasm_runtime::arg(n), ::dasm_runtime::arg(off)]);"
-    ));
+        "{ let __dasr_a0 = ::dasm_runtime::arg(r); let __dasr_a1 = ::dasm_runtime::arg(n); let __dasr_a2 = ::dasm_runtime::arg(off); dst.put(0, &[__dasr_a0, __dasr_a1, __dasr_a2]); }"
+    ), "{}", out.rust);
     assert!(out.rust.contains(
         "static A: [u32; 6] = [0x91000020, 0x00110000, 0x000c0000, 0xb8400020, 0x000f0002, 0x00000000];"
     ));
@@ -43,7 +43,7 @@ fn two_word_arguments_are_evaluated_once() {
         [0x92000020, 0x000e_0000, 0x14000000, 0x0009_0000, 0]
     );
     assert!(out.rust.contains(
-        "{ let __dasr_v0 = mask; let __dasr_v1 = ::dasm_runtime::ptr(target); dst.put(0, &[::dasm_runtime::lo32(__dasr_v0), ::dasm_runtime::hi32(__dasr_v0), ::dasm_runtime::lo32(__dasr_v1), ::dasm_runtime::hi32(__dasr_v1)]); }"
+        "{ let (__dasr_a0, __dasr_a1) = { let __dasr_v = mask; (::dasm_runtime::lo32(__dasr_v), ::dasm_runtime::hi32(__dasr_v)) }; let (__dasr_a2, __dasr_a3) = { let __dasr_v = ::dasm_runtime::ptr(target); (::dasm_runtime::lo32(__dasr_v), ::dasm_runtime::hi32(__dasr_v)) }; dst.put(0, &[__dasr_a0, __dasr_a1, __dasr_a2, __dasr_a3]); }"
     ), "{}", out.rust);
 }
 
@@ -57,9 +57,12 @@ fn constants_are_lua_numbers() {
         out.action_words,
         [0x91004020, 0x91002820, 0x12000020, 0x000d_0000, 0]
     );
-    assert!(out
-        .rust
-        .contains("dst.put(0, &[::dasm_runtime::arg(-1i64)]);"));
+    assert!(
+        out.rust
+            .contains("let __dasr_a0 = ::dasm_runtime::arg(-1i64); dst.put(0, &[__dasr_a0]);"),
+        "{}",
+        out.rust
+    );
 }
 
 #[test]
@@ -72,7 +75,7 @@ fn types_and_sizes() {
         [0xf8400260, 0x000f_0003, 0x52800001, 0x000a_0205, 0]
     );
     assert!(out.rust.contains(
-        "dst.put(0, &[::core::mem::offset_of!(State, top) as i64, ::core::mem::size_of::<State>() as i64]);"
+        "let __dasr_a0 = ::core::mem::offset_of!(State, top) as i64; let __dasr_a1 = ::core::mem::size_of::<State>() as i64; dst.put(0, &[__dasr_a0, __dasr_a1]);"
     ), "{}", out.rust);
 }
 

@@ -269,6 +269,8 @@ pub struct Dasm<'a> {
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
     extern_resolver: Option<ExternResolver>,
+    /// [`crate::list_id`] of `actions` once a `put!` site asked (0: not yet).
+    list_id: u64,
 }
 
 impl std::fmt::Debug for Dasm<'_> {
@@ -299,6 +301,7 @@ impl<'a> Dasm<'a> {
             globals_preset: Vec::new(),
             globals_out: Vec::new(),
             extern_resolver: None,
+            list_id: 0,
         }
     }
 
@@ -320,7 +323,10 @@ impl<'a> Dasm<'a> {
             }
             return;
         }
-        let _ = self.sec.defs.try_reserve(n.saturating_sub(self.sec.defs.len()));
+        let _ = self
+            .sec
+            .defs
+            .try_reserve(n.saturating_sub(self.sec.defs.len()));
     }
 
     /// Number of PC labels available.
@@ -449,6 +455,49 @@ impl<'a> Dasm<'a> {
             put_static::<false, N>(sec, labels, cur, nsec, run, args)
         };
         self.ended(r);
+    }
+
+    /// [`Dasm::put_static`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, ...)`): fails as `put` would when this engine has another list.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn put_listed<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, run.start) {
+            return;
+        }
+        self.put_static(run, args);
+    }
+
+    /// [`Dasm::put`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, START, shared [...])`): no per-site specialization (the run is
+    /// decoded on first use, as `put` does), so that files with many put sites build fast.
+    #[doc(hidden)]
+    #[inline(never)]
+    pub fn put_shared(&mut self, id: u64, start: usize, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, start as u32) {
+            return;
+        }
+        self.put(start, args);
+    }
+
+    /// Whether this engine's action list has the identity `id` (computed once); if not, the
+    /// put of the run at `start` fails.
+    #[cold]
+    #[inline(never)]
+    fn same_list(&mut self, id: u64, start: u32) -> bool {
+        if self.list_id == 0 {
+            self.list_id = crate::list::list_id(self.actions);
+        }
+        if self.list_id == id {
+            return true;
+        }
+        if self.status.is_none() {
+            self.fail(DasmError::BadActionList {
+                offset: start as usize,
+                reason: "the put site was generated for another action list",
+            });
+        }
+        false
     }
 
     /// After a run: switch sections, or keep the error.

@@ -207,3 +207,56 @@ fn calls_code_at_labels() {
     let by_offset: Option<extern "C" fn() -> i32> = unsafe { code.func_at(4usize) };
     assert_eq!(by_offset.map(|f| f()), Some(-5));
 }
+
+/// The line of /proc/self/maps whose range contains `addr`.
+#[cfg(target_os = "linux")]
+fn mapping_of(addr: usize) -> String {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .find(|l| {
+            let mut r = l.split_whitespace().next().unwrap().split('-');
+            let lo = usize::from_str_radix(r.next().unwrap(), 16).unwrap();
+            let hi = usize::from_str_radix(r.next().unwrap(), 16).unwrap();
+            (lo..hi).contains(&addr)
+        })
+        .map(str::to_string)
+        .unwrap()
+}
+
+/// Code memory, both ways of writing code (dual mapping, mprotect flip): no mapping is ever
+/// writable and executable, after finishing and after patching; the code runs from r-x pages.
+#[cfg(target_os = "linux")]
+#[test]
+fn code_memory_is_never_writable_and_executable() {
+    use dasm_runtime::{CodeMemory, CodeMemoryOptions, Mapping};
+    // .align 8; 6 nops; mov64 rax, imm64; ret
+    let acts = [
+        ALIGN, 7, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x48, 0xB8, IMM_D, IMM_D, 0xC3, STOP,
+    ];
+    for mapping in [Mapping::Dual, Mapping::Protect] {
+        let before = writable_executable_mappings();
+        let mem = CodeMemory::with_options(CodeMemoryOptions {
+            mapping: Some(mapping),
+            ..Default::default()
+        });
+        let mut d = Dasm::new(&acts, 1);
+        d.put(0, &[1234, 0]);
+        let code = d.finish_into(&mem).unwrap();
+        assert_eq!(before, writable_executable_mappings(), "{mapping:?}");
+        let perms = mapping_of(code.as_ptr() as usize);
+        let perms = perms.split_whitespace().nth(1).unwrap();
+        assert!(perms.starts_with("r-x"), "{mapping:?}: {perms}");
+        // SAFETY: the code is `mov rax, imm64; ret`, an `extern "C" fn() -> i64`.
+        let f: extern "C" fn() -> i64 = unsafe { code.entry() };
+        assert_eq!(f(), 1234);
+        let mut batch = mem.patch();
+        batch.imm64(&code, CodeAt::Offset(6), 99).unwrap();
+        // SAFETY: the code stays `mov rax, imm64; ret`.
+        unsafe { batch.commit() }.unwrap();
+        assert_eq!(f(), 99);
+        assert_eq!(before, writable_executable_mappings(), "{mapping:?}");
+        let perms = mapping_of(code.as_ptr() as usize);
+        assert!(perms.split_whitespace().nth(1).unwrap().starts_with("r-x"));
+    }
+}

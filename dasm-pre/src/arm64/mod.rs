@@ -329,14 +329,19 @@ fn align(p: &str) -> Result<Act, encode::Err> {
 }
 
 /// `static NAME: [u32; N] = [...];` (an empty list is one STOP word, as DynASM intends).
-pub(crate) fn action_list(name: &str, list: &[u32]) -> String {
+pub(crate) fn action_list(vis: &str, name: &str, list: &[u32]) -> String {
     let words: Vec<String> = if list.is_empty() {
         vec!["0x00000000".into()]
     } else {
         list.iter().map(|w| format!("0x{w:08x}")).collect()
     };
+    let vis = if vis.is_empty() {
+        String::new()
+    } else {
+        format!("{vis} ")
+    };
     format!(
-        "static {name}: [u32; {}] = [{}];",
+        "{vis}static {name}: [u32; {}] = [{}];",
         words.len(),
         words.join(", ")
     )
