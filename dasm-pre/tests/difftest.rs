@@ -21,6 +21,7 @@ use dasm_pre::ir::ArgKind;
 use dasm_pre::{preprocess, FsLoader, Level, Options, Output};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 /// One vector of `testdata/difftest/*.jsonl` (see `scripts/difftest/gen.py` for the fields).
 pub struct Vector {
@@ -288,17 +289,33 @@ fn expected() -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     (ids, reasons)
 }
 
-fn check_file(name: &str) {
-    let vectors = load(name);
+/// The vectors of a file with dasr's results, computed once per test binary (the single
+/// instructions are shared by the DynASM comparison and the decoder check).
+fn results(name: &'static str) -> &'static [(Vector, Ours)] {
+    static INSN: OnceLock<Vec<(Vector, Ours)>> = OnceLock::new();
+    static PROG: OnceLock<Vec<(Vector, Ours)>> = OnceLock::new();
+    let cell = if name == "insn.jsonl" { &INSN } else { &PROG };
+    cell.get_or_init(|| {
+        load(name)
+            .into_iter()
+            .map(|v| {
+                let o = ours(&v);
+                (v, o)
+            })
+            .collect()
+    })
+}
+
+fn check_file(name: &'static str) {
+    let vectors = results(name);
     let (ids, reasons) = expected();
     for class in ids.values() {
         assert!(reasons.contains_key(class), "class {class} has no reason");
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let (mut new, mut fixed, mut listed) = (Vec::new(), Vec::new(), 0);
-    for v in &vectors {
-        let o = ours(v);
-        let diff = compare(v, &o);
+    for (v, o) in vectors {
+        let diff = compare(v, o);
         *counts
             .entry(format!(
                 "{} {}",
@@ -897,12 +914,11 @@ pub fn decode_check(v: &Vector, code: &[u8]) -> Result<bool, String> {
 
 #[test]
 fn difftest_decode() {
-    let vectors = load("insn.jsonl");
+    let vectors = results("insn.jsonl");
     let (ids, reasons) = expected();
     let (mut checked, mut skipped, mut listed) = (0, 0, 0);
     let (mut new, mut fixed) = (Vec::new(), Vec::new());
-    for v in &vectors {
-        let o = ours(v);
+    for (v, o) in vectors {
         let key = format!("decode:{}", v.id);
         let Some(r) = o.run.as_ref().filter(|r| r.status() == 0) else {
             // Rejected or refused at run time: no wrong bytes any more.
