@@ -76,7 +76,8 @@ def classify(idv, row, src, diff, vals):
     if idv.startswith("p") and ("actions" in diff or "puts" in diff):
         if re.search(r"\.(qword|quad|aword) ", src):
             return "split-8byte-data"
-    if re.search(r"-d\d*\]", src) and '"d": -2147483648' in vals and re.search(r"got status 11", diff):
+    neg = re.findall(r"-(d\d*)\]", src)
+    if any(f'"{d}": -2147483648' in vals for d in neg) and re.search(r"got status 11", diff):
         return "deliberate-neg-disp-int-min"
     if "Rf(" in src and re.search(r"got status \w+ want ok", diff):
         return "deliberate-rf-high"
@@ -95,13 +96,14 @@ def classify(idv, row, src, diff, vals):
     if "would be sign-extended" in diff:
         return "deliberate-sign-extended-literal"
     if re.search(r"mixed operand size in `(vpmov[sz]x\w+ ry,ro|vcvtpd2(dq|ps) ro,[xr]y|vps(ll|rl|ra)[wdq] ry,ry,[rx]o)'", diff) or \
-            re.search(r"dasr rejects: bad operand size in `(vpmov[sz]x\w+|vps(ll|rl|ra)[wdq]) ry,ry(,ry)?.", diff):
+            re.search(r"dasr rejects: bad operand size in `(vpmov[sz]x\w+|vps(ll|rl|ra)[wdq]) ry,ry(,ry)?.", diff) or \
+            re.search(r"dasr rejects: bad operand size in `vcvtt?pd2(dq|ps) ry,", diff):
         return "deliberate-ymm-for-xmm"
     if "mixed operand size in `rsqrtss ro,xd'" in diff:
         return "deliberate-rsqrtss-m32"
     if re.search(r"mixed operand size in `sh[lr]d x\?,r[wdq],rb'", diff):
         return "shld-shrd-sizeless-mem"
-    if re.search(r"mixed operand size in `imul rq,(rq,|x\?,)?id'", diff):
+    if re.search(r"mixed operand size in `imul rq,(rq,|x[?q],)?id'", diff):
         return "imul-dword-keyword-64"
     if re.search(r"dasr rejects: mixed operand size in `[^`]*,ib'", diff) and re.search(r", byte \w+$", src):
         return "byte-keyword-runtime-imm8"
