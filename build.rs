@@ -28,7 +28,12 @@ fn main() {
         println!("cargo::error=cannot create {}: {e}", plain.display());
         return;
     }
-    let tests: Vec<_> = files.iter().filter(|f| f.starts_with("tests")).collect();
+    // (and examples/jit_debug.dasr, whose source positions are recorded without the `debug`
+    // feature through plain puts)
+    let tests: Vec<_> = files
+        .iter()
+        .filter(|f| f.starts_with("tests") || f.ends_with("jit_debug.dasr"))
+        .collect();
     dasm_pre::Build::new()
         .files(&tests)
         .plain_puts(true)

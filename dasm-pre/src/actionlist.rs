@@ -65,6 +65,11 @@ impl ActionList {
         }
     }
 
+    /// Length of the current run so far (offset of the next action in it).
+    pub fn run_len(&self) -> usize {
+        self.run.len()
+    }
+
     /// Append a SECTION switch (which ends the run).
     pub fn section(&mut self, n: u8) {
         self.run.push(SECTION);

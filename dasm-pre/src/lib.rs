@@ -34,9 +34,11 @@ pub mod ir;
 mod lines;
 pub mod listing;
 mod preprocess;
+mod source;
 pub mod x64;
 
 pub use actionlist::PutSite;
 pub use builder::{Build, BuildError};
 pub use diag::{Diagnostic, Level};
 pub use preprocess::{preprocess, FsLoader, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT};
+pub use source::SourceEntry;

@@ -7,6 +7,7 @@ use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
+use crate::source::SourceEntry;
 use crate::{arm64, cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ pub struct Output {
     /// With `.arch arm64`: the action list as 32-bit words (`action_list` is then empty, and
     /// each put site's `bytes` holds its words, little-endian).
     pub action_words: Vec<u32>,
+    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`).
+    pub source: Vec<SourceEntry>,
 }
 
 impl Output {
@@ -216,6 +219,10 @@ struct Pre<'a> {
     arch: bool,
     /// The arm64 backend, after `.arch arm64`.
     a64: Option<Box<arm64::Asm>>,
+    /// Statements of the current run: (offset in the run, file, line, text).
+    marks: Vec<(usize, String, usize, String)>,
+    /// Statements of the finished runs.
+    source: Vec<SourceEntry>,
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -307,6 +314,8 @@ impl<'a> Pre<'a> {
             include_depth: 0,
             arch: false,
             a64: None,
+            marks: Vec::new(),
+            source: Vec::new(),
         }
     }
 
@@ -417,7 +426,19 @@ impl<'a> Pre<'a> {
             self.put_a64(run, self.run_slot);
             return;
         }
+        let marks = std::mem::take(&mut self.marks);
         if let Some((start, bytes, args)) = self.al.flush() {
+            self.source.extend(
+                marks
+                    .into_iter()
+                    .map(|(off, file, line, text)| SourceEntry {
+                        run: start,
+                        at: start + off,
+                        file,
+                        line,
+                        text,
+                    }),
+            );
             let (lets, call) = emit::put_site(start, &args, self.opts.plain_puts);
             let arg_slots = std::mem::take(&mut self.arg_slots);
             let slot = self.run_slot;
@@ -1102,6 +1123,7 @@ impl<'a> Pre<'a> {
         } else {
             vec![&spans[..]]
         };
+        let mut first = true;
         for group in groups {
             match x64::assemble(op, group, &mut self.syms) {
                 Ok(enc) => {
@@ -1112,6 +1134,16 @@ impl<'a> Pre<'a> {
                         self.diag(Level::Warning, ctx, range, msg, None);
                     }
                     self.run_slot = ctx.slot;
+                    // The statement's place in the run (again after a flush inside it).
+                    if !enc.pieces.is_empty() && (first || self.marks.is_empty()) {
+                        let text = match op {
+                            ".label" => format!("{rest}:"),
+                            _ => format!("{op} {rest}").trim().to_string(),
+                        };
+                        let at = self.al.run_len();
+                        self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
+                    }
+                    first = false;
                     for piece in enc.pieces {
                         if matches!(&piece, Piece::Action { arg: Some(_), .. }) {
                             self.arg_slots.push(ctx.slot);
@@ -1262,7 +1294,11 @@ impl<'a> Pre<'a> {
                 Deferred::ActionList(v, n) => {
                     let mut t = match &self.a64 {
                         Some(a) => arm64::action_list(&v, &n, a.list()),
-                        None => emit::action_list(&v, &n, &const_name, self.al.list.len()),
+                        None => {
+                            emit::action_list(&v, &n, &const_name, self.al.list.len())
+                                + " "
+                                + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                        }
                     };
                     if !has_sections && Some(&n) == list_name.as_ref() {
                         t.push(' ');
@@ -1350,6 +1386,7 @@ impl<'a> Pre<'a> {
             action_words: self.a64.map(|a| a.list().to_vec()).unwrap_or_default(),
             globals: self.syms.globals,
             externs: self.syms.externs,
+            source: self.source,
         }
     }
 }

@@ -254,23 +254,28 @@ pub type ExternResolver = Box<dyn FnMut(u64, u8, u8) -> i32>;
 /// assert_eq!(buf, [0xB8, 42, 0, 0, 0, 0xC3]);
 /// ```
 pub struct Dasm<'a> {
-    actions: &'a [u8],
+    pub(crate) actions: &'a [u8],
     /// The runs of the action list decoded so far.
-    runs: Runs,
+    pub(crate) runs: Runs,
     /// The active section, kept here (not in `sections`) so that `put` reaches it at a fixed
     /// place; `sections[cur]` is an empty stand-in meanwhile (see [`Dasm::park`]).
-    sec: Section,
-    sections: Vec<Section>,
-    cur: usize,
+    pub(crate) sec: Section,
+    pub(crate) sections: Vec<Section>,
+    pub(crate) cur: usize,
     pub(crate) labels: Labels,
-    status: Option<DasmError>,
+    pub(crate) status: Option<DasmError>,
     /// Total size after a successful link.
-    linked: Option<usize>,
+    pub(crate) linked: Option<usize>,
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
     extern_resolver: Option<ExternResolver>,
     /// [`crate::list_id`] of `actions` once a `put!` site asked (0: not yet).
     list_id: u64,
+    /// Puts take the slow path ([`Dasm::put_slow`]): an error is kept, or positions are
+    /// recorded. One flag, so that the fast path tests no more than before.
+    pub(crate) slow: bool,
+    /// Source positions, when recording is on ([`Dasm::set_source_map`]).
+    pub(crate) dbg: Option<Box<crate::source::Recorder>>,
 }
 
 impl std::fmt::Debug for Dasm<'_> {
@@ -302,6 +307,8 @@ impl<'a> Dasm<'a> {
             globals_out: Vec::new(),
             extern_resolver: None,
             list_id: 0,
+            slow: false,
+            dbg: None,
         }
     }
 
@@ -319,7 +326,7 @@ impl<'a> Dasm<'a> {
     pub fn grow_pc(&mut self, n: usize) {
         if let Err(e) = self.labels.grow_pc(n) {
             if self.status.is_none() {
-                self.status = Some(DasmError::NoMemory(format!("{n} PC labels: {e}")));
+                self.fail(DasmError::NoMemory(format!("{n} PC labels: {e}")));
             }
             return;
         }
@@ -381,6 +388,10 @@ impl<'a> Dasm<'a> {
         self.status = None;
         self.linked = None;
         self.globals_out.clear();
+        self.slow = self.dbg.is_some();
+        if let Some(r) = &mut self.dbg {
+            r.clear();
+        }
     }
 
     /// The first error met so far, if any.
@@ -398,8 +409,8 @@ impl<'a> Dasm<'a> {
     /// [`Dasm::check_step`], [`Dasm::link`], [`Dasm::encode`]; after an error further puts are
     /// ignored.
     pub fn put(&mut self, start: usize, args: &[i64]) {
-        if self.status.is_some() {
-            return;
+        if self.slow {
+            return self.put_slow(start, args, args.len());
         }
         self.linked = None;
         let Some(run) = self.runs.get(self.actions, start) else {
@@ -436,8 +447,18 @@ impl<'a> Dasm<'a> {
     #[doc(hidden)]
     #[inline(always)]
     pub fn put_static<const N: usize>(&mut self, run: &StaticRun<N>, args: &[i64]) {
+        // Without the `debug` feature, `put!` runs are not recorded (and cost what they did).
+        #[cfg(not(feature = "debug"))]
         if self.status.is_some() {
             return;
+        }
+        #[cfg(feature = "debug")]
+        if self.slow {
+            // A copy of the arguments (a run of N ops takes at most N), so that the caller's
+            // argument array does not escape into the cold call.
+            let a: [i64; N] = core::array::from_fn(|i| args.get(i).copied().unwrap_or(0));
+            let given = args.len();
+            return self.put_slow(run.start as usize, &a[..given.min(N)], given);
         }
         self.linked = None;
         if args.len() != run.run.nargs as usize {
@@ -502,7 +523,7 @@ impl<'a> Dasm<'a> {
 
     /// After a run: switch sections, or keep the error.
     #[inline(always)]
-    fn ended(&mut self, r: Result<Option<usize>, DasmError>) {
+    pub(crate) fn ended(&mut self, r: Result<Option<usize>, DasmError>) {
         match r {
             Ok(None) => {}
             Ok(Some(n)) => {
@@ -516,8 +537,9 @@ impl<'a> Dasm<'a> {
 
     #[cold]
     #[inline(never)]
-    fn fail(&mut self, e: DasmError) {
+    pub(crate) fn fail(&mut self, e: DasmError) {
         self.status = Some(e);
+        self.slow = true;
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -526,13 +548,14 @@ impl<'a> Dasm<'a> {
     pub fn check_step(&mut self, section: Option<usize>) -> Result<(), DasmError> {
         if self.status.is_none() {
             if let Some(n) = self.labels.check_locals() {
-                self.status = Some(DasmError::UndefLocal(n));
+                let e = self.locate(DasmError::UndefLocal(n));
+                self.fail(e);
             }
         }
         if self.status.is_none() {
             if let Some(s) = section {
                 if s != self.cur {
-                    self.status = Some(DasmError::MatchSection(self.cur));
+                    self.fail(DasmError::MatchSection(self.cur));
                 }
             }
         }
@@ -548,7 +571,7 @@ impl<'a> Dasm<'a> {
         self.park();
         let r = self.link_parked();
         self.park();
-        r
+        r.map_err(|e| self.locate(e))
     }
 
     /// Swap the active section with its stand-in in `sections` (its own inverse): link and
@@ -614,7 +637,7 @@ impl<'a> Dasm<'a> {
         self.park();
         let r = self.encode_parked(buf, base);
         self.park();
-        r
+        r.map_err(|e| self.locate(e))
     }
 
     fn encode_parked(&mut self, buf: &mut [u8], base: u64) -> Result<(), DasmError> {

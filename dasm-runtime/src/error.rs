@@ -130,11 +130,38 @@ pub enum DasmError {
     /// `encode` was called before a successful `link`.
     #[error("encode called before a successful link")]
     NotLinked,
+    /// An error with the `.dasr` source that produced it (when a source map is set:
+    /// [`crate::Dasm::set_source_map`]); `Display` reads like a compiler error.
+    #[error("{0}")]
+    At(crate::source::Located),
+    /// arm64: a branch, literal load, `adr` or `adrp` cannot reach its target (out of range,
+    /// or a misaligned displacement); DynASM's `RANGE_REL`.
+    #[error("branch target out of range ({disp}) at action-list offset {offset}")]
+    RangeRel {
+        /// Action-list offset (word index) of the label action.
+        offset: usize,
+        /// The displacement (bytes; pages for `adrp`).
+        disp: i64,
+    },
+    /// Executable memory was asked for code of another architecture (arm64 code on an x86-64
+    /// host): link and encode into a byte buffer instead.
+    #[error("cannot execute {0} code on this host")]
+    NotNative(&'static str),
 }
 
 impl DasmError {
+    /// The error without its source location ([`DasmError::At`] unwrapped).
+    pub fn kind(&self) -> &DasmError {
+        match self {
+            DasmError::At(l) => l.error(),
+            e => e,
+        }
+    }
+
     /// DynASM's 32-bit status word for this error (high byte: code, low 24 bits: detail), for
-    /// comparison with DynASM. Errors DynASM does not have map to codes 0x30.. .
+    /// comparison with DynASM. Errors DynASM does not have map to codes 0x30.. . These are
+    /// `dasm_x86.h`'s numbers; arm64 engines number `RANGE_VREG` 0x16 and use 0x15 for
+    /// `RANGE_REL`: see [`crate::arm64::status`].
     pub fn status(&self) -> u32 {
         let d = |x: usize| (x as u32) & 0x00ff_ffff;
         match self {
@@ -157,6 +184,9 @@ impl DasmError {
             DasmError::NoExternResolver { index } => 0x3400_0000 | u32::from(*index),
             DasmError::NotLinked => 0x3500_0000,
             DasmError::UndefGlobal(i) => 0x3600_0000 | d(*i),
+            DasmError::At(l) => l.error().status(),
+            DasmError::RangeRel { offset, .. } => 0x1500_0000 | d(*offset),
+            DasmError::NotNative(_) => 0x3700_0000,
         }
     }
 }

@@ -6,6 +6,8 @@
 //! runtime arguments, [`Dasm::link`] to resolve labels and shrink branches, [`Dasm::encode`] to
 //! write the bytes (or [`Dasm::finish`] to get executable memory directly).
 //!
+//! [`arm64`] is the same for DynASM's arm64 action lists (`dasm_arm64.h`), on any host.
+//!
 //! ```
 //! use dasm_runtime::{actions::*, Dasm};
 //! // `| mov eax, num` / `| ret`, as dasm-pre writes it
@@ -26,18 +28,24 @@
 
 pub mod actions;
 pub mod arg;
+pub mod arm64;
 #[cfg(unix)]
 mod codemem;
 mod engine;
 mod error;
 mod exec;
 mod fnaddr;
+#[cfg(target_os = "linux")]
+pub mod gdb;
 mod labels;
 mod list;
 #[cfg(unix)]
 mod patch;
+#[cfg(target_os = "linux")]
+pub mod perf;
 mod put;
 mod runs;
+mod source;
 
 pub use arg::{arg, hi32, lo32, ptr, sx32, x87_reg};
 #[cfg(unix)]
@@ -51,6 +59,7 @@ pub use list::{list_id, ActionList};
 pub use patch::{PatchBatch, PatchError};
 #[doc(hidden)]
 pub use runs::{static_len, static_len_at, StaticRun};
+pub use source::{CodeLoc, CodeMap, Located, SourceLine, SourceMap};
 
 /// Put one run, decoded at compile time: what `dasm-pre` writes for each run.
 ///

@@ -91,6 +91,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
         })
     }
 
+    /// The end of the code and the number of items so far (for source positions).
+    pub fn here(&self) -> (usize, usize) {
+        (self.used, self.items.len())
+    }
+
     /// The next argument (the count was checked against the run's, so there is one).
     #[inline(always)]
     fn arg(&mut self) -> i64 {
