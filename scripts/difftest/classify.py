@@ -30,6 +30,9 @@ REASONS = {
     "deliberate-size-keyword-sizeless-mem": "deliberate: a byte/word keyword on a size-less memory operand (`fxsave byte [m]`: DynASM's op-1 bug; `fxrstor word [m]`: a 66 prefix): dasr rejects it",
     "deliberate-first-error": "deliberate: a program with two engine errors: DynASM's dasm_put overwrites the status, so it reports the last; dasr keeps the first (sticky) error",
     "deliberate-neg-disp-int-min": "deliberate: a subtracted runtime displacement `[rsp-d]` with d = -2^31: DynASM negates the C int (wraps to -2^31) and writes disp32 0x80000000, the opposite address; dasr computes -d = 2^31, which does not fit, and reports a range error",
+    "deliberate-undefined-local-label": "deliberate: a local label referenced (`<n`, `>n`) but defined nowhere in the file: DynASM fails at run time (RANGE_LG / UNDEF_L) or not at all when the reference is never put; dasr rejects the file at build time",
+    "deliberate-negative-space": "deliberate: a literal `.space -1`: DynASM's engine crashes (or corrupts memory); dasr rejects it at build time",
+    "superset-negative-imm": "superset: a negative literal in a byte/word immediate of an operation of that size (`cmp al, -1`, `test dx, -1`): DynASM rejects it (unsigned immediate out of range); dasr accepts it as GNU as and NASM do, with the bytes of the unsigned spelling",
     "deliberate-rsqrtss-m32": "deliberate: DynASM's rsqrtss template lacks the m32 form (`rsqrtss xmm, dword [m]` rejected); dasr accepts it (F3 0F 52 /r, as rsqrtss xmm, xmm/m32 in the Intel manual)",
     # Not fixed yet (issue 9, part 1, "smaller differences").
     # Found by the iced-x86 decoder check: DynASM's bytes are wrong and dasr copies them.
@@ -89,6 +92,12 @@ def classify(idv, row, src, diff, vals):
         return "deliberate-size-keyword-sizeless-mem"
     if idv.startswith("p") and re.search(r"got status \w+ want (RANGE|UNDEF)", diff):
         return "deliberate-first-error"
+    if "is referenced but never defined in this file" in diff:
+        return "deliberate-undefined-local-label"
+    if re.search(r"dasr rejects: bad count `-\d+': `.space'", diff):
+        return "deliberate-negative-space"
+    if re.search(r"dasr accepts; DynASM: unsigned immediate (byte|word) out of range", diff) and re.search(r", -(0x[0-9a-fA-F]+|\d+)$", src):
+        return "superset-negative-imm"
     if "xchg eax, eax" in src:
         return "deliberate-xchg-eax-eax"
     if "ah, ch, dh and bh" in diff:

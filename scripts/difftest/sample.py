@@ -11,6 +11,7 @@ accepted and that are not in testdata/difftest/expected.txt are sampled. Python 
 
 import argparse
 import json
+import re
 import os
 import random
 
@@ -114,7 +115,15 @@ def main():
     picked = []
     for name, n in (("insn.jsonl", a.insn), ("prog.jsonl", a.prog)):
         vs = [json.loads(l) for l in open(os.path.join(DATA, name))]
-        ok = [v for v in vs if v["dyn"] == "ok" and v["id"] not in listed]
+        # Cases dasr rejects at build time (a literal `.space -1`, which crashes DynASM) cannot
+        # be in a file that must compile; the library-route test covers them.
+        ok = [
+            v
+            for v in vs
+            if v["dyn"] == "ok"
+            and v["id"] not in listed
+            and not any(re.search(r"\.space\s+-\d", l) for l in v["src"])
+        ]
         picked += sorted(rng.sample(ok, min(n, len(ok))), key=lambda v: int(v["id"][1:]))
     out = [HEADER.format(n=len(picked))]
     for v in picked:
