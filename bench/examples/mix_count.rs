@@ -1,7 +1,7 @@
 //! The MIX stream, for counting instructions under callgrind (see scripts/callgrind-mix.sh):
 //! `mix_count MODE [REPEATS]`. Modes: `dasr` (one `Dasm` and output buffer reused: warm after
-//! the first run), `dasr-cold` (a fresh `Dasm` per run, `finish()` into fresh executable
-//! memory, as a first compile),
+//! the first run), `dasr-cold` (a fresh `Dasm` and output `Vec` per run, as a first compile),
+//! `dasr-finish` (a fresh `Dasm` per run, `finish()` into fresh executable memory),
 //! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-warm` (one reused with
 //! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only).
 
@@ -21,7 +21,8 @@ fn main() {
     for _ in 0..reps {
         total += match mode.as_str() {
             "dasr" => mix_stream(&mut d, &mut buf).unwrap_or(0),
-            "dasr-cold" => {
+            "dasr-cold" => mix_stream(&mut dasm(), &mut Vec::new()).unwrap_or(0),
+            "dasr-finish" => {
                 let mut d = dasm();
                 mix_put(&mut d);
                 d.finish().map_or(0, |c| c.as_bytes().len())
@@ -36,7 +37,7 @@ fn main() {
                 .sum(),
             _ => {
                 eprintln!(
-                    "usage: mix_count dasr|dasr-cold|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
+                    "usage: mix_count dasr|dasr-cold|dasr-finish|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
                 );
                 std::process::exit(1);
             }
