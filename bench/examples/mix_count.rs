@@ -3,7 +3,8 @@
 //! the first run), `dasr-cold` (a fresh `Dasm` and output `Vec` per run, as a first compile),
 //! `dasr-finish` (a fresh `Dasm` per run, `finish()` into fresh executable memory),
 //! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-warm` (one reused with
-//! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only).
+//! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only), `switch` and
+//! `noswitch` (100,000 blocks with two section switches each, or without: their cost).
 
 use dasr_bench::mix::{dasm, mix_put, mix_stream, MIX_BLOCKS};
 use dasr_bench::peers::{dynasm_rs, iced, target, DynasmRsWarm};
@@ -17,6 +18,7 @@ fn main() {
     let mut d = dasm();
     let mut buf = Vec::new();
     let mut warm = DynasmRsWarm::default();
+    let mut sec = dasr_bench::sections::dasm();
     let mut total = 0usize;
     for _ in 0..reps {
         total += match mode.as_str() {
@@ -27,6 +29,8 @@ fn main() {
                 mix_put(&mut d);
                 d.finish().map_or(0, |c| c.as_bytes().len())
             }
+            "switch" => dasr_bench::sections::with_switches(&mut sec, MIX_BLOCKS),
+            "noswitch" => dasr_bench::sections::without_switches(&mut sec, MIX_BLOCKS),
             "dynasmrs" => dynasm_rs(),
             "dynasmrs-warm" => warm.run().len(),
             "iced" => iced(),
@@ -37,7 +41,7 @@ fn main() {
                 .sum(),
             _ => {
                 eprintln!(
-                    "usage: mix_count dasr|dasr-cold|dasr-finish|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
+                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
                 );
                 std::process::exit(1);
             }
