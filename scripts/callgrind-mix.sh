@@ -7,7 +7,8 @@
 #   warm: runs 1 and 3 in one process with the engine reused; the difference / 2 is one warm
 #         run, minus the operand computation.
 # dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link and
-# Dasm::encode_at; put: the rest of the run, growth of the buffers and output included).
+# Dasm::encode_at; put: the rest of the run, growth of the buffers and output included), and
+# the cost of a section switch (bench/src/sections.dasr, with and without switches).
 # Usage: scripts/callgrind-mix.sh [--plain-puts] [--lto] [--no-iced]
 #   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
 #   --lto         thin LTO, one codegen unit (CARGO_PROFILE_RELEASE_LTO=thin, ..._CODEGEN_UNITS=1)
@@ -68,5 +69,8 @@ for tool in $tools; do
     lw=$(( (l3 - l1) / 2 )); ew=$(( (e3 - e1) / 2 ))
     printf "  dasr cold: put %s  link %s  encode %s\n" "$(per $((cold - lc - ec)))" "$(per $lc)" "$(per $ec)"
     printf "  dasr warm: put %s  link %s  encode %s\n" "$(per $((warm - lw - ew)))" "$(per $lw)" "$(per $ew)"
+    # 100,000 blocks with two section switches each, against the same runs without (warm).
+    s1=$(count switch 1); s3=$(count switch 3); n1=$(count noswitch 1); n3=$(count noswitch 3)
+    awk -v d=$(( (s3 - s1 - (n3 - n1)) / 2 )) 'BEGIN { printf "  dasr section switch: %.0f instructions each\n", d / 200000 }'
   fi
 done
