@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Instructions executed per emitted instruction on the MIX stream (1,000,000 instructions) under
 # valgrind's callgrind (deterministic, unlike wall time), for dasr and its peers, cold and warm:
-#   cold: one run in a fresh process with a fresh engine and output (a first compile), minus
-#         the same process computing the operands only (`baseline`);
+#   cold: one run in a fresh process with a fresh engine and output `Vec` (a first compile),
+#         minus the same process computing the operands only (`baseline`); for dasr also with
+#         `finish()` (executable memory, which the peers do not make);
 #   warm: runs 1 and 3 in one process with the engine reused; the difference / 2 is one warm
 #         run, minus the operand computation.
 # dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link and
-# Dasm::encode; put: the rest of the run, growth of the buffers included).
+# Dasm::encode_at; put: the rest of the run, growth of the buffers and output included), and
+# the cost of a section switch (bench/src/sections.dasr, with and without switches).
 # Usage: scripts/callgrind-mix.sh [--plain-puts] [--lto] [--no-iced]
 #   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
 #   --lto         thin LTO, one codegen unit (CARGO_PROFILE_RELEASE_LTO=thin, ..._CODEGEN_UNITS=1)
@@ -57,11 +59,18 @@ for tool in $tools; do
   warm=$(( (w3 - w1 - (b3 - b1)) / 2 ))
   printf "%-9s cold %7s   warm %7s   instructions per emitted instruction\n" "$tool" "$(per $cold)" "$(per $warm)"
   if [ "$tool" = dasr ]; then
+    f=$(count dasr-finish 1)
+    printf "%-9s cold %7s   (a fresh Dasm, finish() into fresh executable memory)\n" dasr "$(per $((f - b1)))"
+  fi
+  if [ "$tool" = dasr ]; then
     lc=$(incl "$out/cg.dasr-cold.1" Dasm::link); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_at)
     l1=$(incl "$out/cg.dasr.1" Dasm::link); e1=$(incl "$out/cg.dasr.1" Dasm::encode_at)
     l3=$(incl "$out/cg.dasr.3" Dasm::link); e3=$(incl "$out/cg.dasr.3" Dasm::encode_at)
     lw=$(( (l3 - l1) / 2 )); ew=$(( (e3 - e1) / 2 ))
     printf "  dasr cold: put %s  link %s  encode %s\n" "$(per $((cold - lc - ec)))" "$(per $lc)" "$(per $ec)"
     printf "  dasr warm: put %s  link %s  encode %s\n" "$(per $((warm - lw - ew)))" "$(per $lw)" "$(per $ew)"
+    # 100,000 blocks with two section switches each, against the same runs without (warm).
+    s1=$(count switch 1); s3=$(count switch 3); n1=$(count noswitch 1); n3=$(count noswitch 3)
+    awk -v d=$(( (s3 - s1 - (n3 - n1)) / 2 )) 'BEGIN { printf "  dasr section switch: %.0f instructions each\n", d / 200000 }'
   fi
 done

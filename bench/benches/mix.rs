@@ -1,9 +1,9 @@
 //! Throughput on the MIX stream (MIX.md): put + link + encode of 1,000,000 instructions, dasr
 //! against dynasm-rs (`VecAssembler`, no branch shrinking) and iced-x86 (`CodeAssembler`), in the
-//! same process and run. `cold`: a fresh engine and output per sample, as a first compile in a
-//! process (dasr: a new `Dasm` and `finish()` into fresh executable memory; dynasm-rs: a new
-//! `VecAssembler`); `warm`: reused (dasr: one `Dasm` and output `Vec`; dynasm-rs: one
-//! `VecAssembler` with `take()`/`reserve_ops`).
+//! same process and run. `cold`: a fresh engine and output per sample, as a first compile
+//! (dasr: a new `Dasm` and output `Vec`, or `finish()` into fresh executable memory, which the
+//! peers do not make; dynasm-rs: a new `VecAssembler`); `warm`: reused (dasr: one `Dasm` and
+//! output `Vec`; dynasm-rs: one `VecAssembler` with `take()`/`reserve_ops`).
 //! Run with the allocator pinned, as MIX.md says:
 //!
 //!     GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824 cargo bench -p dasr-bench --bench mix
@@ -24,6 +24,12 @@ mod cold {
 
     #[divan::bench(sample_count = 20, sample_size = 1)]
     fn dasr(b: Bencher) {
+        b.counter(ItemsCount::new(INSNS))
+            .bench_local(|| mix_stream(&mut dasm(), &mut Vec::new()).unwrap());
+    }
+
+    #[divan::bench(sample_count = 20, sample_size = 1)]
+    fn dasr_finish(b: Bencher) {
         b.counter(ItemsCount::new(INSNS)).bench_local(|| {
             let mut d = dasm();
             mix_put(&mut d);

@@ -1,9 +1,10 @@
 //! The MIX stream, for counting instructions under callgrind (see scripts/callgrind-mix.sh):
 //! `mix_count MODE [REPEATS]`. Modes: `dasr` (one `Dasm` and output buffer reused: warm after
-//! the first run), `dasr-cold` (a fresh `Dasm` per run, `finish()` into fresh executable
-//! memory, as a first compile),
+//! the first run), `dasr-cold` (a fresh `Dasm` and output `Vec` per run, as a first compile),
+//! `dasr-finish` (a fresh `Dasm` per run, `finish()` into fresh executable memory),
 //! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-warm` (one reused with
-//! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only).
+//! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only), `switch` and
+//! `noswitch` (100,000 blocks with two section switches each, or without: their cost).
 
 use dasr_bench::mix::{dasm, mix_put, mix_stream, MIX_BLOCKS};
 use dasr_bench::peers::{dynasm_rs, iced, target, DynasmRsWarm};
@@ -17,15 +18,19 @@ fn main() {
     let mut d = dasm();
     let mut buf = Vec::new();
     let mut warm = DynasmRsWarm::default();
+    let mut sec = dasr_bench::sections::dasm();
     let mut total = 0usize;
     for _ in 0..reps {
         total += match mode.as_str() {
             "dasr" => mix_stream(&mut d, &mut buf).unwrap_or(0),
-            "dasr-cold" => {
+            "dasr-cold" => mix_stream(&mut dasm(), &mut Vec::new()).unwrap_or(0),
+            "dasr-finish" => {
                 let mut d = dasm();
                 mix_put(&mut d);
                 d.finish().map_or(0, |c| c.as_bytes().len())
             }
+            "switch" => dasr_bench::sections::with_switches(&mut sec, MIX_BLOCKS),
+            "noswitch" => dasr_bench::sections::without_switches(&mut sec, MIX_BLOCKS),
             "dynasmrs" => dynasm_rs(),
             "dynasmrs-warm" => warm.run().len(),
             "iced" => iced(),
@@ -36,7 +41,7 @@ fn main() {
                 .sum(),
             _ => {
                 eprintln!(
-                    "usage: mix_count dasr|dasr-cold|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
+                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
                 );
                 std::process::exit(1);
             }

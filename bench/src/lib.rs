@@ -15,3 +15,13 @@ pub mod mix {
 }
 
 pub mod peers;
+
+/// Blocks with and without section switches, for their cost (`mix_count switch|noswitch`).
+pub mod sections {
+    include!(concat!(env!("OUT_DIR"), "/sections.rs"));
+
+    /// A fresh engine for the file's action list (two sections).
+    pub fn dasm() -> dasm_runtime::Dasm<'static> {
+        dasm_runtime::Dasm::new(&SEC_ACTIONS, 2)
+    }
+}

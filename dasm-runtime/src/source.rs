@@ -343,7 +343,7 @@ impl<'a> Dasm<'a> {
         if i == self.cur {
             Some(&self.sec)
         } else {
-            self.sections.get(i)
+            self.sections.get(i).map(|s| &**s)
         }
     }
 
