@@ -1,5 +1,5 @@
-//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR/<stem>.rs`; the
-//! test files also into `OUT_DIR/plain/<stem>.rs` with plain `dst.put` calls, so that tests can
+//! Preprocess every `.dasr` file of `examples/` and `tests/` into `OUT_DIR` (included as
+//! `OUT_DIR/<stem>.rs`); the test files also into `OUT_DIR/plain/` with plain `dst.put` calls, so that tests can
 //! check that both ways of putting a run give the same code.
 
 use std::path::Path;
@@ -35,8 +35,19 @@ fn main() {
         .filter(|f| f.starts_with("tests") || f.ends_with("jit_debug.dasr"))
         .collect();
     dasm_pre::Build::new()
-        .files(tests)
+        .files(&tests)
         .plain_puts(true)
         .out_dir(&plain)
+        .compile();
+    // And with `put!` sites that share one engine function (as in files with many sites).
+    let shared = Path::new(&out).join("shared");
+    if let Err(e) = std::fs::create_dir_all(&shared) {
+        println!("cargo::error=cannot create {}: {e}", shared.display());
+        return;
+    }
+    dasm_pre::Build::new()
+        .files(&tests)
+        .specialize_limit(0)
+        .out_dir(&shared)
         .compile();
 }

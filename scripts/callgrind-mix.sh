@@ -1,24 +1,67 @@
 #!/usr/bin/env bash
-# Instructions executed per emitted instruction on the MIX stream (1,000,000 instructions),
-# for dasr, dynasm-rs and iced-x86, under valgrind's callgrind (deterministic, unlike wall time).
-# Warm figures: each tool runs the stream 1 and 3 times in one process; the difference / 2 is
-# one warm run (allocations already grown), minus the operand computation (baseline).
+# Instructions executed per emitted instruction on the MIX stream (1,000,000 instructions) under
+# valgrind's callgrind (deterministic, unlike wall time), for dasr and its peers, cold and warm:
+#   cold: one run in a fresh process with a fresh engine and output (a first compile), minus
+#         the same process computing the operands only (`baseline`);
+#   warm: runs 1 and 3 in one process with the engine reused; the difference / 2 is one warm
+#         run, minus the operand computation.
+# dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link and
+# Dasm::encode; put: the rest of the run, growth of the buffers included).
+# Usage: scripts/callgrind-mix.sh [--plain-puts] [--lto] [--no-iced]
+#   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
+#   --lto         thin LTO, one codegen unit (CARGO_PROFILE_RELEASE_LTO=thin, ..._CODEGEN_UNITS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
-CARGO_PROFILE_RELEASE_DEBUG=true cargo build -q --release --example mix_count
+iced=1
+profile="release (default)"
+for a in "$@"; do
+  case "$a" in
+    --plain-puts) export DASR_BENCH_PLAIN_PUTS=1 ;;
+    --lto) export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1; profile="release, thin LTO, 1 codegen unit" ;;
+    --no-iced) iced=0 ;;
+    *) echo "usage: $0 [--plain-puts] [--lto] [--no-iced]" >&2; exit 2 ;;
+  esac
+done
+export CARGO_PROFILE_RELEASE_DEBUG=true
+cargo build -q --release -p dasr-bench --example mix_count
 bin="${CARGO_TARGET_DIR:-target}/release/examples/mix_count"
 out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 count() { valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1.$2" "$bin" "$1" "$2" 2>&1 | awk '/refs:/ {gsub(",","",$4); print $4}'; }
-warm() { local a b; a=$(count "$1" 1); b=$(count "$1" 3); echo $(( (b - a) / 2 )); }
-base=$(warm baseline)
-for tool in dasr dynasmrs iced; do
-  w=$(warm "$tool")
-  awk -v t="$tool" -v w="$w" -v b="$base" 'BEGIN { printf "%s: %.2f instructions per emitted instruction\n", t, (w - b) / 1000000 }'
+# Inclusive cost of function $2 (e.g. Dasm::link, the crate path before it) in profile $1.
+incl() {
+  local v
+  v=$(callgrind_annotate --inclusive=yes "$1" 2>/dev/null |
+    awk -v re=":([A-Za-z0-9_]+::)*$2 \\[" '$0 ~ re { gsub(",", "", $1); print $1; exit }')
+  echo "${v:-0}"
+}
+per() { awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000000 }'; }
+echo "MIX, 1,000,000 instructions; $profile${DASR_BENCH_PLAIN_PUTS:+; dasr with --plain-puts}"
+b1=$(count baseline 1); b3=$(count baseline 3)
+tools="dasr dynasmrs"
+[ "$iced" = 1 ] && tools="$tools iced"
+for tool in $tools; do
+  cold_mode=$tool; warm_mode=$tool
+  case $tool in
+    dasr) cold_mode=dasr-cold ;;
+    dynasmrs) warm_mode=dynasmrs-warm ;;
+  esac
+  c=$(count "$cold_mode" 1)
+  cold=$((c - b1))
+  if [ "$tool" = iced ]; then
+    printf "%-9s cold %7s\n" "$tool" "$(per $cold)"
+    continue
+  fi
+  w1=$(count "$warm_mode" 1); w3=$(count "$warm_mode" 3)
+  warm=$(( (w3 - w1 - (b3 - b1)) / 2 ))
+  printf "%-9s cold %7s   warm %7s   instructions per emitted instruction\n" "$tool" "$(per $cold)" "$(per $warm)"
+  if [ "$tool" = dasr ]; then
+    lc=$(incl "$out/cg.dasr-cold.1" Dasm::link); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_at)
+    l1=$(incl "$out/cg.dasr.1" Dasm::link); e1=$(incl "$out/cg.dasr.1" Dasm::encode_at)
+    l3=$(incl "$out/cg.dasr.3" Dasm::link); e3=$(incl "$out/cg.dasr.3" Dasm::encode_at)
+    lw=$(( (l3 - l1) / 2 )); ew=$(( (e3 - e1) / 2 ))
+    printf "  dasr cold: put %s  link %s  encode %s\n" "$(per $((cold - lc - ec)))" "$(per $lc)" "$(per $ec)"
+    printf "  dasr warm: put %s  link %s  encode %s\n" "$(per $((warm - lw - ew)))" "$(per $lw)" "$(per $ew)"
+  fi
 done
-# dasr's split (inclusive costs over the 3-run profile, divided by 3 runs and 1M instructions)
-callgrind_annotate --inclusive=yes "$out/cg.dasr.3" 2>/dev/null \
-  | awk '$3 ~ /engine\.rs:dasm_runtime::engine::(Dasm::put|link_section|encode_section)(<.*>)?$/ {
-      gsub(",", "", $1); n = $3; sub(/.*::/, "", n); if (seen[n]++) next;
-      printf "  dasr %s: %.1f per emitted instruction (3 runs, first one cold)\n", n, $1 / 3 / 1000000 }'
-rm -rf "$out"

@@ -167,7 +167,49 @@ fn calc_evaluates_expressions() {
     );
     assert_eq!(eval(&["x x * x *", "x=-3"]), (Some(0), "-27".into()));
     assert_eq!(eval(&["x 0 /", "x=1"]).0, Some(3));
+    // i64::MIN / -1 overflows (idiv would raise SIGFPE); x / -1 is -x otherwise.
+    assert_eq!(eval(&["-9223372036854775808 -1 /"]).0, Some(3));
+    assert_eq!(eval(&["x -1 /", "x=-9223372036854775808"]).0, Some(3));
+    assert_eq!(eval(&["x -1 /", "x=42"]), (Some(0), "-42".into()));
+    assert_eq!(eval(&["x 2 /", "x=-7"]), (Some(0), "-3".into()));
     assert_eq!(eval(&["1 +"]).0, Some(2));
     assert_eq!(eval(&["2 3"]).0, Some(2));
     assert_eq!(eval(&[]).0, Some(1));
+}
+
+#[test]
+fn lazy_jit_compiles_on_first_call_and_patches_call_sites() {
+    let out = run("lazy_jit", &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // main(25) = print(fib(25)) + g0(250), g0(k) = 1001 * k.
+    assert!(stdout.starts_with("75025\nmain(25) = 325275\n"), "{stdout}");
+    // main, fib, g0..g250; a stub for fib and g0..g251; sites main->fib, main->g0, fib->fib
+    // twice, g_i->g_{i+1} for i < 250.
+    assert!(
+        stdout.contains(
+            "1003 functions defined, 253 compiled lazily, 253 stubs, 254 call sites patched"
+        ),
+        "{stdout}"
+    );
+    let prog = std::env::temp_dir().join(format!("lazy_jit_{}.txt", std::process::id()));
+    std::fs::write(
+        &prog,
+        "# mutual recursion, a call in the middle of an expression (stack alignment)\n\
+         even(n) = if n < 1 then 1 else odd(n - 1)\n\
+         odd(n) = if n < 1 then 0 else even(n - 1)\n\
+         sq(x) = x * x\n\
+         main(x) = 1000 * even(x) + (7 + sq(x + 1) * 2) - print(x)\n",
+    )
+    .unwrap();
+    let out = run("lazy_jit", &[prog.to_str().unwrap(), "9"]);
+    std::fs::remove_file(&prog).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("9\nmain(9) = 198\n"), "{stdout}");
+    assert!(
+        stdout.contains("4 functions defined, 4 compiled lazily"),
+        "{stdout}"
+    );
+    let bad = run("lazy_jit", &["/nonexistent", "1"]);
+    assert_eq!(bad.status.code(), Some(1));
 }

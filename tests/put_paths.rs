@@ -2,11 +2,18 @@
 //! time, the engine specialized for it) and plain `dst.put` (decoded at run time) — give the
 //! same code and the same errors, for random runtime operands (see put_paths.dasr).
 
+#[path = "../dasm-runtime/tests/common/cases.rs"]
+mod cases;
+
 mod compiled {
     include!(concat!(env!("OUT_DIR"), "/put_paths.rs"));
 }
 mod plain {
     include!(concat!(env!("OUT_DIR"), "/plain/put_paths.rs"));
+}
+/// `put!` sites that share one engine function (what files with many sites get).
+mod shared {
+    include!(concat!(env!("OUT_DIR"), "/shared/put_paths.rs"));
 }
 
 /// An operand: mostly small values that encode (registers, short immediates), sometimes
@@ -28,7 +35,7 @@ fn operand(
 fn compiled_and_plain_puts_agree() {
     let mut ok = 0;
     let mut errors = 0;
-    arbtest::arbtest(|u| {
+    cases::fixed_cases(1_000, |u| {
         let mut v = [0i64; 12];
         for (i, x) in v.iter_mut().enumerate() {
             let small = match i {
@@ -47,13 +54,13 @@ fn compiled_and_plain_puts_agree() {
         let a = compiled::gen(&v);
         let b = plain::gen(&v);
         assert_eq!(a, b, "operands {v:?}");
+        assert_eq!(a, shared::gen(&v), "shared put!, operands {v:?}");
         match a {
             Ok(_) => ok += 1,
             Err(_) => errors += 1,
         }
         Ok(())
-    })
-    .budget_ms(1000);
+    });
     // Both outcomes were exercised.
     assert!(ok > 10 && errors > 10, "{ok} encoded, {errors} errors");
 }

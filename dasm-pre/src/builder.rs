@@ -3,7 +3,7 @@
 use crate::preprocess::{preprocess, FsLoader, Options};
 use std::path::{Path, PathBuf};
 
-/// Preprocess `.dasr` files from a build script into `OUT_DIR/<stem>.rs`.
+/// Preprocess `.dasr` files from a build script into `OUT_DIR` (see [`Build::output_path`]).
 ///
 /// ```no_run
 /// // build.rs
@@ -93,6 +93,14 @@ impl Build {
         self
     }
 
+    /// Files with more put sites than `n` get `put!` calls that share one engine function
+    /// instead of specializing the engine per site (see [`crate::Options::specialize_limit`];
+    /// default [`crate::DEFAULT_SPECIALIZE_LIMIT`]).
+    pub fn specialize_limit(&mut self, n: usize) -> &mut Self {
+        self.opts.specialize_limit = Some(n);
+        self
+    }
+
     /// Where to write the outputs (default: `$OUT_DIR`).
     pub fn out_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         self.out_dir = Some(dir.as_ref().to_path_buf());
@@ -105,21 +113,100 @@ impl Build {
         self
     }
 
-    /// Preprocess every file; returns the written paths, or every diagnostic of every file.
+    /// Preprocess every file; returns the written paths (see [`Build::output_path`]), or every
+    /// diagnostic of every file. Warnings of a successful build are printed to stderr.
     pub fn try_compile(&self) -> Result<Vec<PathBuf>, BuildError> {
+        let (written, report) = self.run();
+        if report.errors > 0 {
+            return Err(BuildError {
+                rendered: report.rendered,
+                errors: report.errors,
+                first: report.first,
+            });
+        }
+        if !report.rendered.is_empty() {
+            eprint!("{}", report.rendered);
+        }
+        Ok(written)
+    }
+
+    /// As [`Build::try_compile`], for build scripts: every diagnostic, error or warning, is
+    /// printed in full (the source line, the caret, the help) through cargo, one
+    /// `cargo::error=` or `cargo::warning=` per rendered line, so that a plain `cargo build`
+    /// shows them; an error fails the build.
+    pub fn compile(&self) {
+        let (_, report) = self.run();
+        for (level, text) in &report.messages {
+            let key = match level {
+                crate::Level::Error => "error",
+                crate::Level::Warning => "warning",
+            };
+            for line in text.lines() {
+                println!("cargo::{key}={line}");
+            }
+        }
+        if report.errors > 0 {
+            let files = report.failed.join(", ");
+            println!(
+                "cargo::error=dasm-pre: {} error(s) in {files}; no output written for {}",
+                report.errors,
+                if report.failed.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+        }
+    }
+
+    /// Where the output of `input` goes in `out_dir`: the input's path (relative to
+    /// `CARGO_MANIFEST_DIR` when it is inside it) with `.rs` appended, so that rustc's messages
+    /// name the `.dasr` file and two inputs with the same name in different folders do not
+    /// collide: `src/jit.dasr` gives `OUT_DIR/src/jit.dasr.rs`. A `..` becomes `__`; a root or
+    /// drive is dropped. Besides it, when no other input of the same build has the same file
+    /// stem, `OUT_DIR/<stem>.rs` (here `OUT_DIR/jit.rs`) is written: a one-line file that
+    /// includes the full one.
+    pub fn output_path(out_dir: &Path, input: &Path) -> PathBuf {
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        let rel = manifest
+            .as_deref()
+            .and_then(|m| input.strip_prefix(m).ok())
+            .unwrap_or(input);
+        let mut out = out_dir.to_path_buf();
+        for c in rel.components() {
+            match c {
+                std::path::Component::Normal(s) => out.push(s),
+                std::path::Component::ParentDir => out.push("__"),
+                _ => {}
+            }
+        }
+        let mut name = out
+            .file_name()
+            .map(|s| s.to_os_string())
+            .unwrap_or_default();
+        name.push(".rs");
+        out.set_file_name(name);
+        out
+    }
+
+    /// Preprocess every file: the paths written and the diagnostics.
+    fn run(&self) -> (Vec<PathBuf>, Report) {
+        let mut report = Report::default();
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
-            None => PathBuf::from(std::env::var_os("OUT_DIR").ok_or_else(|| BuildError {
-                rendered:
-                    "error: OUT_DIR is not set (run from a build script or call out_dir)\n".into(),
-                errors: 1,
-                first: "OUT_DIR is not set".into(),
-            })?),
+            None => match std::env::var_os("OUT_DIR") {
+                Some(d) => PathBuf::from(d),
+                None => {
+                    report.error(
+                        "OUT_DIR".into(),
+                        "OUT_DIR is not set (run from a build script or call out_dir)".into(),
+                    );
+                    return (Vec::new(), report);
+                }
+            },
         };
+        let stem = |f: &PathBuf| f.file_stem().map(|s| s.to_os_string());
         let mut written = Vec::new();
-        let mut rendered = String::new();
-        let mut errors = 0;
-        let mut first = String::new();
         for f in &self.files {
             if self.cargo {
                 println!("cargo:rerun-if-changed={}", f.display());
@@ -127,12 +214,10 @@ impl Build {
             let src = match std::fs::read(f) {
                 Ok(s) => s,
                 Err(e) => {
-                    errors += 1;
-                    let m = format!("{}: cannot read: {e}", f.display());
-                    rendered.push_str(&format!("error: {m}\n"));
-                    if first.is_empty() {
-                        first = m;
-                    }
+                    report.error(
+                        f.display().to_string(),
+                        format!("{}: cannot read: {e}", f.display()),
+                    );
                     continue;
                 }
             };
@@ -145,65 +230,107 @@ impl Build {
                 }
             }
             for d in &out.diagnostics {
-                rendered.push_str(&d.render());
-                rendered.push('\n');
+                report.diagnostic(d, &opts.file_name);
             }
-            if out.has_errors() {
-                let n = out
-                    .diagnostics
+            let path = Self::output_path(&out_dir, f);
+            let alias = stem(f).and_then(|s| {
+                let mut a = s.clone();
+                a.push(".rs");
+                let a = out_dir.join(a);
+                if self
+                    .files
                     .iter()
-                    .filter(|d| d.level == crate::Level::Error)
-                    .count();
-                errors += n;
-                if first.is_empty() {
-                    if let Some(d) = out
-                        .diagnostics
-                        .iter()
-                        .find(|d| d.level == crate::Level::Error)
-                    {
-                        first = d.short();
-                    }
+                    .filter(|g| stem(g) == Some(s.clone()))
+                    .count()
+                    == 1
+                {
+                    return Some(a);
+                }
+                // Ambiguous: an alias left by an earlier build would include the wrong file.
+                if std::fs::read(&a).is_ok_and(|t| t.starts_with(ALIAS_HEADER.as_bytes())) {
+                    let _ = std::fs::remove_file(&a);
+                }
+                None
+            });
+            if out.has_errors() {
+                // No stale output from an earlier run.
+                for p in std::iter::once(&path).chain(&alias) {
+                    let _ = std::fs::remove_file(p);
                 }
                 continue;
             }
-            let stem = f
-                .file_stem()
-                .map_or_else(|| "out".into(), |s| s.to_string_lossy().into_owned());
-            let path = out_dir.join(format!("{stem}.rs"));
-            if let Err(e) = std::fs::write(&path, out.rust.as_bytes()) {
-                errors += 1;
-                let m = format!("{}: cannot write: {e}", path.display());
-                rendered.push_str(&format!("error: {m}\n"));
-                if first.is_empty() {
-                    first = m;
-                }
+            let rel = path.strip_prefix(&out_dir).unwrap_or(&path);
+            let alias_text = format!(
+                "{ALIAS_HEADER}{}\ninclude!({:?});\n",
+                f.display(),
+                rel.display().to_string()
+            );
+            let res = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, out.rust.as_bytes()))
+                .map_err(|e| (path.clone(), e))
+                .and_then(|()| match &alias {
+                    Some(a) if a != &path => {
+                        std::fs::write(a, alias_text.as_bytes()).map_err(|e| (a.clone(), e))
+                    }
+                    _ => Ok(()),
+                });
+            if let Err((p, e)) = res {
+                report.error(
+                    f.display().to_string(),
+                    format!("{}: cannot write: {e}", p.display()),
+                );
                 continue;
             }
             written.push(path);
         }
-        if errors > 0 {
-            return Err(BuildError {
-                rendered,
-                errors,
-                first,
-            });
+        (written, report)
+    }
+}
+
+/// The first line of a short-name output file (which includes the full one).
+const ALIAS_HEADER: &str = "// Generated by dasm-pre from ";
+
+/// The diagnostics of a build.
+#[derive(Default)]
+struct Report {
+    /// Each diagnostic, rendered, with its level.
+    messages: Vec<(crate::Level, String)>,
+    /// All of them in one text.
+    rendered: String,
+    errors: usize,
+    first: String,
+    /// The inputs with errors.
+    failed: Vec<String>,
+}
+
+impl Report {
+    fn error(&mut self, file: String, message: String) {
+        let text = format!("error: {message}\n");
+        self.rendered.push_str(&text);
+        self.messages.push((crate::Level::Error, text));
+        self.errors += 1;
+        if self.first.is_empty() {
+            self.first = message;
         }
-        if !rendered.is_empty() {
-            eprint!("{rendered}");
+        if !self.failed.contains(&file) {
+            self.failed.push(file);
         }
-        Ok(written)
     }
 
-    /// As [`Build::try_compile`], for build scripts: on errors, print every diagnostic to
-    /// stderr and a one-line `cargo::error=`, which fails the build.
-    pub fn compile(&self) {
-        if let Err(e) = self.try_compile() {
-            eprint!("{}", e.rendered);
-            println!(
-                "cargo::error=dasm-pre: {} error(s); first: {}",
-                e.errors,
-                e.first.replace('\n', " ")
-            );
+    fn diagnostic(&mut self, d: &crate::Diagnostic, file: &str) {
+        let text = d.render() + "\n";
+        self.rendered.push_str(&text);
+        self.messages.push((d.level, text));
+        if d.level == crate::Level::Error {
+            self.errors += 1;
+            if self.first.is_empty() {
+                self.first = d.short();
+            }
+            if !self.failed.iter().any(|f| f == file) {
+                self.failed.push(file.to_string());
+            }
         }
     }
 }

@@ -44,8 +44,13 @@ impl Diagnostic {
             Level::Error => SnipLevel::Error,
             Level::Warning => SnipLevel::Warning,
         };
+        // Tabs shown as 4 spaces, as rustc does, with the caret moved along (the renderer
+        // would widen the tab but not move the caret).
         let (s, e) = clamp(&self.source_line, self.range);
-        let snippet = Snippet::source(&self.source_line)
+        let widen = |i: usize| i + 3 * self.source_line[..i].matches('\t').count();
+        let (s, e) = (widen(s), widen(e));
+        let shown = self.source_line.replace('\t', "    ");
+        let snippet = Snippet::source(&shown)
             .line_start(self.line)
             .origin(&self.file)
             .fold(false)
@@ -57,7 +62,22 @@ impl Diagnostic {
         if let Some(n) = &self.note {
             msg = msg.footer(SnipLevel::Note.title(n));
         }
-        Renderer::plain().render(msg).to_string()
+        let text = Renderer::plain().render(msg).to_string();
+        // The location line with the column in characters (a tab is one), as rustc gives it.
+        let mut out = String::with_capacity(text.len());
+        for (i, l) in text.split_inclusive('\n').enumerate() {
+            match l.find("--> ") {
+                Some(k) if i == 1 && l[..k].trim().is_empty() => {
+                    out.push_str(&l[..k]);
+                    out.push_str(&format!("--> {}:{}:{}", self.file, self.line, self.col));
+                    if l.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                _ => out.push_str(l),
+            }
+        }
+        out
     }
 
     /// The one-line form: `file:line:col: error: message`.

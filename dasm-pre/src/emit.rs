@@ -51,77 +51,161 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
             }
         }
         ArgKind::SizeOf { ty } => format!("::core::mem::size_of::<{ty}>() as i64"),
+        ArgKind::Sx32(inner) => {
+            let inner = RtArg {
+                expr: a.expr.clone(),
+                kind: (**inner).clone(),
+            };
+            format!("::dasm_runtime::sx32({})", arg_expr(&inner, bound))
+        }
+        ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
     }
 }
 
-/// The call that puts one run: `::dasm_runtime::put!(dst, START, [BYTES], [ARGS]);` with the
-/// run's bytes (after the action-list byte before it, which DynASM's branch shrinking looks
-/// at) so that the runtime decodes the run at compile time; with `run: None`, the plain
-/// `dst.put(START, &[ARGS]);`. A 64-bit operand split into two halves is evaluated once.
-pub(crate) fn put_call(start: usize, args: &[RtArg], run: Option<(u8, &[u8])>) -> String {
+/// Stands, in a generated put call, for the name of the file's [`list_const`] (known only at
+/// the end of the file). No Rust source holds a NUL.
+pub(crate) const LIST_MARK: &str = "\u{0}L";
+/// Stands, in a generated put call, for `shared ` or nothing (decided at the end of the file,
+/// by its number of put sites).
+pub(crate) const MODE_MARK: &str = "\u{0}M";
+
+/// The code that puts one run: `let`s that evaluate the runtime arguments (each with the index
+/// of the first argument it binds, so that it can be written on the line the operand comes
+/// from), and the call, `::dasm_runtime::put!(dst, in LIST, START, [__dasr_a0, ...]);` (with
+/// the marks above), or with `plain` the DynASM-shaped `dst.put(START, &[__dasr_a0, ...]);`.
+/// A 64-bit operand split into two halves is evaluated once.
+pub(crate) fn put_site(
+    start: usize,
+    args: &[RtArg],
+    plain: bool,
+) -> (Vec<(usize, String)>, String) {
     let mut lets = Vec::new();
-    let mut parts = Vec::new();
+    let mut names = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        let name = format!("__dasr_a{i}");
         if a.kind == ArgKind::Lo32
             && args
                 .get(i + 1)
                 .is_some_and(|b| b.kind == ArgKind::Hi32 && b.expr == a.expr)
         {
-            let v = format!("__dasr_v{}", lets.len());
-            lets.push(format!("let {v} = {};", unparen(&a.expr)));
-            parts.push(arg_expr(a, Some(&v)));
-            parts.push(arg_expr(&args[i + 1], Some(&v)));
+            let hi = format!("__dasr_a{}", i + 1);
+            lets.push((
+                i,
+                format!(
+                    "let ({name}, {hi}) = {{ let __dasr_v = {}; ({}, {}) }};",
+                    unparen(&a.expr),
+                    arg_expr(a, Some("__dasr_v")),
+                    arg_expr(&args[i + 1], Some("__dasr_v"))
+                ),
+            ));
+            names.push(name);
+            names.push(hi);
             i += 2;
             continue;
         }
-        parts.push(arg_expr(a, None));
+        lets.push((i, format!("let {name} = {};", arg_expr(a, None))));
+        names.push(name);
         i += 1;
     }
-    let call = match run {
-        Some((before, bytes)) => {
-            let mut b = before.to_string();
-            for x in bytes {
-                b.push_str(&format!(", {x}"));
-            }
-            format!(
-                "::dasm_runtime::put!(dst, {start}, [{b}], [{}]);",
-                parts.join(", ")
-            )
-        }
-        None => format!("dst.put({start}, &[{}]);", parts.join(", ")),
-    };
-    if lets.is_empty() {
-        call
+    let call = if plain {
+        format!("dst.put({start}, &[{}]);", names.join(", "))
     } else {
-        format!("{{ {} {call} }}", lets.join(" "))
+        format!(
+            "::dasm_runtime::put!(dst, in {LIST_MARK}, {start}, {MODE_MARK}[{}]);",
+            names.join(", ")
+        )
+    };
+    (lets, call)
+}
+
+/// The name of the constant [`dasm_runtime::ActionList`] of a file whose `.actionlist` is
+/// `name` (if any).
+pub(crate) fn list_const_name(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("__DASR_LIST_{n}"),
+        None => "__DASR_LIST".into(),
     }
 }
 
-/// `static NAME: [u8; N] = [...];` plus the compile-time check of the action-list format.
-pub(crate) fn action_list(name: &str, list: &[u8]) -> String {
-    let ident = format_ident!("{}", name);
+/// The constant [`dasm_runtime::ActionList`] that put sites decode their runs from, written at
+/// the end of the file (one line).
+pub(crate) fn list_const(const_name: &str, list: &[u8]) -> String {
+    let ident = format_ident!("{}", const_name);
     let n = list.len();
     let bytes = list.iter().map(|b| Literal::u8_unsuffixed(*b));
+    quote! {
+        #[doc(hidden)]
+        #[allow(dead_code, non_upper_case_globals)]
+        const #ident: ::dasm_runtime::ActionList<#n> = ::dasm_runtime::ActionList::new([#(#bytes),*]);
+    }
+    .to_string()
+}
+
+/// A visibility written before a name (`pub`, `pub(crate)`, ...) and the name, or `None` when
+/// `text` is not that.
+pub(crate) fn vis_name(text: &str) -> Option<(String, String)> {
+    let t = text.trim();
+    let (vis, name) = match t.strip_prefix("pub") {
+        Some(r) if r.starts_with('(') => {
+            let close = r.find(')')?;
+            let inner = r[1..close].trim();
+            let ok = matches!(inner, "crate" | "super" | "self")
+                || inner
+                    .strip_prefix("in ")
+                    .is_some_and(|p| p.trim().split("::").all(|c| is_ident(c.trim())));
+            if !ok {
+                return None;
+            }
+            (format!("pub({inner})"), r[close + 1..].trim())
+        }
+        Some(r) if r.starts_with(char::is_whitespace) => ("pub".to_string(), r.trim()),
+        _ => (String::new(), t),
+    };
+    (is_ident(name) && name != "pub").then(|| (vis, name.to_string()))
+}
+
+fn is_ident(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parse a visibility for `quote`.
+fn vis_tokens(vis: &str) -> TokenStream {
+    vis.parse().unwrap_or_default()
+}
+
+/// `VIS static NAME: [u8; N] = LIST.bytes;` (the bytes are in the file's [`list_const`]) plus
+/// the compile-time check of the action-list format.
+pub(crate) fn action_list(vis: &str, name: &str, const_name: &str, n: usize) -> String {
+    let ident = format_ident!("{}", name);
+    let list = format_ident!("{}", const_name);
+    let vis = vis_tokens(vis);
     let ts: TokenStream = quote! {
-        static #ident: [u8; #n] = [#(#bytes),*];
+        #[doc = "The DynASM action list of this file (generated by dasm-pre)."]
+        #vis static #ident: [u8; #n] = #list.bytes;
         const _: () = assert!(::dasm_runtime::actions::ACTION_FORMAT == 10500, "dasr: action list made for another runtime format");
     };
     ts.to_string()
 }
 
-/// `const PREFIXname: usize = i; ... const PREFIX_MAX: usize = n;`
-pub(crate) fn globals_enum(prefix: &str, names: &[String]) -> String {
+/// `VIS const PREFIXname: usize = i; ... VIS const PREFIX_MAX: usize = n;`
+pub(crate) fn globals_enum(vis: &str, prefix: &str, names: &[String]) -> String {
+    let vis = vis_tokens(vis);
     let mut items = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let base = n.split('@').next().unwrap_or(n);
         let id = format_ident!("{}{}", prefix, base);
-        items.push(quote! { #[allow(non_upper_case_globals, dead_code)] const #id: usize = #i; });
+        items.push(
+            quote! { #[doc = "Global label number (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #id: usize = #i; },
+        );
     }
     let max = format_ident!("{}_MAX", prefix);
     let n = names.len();
-    items.push(quote! { #[allow(non_upper_case_globals, dead_code)] const #max: usize = #n; });
+    items.push(quote! { #[doc = "Number of global labels (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #max: usize = #n; });
     items
         .into_iter()
         .map(|t| t.to_string())
@@ -129,22 +213,25 @@ pub(crate) fn globals_enum(prefix: &str, names: &[String]) -> String {
         .join(" ")
 }
 
-/// `static NAME: [&str; n] = ["a", ...];`
-pub(crate) fn names_table(name: &str, names: &[String]) -> String {
+/// `VIS static NAME: [&str; n] = ["a", ...];`
+pub(crate) fn names_table(vis: &str, name: &str, names: &[String]) -> String {
     let id = format_ident!("{}", name);
+    let vis = vis_tokens(vis);
     let n = names.len();
-    quote! { #[allow(dead_code)] static #id: [&str; #n] = [#(#names),*]; }.to_string()
+    quote! { #[doc = "Names in numbering order (`.globalnames` / `.externnames`)."] #[allow(dead_code)] #vis static #id: [&str; #n] = [#(#names),*]; }.to_string()
 }
 
 /// Section numbers: `const DASM_SECTION_NAME: usize = i; ... const DASM_MAXSECTION: usize = n;`
-pub(crate) fn sections(names: &[String]) -> String {
+/// (without sections: `const DASM_MAXSECTION: usize = 1;`).
+pub(crate) fn sections(vis: &str, names: &[String]) -> String {
+    let vis = vis_tokens(vis);
     let mut items = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let id = format_ident!("DASM_SECTION_{}", n.to_uppercase());
-        items.push(quote! { #[allow(dead_code)] const #id: usize = #i; });
+        items.push(quote! { #[doc = "Section number (`.section`)."] #[allow(dead_code)] #vis const #id: usize = #i; });
     }
-    let n = names.len();
-    items.push(quote! { #[allow(dead_code)] const DASM_MAXSECTION: usize = #n; });
+    let n = names.len().max(1);
+    items.push(quote! { #[doc = "Number of sections."] #[allow(dead_code)] #vis const DASM_MAXSECTION: usize = #n; });
     items
         .into_iter()
         .map(|t| t.to_string())
@@ -157,16 +244,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn put_calls() {
+    fn put_sites() {
+        let (lets, call) = put_site(0, &[RtArg::int("num")], true);
         assert_eq!(
-            put_call(0, &[RtArg::int("num")], None),
-            "dst.put(0, &[::dasm_runtime::arg(num)]);"
+            lets,
+            [(0, "let __dasr_a0 = ::dasm_runtime::arg(num);".to_string())]
         );
-        assert_eq!(
-            put_call(3, &[RtArg::int("(i+4)")], None),
-            "dst.put(3, &[::dasm_runtime::arg(i+4)]);"
-        );
+        assert_eq!(call, "dst.put(0, &[__dasr_a0]);");
+        let (lets, _) = put_site(3, &[RtArg::int("(i+4)")], true);
+        assert_eq!(lets[0].1, "let __dasr_a0 = ::dasm_runtime::arg(i+4);");
         let halves = [
+            RtArg::int("x"),
             RtArg {
                 expr: "f()".into(),
                 kind: ArgKind::Lo32,
@@ -176,10 +264,31 @@ mod tests {
                 kind: ArgKind::Hi32,
             },
         ];
+        let (lets, call) = put_site(7, &halves, false);
         assert_eq!(
-            put_call(7, &halves, None),
-            "{ let __dasr_v0 = f(); dst.put(7, &[::dasm_runtime::lo32(__dasr_v0), ::dasm_runtime::hi32(__dasr_v0)]); }"
+            lets[1],
+            (1, "let (__dasr_a1, __dasr_a2) = { let __dasr_v = f(); (::dasm_runtime::lo32(__dasr_v), ::dasm_runtime::hi32(__dasr_v)) };".to_string())
+        );
+        assert_eq!(
+            call,
+            format!("::dasm_runtime::put!(dst, in {LIST_MARK}, 7, {MODE_MARK}[__dasr_a0, __dasr_a1, __dasr_a2]);")
         );
         assert_eq!(unparen("(a)+(b)"), "(a)+(b)");
+    }
+
+    #[test]
+    fn visibilities() {
+        let v = |s: &str| vis_name(s);
+        assert_eq!(v("A"), Some((String::new(), "A".into())));
+        assert_eq!(v("pub A"), Some(("pub".into(), "A".into())));
+        assert_eq!(v("pub(crate) A"), Some(("pub(crate)".into(), "A".into())));
+        assert_eq!(
+            v("pub(in crate::jit) A"),
+            Some(("pub(in crate::jit)".into(), "A".into()))
+        );
+        assert_eq!(v("pub(foo) A"), None);
+        assert_eq!(v("pubA B"), None);
+        assert_eq!(v("pub"), None);
+        assert_eq!(v("A B"), None);
     }
 }

@@ -40,6 +40,11 @@ pub enum ArgKind {
         /// The field path after `->` / `.` (may be empty for `NAME[i]`).
         field: String,
     },
+    /// The imm32 of a 64-bit operation, which the CPU sign-extends: the inner conversion,
+    /// then `::dasm_runtime::sx32` (a value outside -2^31..2^31-1 becomes a range error).
+    Sx32(Box<ArgKind>),
+    /// A runtime x87 register number: `::dasm_runtime::x87_reg` (8..15 become a range error).
+    X87Reg,
     /// `#NAME` of a `.type`: `::core::mem::size_of::<TYPE>()`.
     SizeOf {
         /// The Rust type named in `.type`.

@@ -3,10 +3,12 @@
 //! A `.dasr` file is Rust with DynASM-style x86-64 assembler lines (`| mov eax, num`). The
 //! preprocessor turns each run of `|` lines into bytes of an action list (the table the
 //! `dasm-runtime` engine reads) and one call that puts the run with its runtime arguments:
-//! `::dasm_runtime::put!(dst, START, [bytes of the run], [args])`, which lets the compiler
-//! specialize the engine for the run (or, with [`Options::plain_puts`], DynASM's shape
-//! `dst.put(START, &[args])`). Rust lines pass through, and line N of the input stays line N
-//! of the output. Use it from build.rs with [`Build`], from
+//! `::dasm_runtime::put!(dst, in LIST, START, [args])`, which decodes the run from the file's
+//! action list `LIST` at compile time and lets the compiler specialize the engine for it (or,
+//! with [`Options::plain_puts`], DynASM's shape `dst.put(START, &[args])`); each runtime
+//! argument is evaluated by a `let` on its own line. Rust lines pass through, and line N of the
+//! input stays line N of the output (the action list goes after the last line). Use it from
+//! build.rs with [`Build`], from
 //! the command line with the `dasm-pre` binary, or call the pure function [`preprocess()`]:
 //!
 //! ```
@@ -15,14 +17,15 @@
 //! let out = preprocess(src.as_bytes(), &Options::default(), &FsLoader);
 //! assert!(out.diagnostics.is_empty());
 //! assert_eq!(out.action_list, [184, 237, 195, 255]);
-//! assert_eq!(out.rust.lines().count(), src.lines().count());
-//! assert!(out.rust.contains(
-//!     "::dasm_runtime::put!(dst, 0, [0, 184, 237, 195, 255], [::dasm_runtime::arg(num)]); //| ret"
-//! ));
+//! let lines: Vec<&str> = out.rust.lines().collect();
+//! assert_eq!(lines.len(), src.lines().count() + 1); // the action list after the last line
+//! assert_eq!(lines[3], "  let __dasr_a0 = ::dasm_runtime::arg(num); //| mov eax, num");
+//! assert_eq!(lines[4], "  ::dasm_runtime::put!(dst, in __DASR_LIST_ACTIONS, 0, [__dasr_a0]); //| ret");
 //! ```
 #![deny(missing_docs)]
 
 mod actionlist;
+pub mod arm64;
 mod builder;
 mod cond;
 mod diag;
@@ -37,5 +40,5 @@ pub mod x64;
 pub use actionlist::PutSite;
 pub use builder::{Build, BuildError};
 pub use diag::{Diagnostic, Level};
-pub use preprocess::{preprocess, FsLoader, Loader, Options, Output};
+pub use preprocess::{preprocess, FsLoader, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT};
 pub use source::SourceEntry;

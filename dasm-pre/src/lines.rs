@@ -95,7 +95,9 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
 pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
     let s = stmt.trim_start();
     let lead = stmt.len() - s.len();
-    match s.find(char::is_whitespace) {
+    // As dynasm.lua, a comma also ends the opcode (`savex_, 0, 1` calls macro `savex_`).
+    match s.find(|c: char| c.is_whitespace() || c == ',') {
+        Some(i) if s.as_bytes()[i] == b',' => (&s[..i], &s[i + 1..], lead + i + 1),
         Some(i) => (&s[..i], &s[i..], lead + i),
         None => (s, "", stmt.len()),
     }

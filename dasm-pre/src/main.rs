@@ -17,6 +17,10 @@ usage: dasm-pre [OPTIONS] INFILE        (INFILE `-` reads standard input)
   -F, --flushline      one put per source line
       --plain-puts     write `dst.put(START, &[ARGS])` calls (runs decoded at run time)
                        instead of `dasm_runtime::put!` calls (runs decoded at compile time)
+      --specialize-limit N
+                       files with more than N put sites (default 64) get `put!` calls
+                       that share one engine function instead of specializing it per
+                       site (release builds stay fast and linear in the sites)
       --listing        print the listing instead of the Rust: one line per put site,
                        LINE<TAB>START<TAB>BYTES<TAB>ARGS (a stable format; see the docs)
   -h, --help           this help
@@ -58,13 +62,19 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             Short('D') => {
                 let v = p.value()?.string()?;
                 let (n, val) = v.split_once('=').unwrap_or((&v, "1"));
+                check_name(n, "-D")?;
                 opts.defines.push((n.to_string(), val.to_string()));
             }
-            Short('U') => opts.undefines.push(p.value()?.string()?),
+            Short('U') => {
+                let n = p.value()?.string()?;
+                check_name(&n, "-U")?;
+                opts.undefines.push(n);
+            }
             Short('I') | Long("include") => opts.include_dirs.push(p.value()?.into()),
             Short('F') | Long("flushline") => opts.flush_lines = true,
             Long("listing") => want_listing = true,
             Long("plain-puts") => opts.plain_puts = true,
+            Long("specialize-limit") => opts.specialize_limit = Some(p.value()?.parse()?),
             Value(v) if input.is_none() => input = Some(v.string()?),
             _ => return Err(arg.unexpected()),
         }
@@ -101,6 +111,10 @@ fn run() -> Result<ExitCode, lexopt::Error> {
         .filter(|d| d.level == Level::Error)
         .count();
     if errors > 0 {
+        // As dynasm.lua: no output file after an error, not even one from an earlier run.
+        if let Some(path) = &out {
+            remove_stale(path);
+        }
         eprintln!(
             "{}: {errors} error(s) in input file -- no output file generated.",
             opts.file_name
@@ -113,12 +127,46 @@ fn run() -> Result<ExitCode, lexopt::Error> {
         result.rust + "\n"
     };
     let written = match &out {
-        Some(path) => std::fs::write(path, text.as_bytes()),
-        None => std::io::stdout().lock().write_all(text.as_bytes()),
+        Some(path) => std::fs::write(path, text.as_bytes()).map_err(|e| {
+            // A partly written file is worse than none.
+            remove_stale(path);
+            format!("cannot write {}: {e}", path.display())
+        }),
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write standard output: {e}")),
     };
     if let Err(e) = written {
-        eprintln!("dasm-pre: cannot write output: {e}");
+        eprintln!("dasm-pre: {e}");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reject a define name that is not an identifier (`-D =3`, `-D "A B"`): such a name could
+/// never be used, so it is a mistake on the command line.
+fn check_name(name: &str, opt: &str) -> Result<(), lexopt::Error> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{opt}: `{name}' is not a name (letters, digits and `_', not starting with a digit)"
+        )
+        .into())
+    }
+}
+
+/// Remove the output file of an earlier run (a missing file is fine).
+fn remove_stale(path: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("dasm-pre: cannot remove stale {}: {e}", path.display());
+        }
+    }
 }

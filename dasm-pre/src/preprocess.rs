@@ -8,7 +8,7 @@ use crate::diag::{Diagnostic, Level};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
 use crate::source::SourceEntry;
-use crate::{cond, emit, x64};
+use crate::{arm64, cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -29,7 +29,15 @@ pub struct Options {
     /// when first put, instead of `dasm_runtime::put!` calls that carry the run's bytes and
     /// let the compiler specialize the engine for each run (faster, more generated code).
     pub plain_puts: bool,
+    /// Files with more put sites than this (default [`DEFAULT_SPECIALIZE_LIMIT`]) get `put!`
+    /// calls that share one engine function (`put!(dst, in LIST, START, shared [ARGS])`)
+    /// instead of specializing the engine at each site, so that release builds stay fast and
+    /// linear in the number of sites (see docs/benchmarks.md).
+    pub specialize_limit: Option<usize>,
 }
+
+/// See [`Options::specialize_limit`].
+pub const DEFAULT_SPECIALIZE_LIMIT: usize = 64;
 
 /// Reads included files (a trait so that tests can serve files from memory).
 pub trait Loader {
@@ -72,7 +80,11 @@ pub struct Output {
     pub globals: Vec<String>,
     /// Extern names, in index order.
     pub externs: Vec<String>,
-    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`).
+    /// With `.arch arm64`: the action list as 32-bit words (`action_list` is then empty, and
+    /// each put site's `bytes` holds its words, little-endian).
+    pub action_words: Vec<u32>,
+    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`;
+    /// x64 only).
     pub source: Vec<SourceEntry>,
 }
 
@@ -89,20 +101,31 @@ pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output 
     match std::str::from_utf8(source) {
         Ok(text) => p.run(text),
         Err(e) => {
-            let line = source[..e.valid_up_to()]
+            // Point at the first bad byte, on its line.
+            let bad = e.valid_up_to();
+            let line = source[..bad].iter().filter(|&&b| b == b'\n').count() + 1;
+            let start = source[..bad]
                 .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let end = source[bad..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(source.len(), |i| bad + i);
+            let before = String::from_utf8_lossy(&source[start..bad]);
+            let text = String::from_utf8_lossy(&source[start..end]);
             p.diags.push(Diagnostic {
                 level: Level::Error,
                 message: "the file is not valid UTF-8".into(),
                 file: opts.file_name.clone(),
                 line,
-                col: 1,
-                range: (0, 0),
-                source_line: String::new(),
-                help: None,
+                col: before.chars().count() + 1,
+                range: (before.len(), before.len() + '\u{fffd}'.len_utf8()),
+                source_line: text.trim_end_matches('\r').to_string(),
+                help: Some(format!(
+                    "byte 0x{:02x} does not start a UTF-8 character (shown as \u{fffd}); .dasr files are UTF-8, as Rust sources",
+                    source[bad]
+                )),
                 note: None,
             });
         }
@@ -157,11 +180,13 @@ struct Defining {
     ctx: Ctx,
 }
 
+/// Items written at the end, when the whole file is known: (visibility, name).
 enum Deferred {
-    ActionList(String),
-    Globals(String),
-    GlobalNames(String),
-    ExternNames(String),
+    ActionList(String, String),
+    Globals(String, String),
+    GlobalNames(String, String),
+    ExternNames(String, String),
+    Sections(Vec<String>),
 }
 
 struct Fatal;
@@ -172,6 +197,8 @@ struct Pre<'a> {
     slots: Vec<Slot>,
     al: ActionList,
     run_slot: usize,
+    /// The output line of each argument of the current run.
+    arg_slots: Vec<usize>,
     defines: HashMap<String, String>,
     conds: Vec<Cond>,
     macros: HashMap<(String, usize), Macro>,
@@ -180,6 +207,8 @@ struct Pre<'a> {
     /// Put sites collected by each capture (written where the capture is dumped).
     capture_sites: HashMap<String, Vec<PutSite>>,
     capturing: Option<String>,
+    /// Where each capture was started (its first `.capture`) and the directive's text.
+    capture_at: HashMap<String, (Ctx, String)>,
     dumped: HashSet<String>,
     sections: Vec<String>,
     syms: SymTab,
@@ -189,6 +218,8 @@ struct Pre<'a> {
     includes: Vec<PathBuf>,
     include_depth: usize,
     arch: bool,
+    /// The arm64 backend, after `.arch arm64`.
+    a64: Option<Box<arm64::Asm>>,
     /// Statements of the current run: (offset in the run, file, line, text).
     marks: Vec<(usize, String, usize, String)>,
     /// Statements of the finished runs.
@@ -265,6 +296,7 @@ impl<'a> Pre<'a> {
             slots: Vec::new(),
             al: ActionList::new(),
             run_slot: 0,
+            arg_slots: Vec::new(),
             defines,
             conds: Vec::new(),
             macros: HashMap::new(),
@@ -272,6 +304,7 @@ impl<'a> Pre<'a> {
             captures: HashMap::new(),
             capture_sites: HashMap::new(),
             capturing: None,
+            capture_at: HashMap::new(),
             dumped: HashSet::new(),
             sections: Vec::new(),
             syms: SymTab::default(),
@@ -281,6 +314,7 @@ impl<'a> Pre<'a> {
             includes: Vec::new(),
             include_depth: 0,
             arch: false,
+            a64: None,
             marks: Vec::new(),
             source: Vec::new(),
         }
@@ -389,6 +423,11 @@ impl<'a> Pre<'a> {
     /// End the current run and write its put call.
     fn flush(&mut self) {
         let marks = std::mem::take(&mut self.marks);
+        if let Some(a) = &mut self.a64 {
+            let run = a.flush();
+            self.put_a64(run, self.run_slot);
+            return;
+        }
         if let Some((start, bytes, args)) = self.al.flush() {
             self.source.extend(
                 marks
@@ -401,14 +440,26 @@ impl<'a> Pre<'a> {
                         text,
                     }),
             );
-            let before = match start.checked_sub(1) {
-                Some(i) => self.al.list.get(i).copied().unwrap_or(0),
-                None => 0,
-            };
-            let run = (!self.opts.plain_puts).then_some((before, &bytes[..]));
-            let call = emit::put_call(start, &args, run);
+            let (lets, call) = emit::put_site(start, &args, self.opts.plain_puts);
+            let arg_slots = std::mem::take(&mut self.arg_slots);
             let slot = self.run_slot;
-            self.output(slot, call);
+            if self.capturing.is_some() || lets.is_empty() {
+                let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
+                let code = if all.is_empty() {
+                    call
+                } else {
+                    format!("{{ {} {call} }}", all.join(" "))
+                };
+                self.output(slot, code);
+            } else {
+                // Each argument on the line of its operand, so that rustc's messages about it
+                // point there; the call on the run's last line.
+                for (i, l) in lets {
+                    let at = arg_slots.get(i).copied().unwrap_or(slot);
+                    self.slots[at.min(slot)].code.push(l);
+                }
+                self.output(slot, call);
+            }
             let site = PutSite {
                 line: slot + 1,
                 start,
@@ -419,6 +470,31 @@ impl<'a> Pre<'a> {
                 Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
                 None => self.sites.push(site),
             }
+        }
+    }
+
+    /// Write the put call of a finished arm64 run at output line `slot` (plain `dst.put`).
+    fn put_a64(&mut self, run: Option<arm64::Run>, slot: usize) {
+        let Some((start, words, args)) = run else {
+            return;
+        };
+        let (lets, call) = emit::put_site(start, &args, true);
+        let code = if lets.is_empty() {
+            call
+        } else {
+            let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
+            format!("{{ {} {call} }}", all.join(" "))
+        };
+        self.output(slot, code);
+        let site = PutSite {
+            line: slot + 1,
+            start,
+            bytes: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+            args,
+        };
+        match &self.capturing {
+            Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
+            None => self.sites.push(site),
         }
     }
 
@@ -454,10 +530,34 @@ impl<'a> Pre<'a> {
     }
 
     /// An error on the whole statement.
-    fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
+    /// An error about a whole statement (a directive left open): the caret under all of it.
+    fn err_whole(&mut self, ctx: &Ctx, stmt: &str, message: String, help: Option<String>) {
         let s = ctx.col + (stmt.len() - stmt.trim_start().len());
         let e = ctx.col + stmt.trim_end().len();
-        self.diag(Level::Error, ctx, (s, e.max(s)), message.into(), help);
+        self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
+    }
+
+    fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
+        let message = message.into();
+        let lead = stmt.len() - stmt.trim_start().len();
+        let mut s = ctx.col + lead;
+        let mut e = ctx.col + stmt.trim_end().len();
+        // A message about one operand of a directive (``bad name `x' ...``): the caret under
+        // that operand, not the whole statement.
+        let body = &stmt[lead..];
+        let word = body.find(char::is_whitespace).unwrap_or(body.len());
+        if let Some(q) = message
+            .split_once('`')
+            .and_then(|(_, r)| r.split_once('\''))
+            .map(|(q, _)| q)
+            .filter(|q| !q.trim().is_empty())
+        {
+            if let Some(i) = body[word..].find(q) {
+                s = ctx.col + lead + word + i;
+                e = s + q.len();
+            }
+        }
+        self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
     }
 
     fn fatal(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>) -> Fatal {
@@ -553,7 +653,9 @@ impl<'a> Pre<'a> {
                 if self.arch {
                     return Err(self.fatal(ctx, raw, "`.arch' may appear only once"));
                 }
-                if rest != "x64" {
+                if rest == "arm64" || rest == "a64" {
+                    self.a64 = Some(Box::default());
+                } else if rest != "x64" {
                     self.err(
                         ctx,
                         raw,
@@ -592,6 +694,9 @@ impl<'a> Pre<'a> {
                     self.err(ctx, raw, "bad capture name", None);
                 } else {
                     self.captures.entry(rest.to_string()).or_default();
+                    self.capture_at
+                        .entry(rest.to_string())
+                        .or_insert_with(|| (ctx.clone(), raw.to_string()));
                     self.capturing = Some(rest.to_string());
                 }
             }
@@ -625,15 +730,15 @@ impl<'a> Pre<'a> {
             }
             ".section" => self.section_decl(rest, raw, ctx),
             ".actionlist" | ".globals" | ".globalnames" | ".externnames" => {
-                if !is_ident(rest) {
+                let Some((vis, name)) = emit::vis_name(rest) else {
                     self.err(ctx, raw, format!("bad name `{rest}' for `{op}'"), None);
                     return Ok(());
-                }
+                };
                 let d = match op {
-                    ".actionlist" => Deferred::ActionList(rest.to_string()),
-                    ".globals" => Deferred::Globals(rest.to_string()),
-                    ".globalnames" => Deferred::GlobalNames(rest.to_string()),
-                    _ => Deferred::ExternNames(rest.to_string()),
+                    ".actionlist" => Deferred::ActionList(vis, name),
+                    ".globals" => Deferred::Globals(vis, name),
+                    ".globalnames" => Deferred::GlobalNames(vis, name),
+                    _ => Deferred::ExternNames(vis, name),
                 };
                 self.deferred.push((ctx.slot, d));
             }
@@ -650,6 +755,11 @@ impl<'a> Pre<'a> {
                         self.err(ctx, raw, "a section switch takes no operands", None);
                     }
                     self.run_slot = ctx.slot;
+                    if let Some(a) = &mut self.a64 {
+                        let run = a.section(sec);
+                        self.put_a64(run, ctx.slot);
+                        return Ok(());
+                    }
                     self.al.section(sec as u8);
                     self.flush();
                     return Ok(());
@@ -794,7 +904,26 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "bad section name", None);
             return;
         }
-        self.output(ctx.slot, emit::sections(&names));
+        // As dynasm.lua: a section's `.name` must not repeat or be a directive already.
+        const TAKEN: [&str; 7] = [
+            "section",
+            "macro",
+            "endmacro",
+            "endcapture",
+            "else",
+            "endif",
+            "nop",
+        ];
+        if let Some(n) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, n)| (TAKEN.contains(&n.as_str()) || names[..i].contains(n)).then_some(n))
+        {
+            self.err(ctx, raw, format!("bad section name `{n}'"), None);
+            return;
+        }
+        self.deferred
+            .push((ctx.slot, Deferred::Sections(names.clone())));
         self.sections = names;
     }
 
@@ -850,11 +979,13 @@ impl<'a> Pre<'a> {
                 .collect()
         };
         for (body, _) in &m.body {
+            // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
             let text = lines::map_words(body, |w| {
+                let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
                 m.params
                     .iter()
-                    .position(|p| p == w)
-                    .map(|i| args[i].clone())
+                    .position(|p| p == name)
+                    .map(|i| format!("{hash}{}", args[i]))
             });
             let mut c = ctx.clone();
             c.macros.push(key.clone());
@@ -944,6 +1075,10 @@ impl<'a> Pre<'a> {
                 )
             })
             .collect();
+        if self.a64.is_some() {
+            self.encode_a64(op, rest, &spans, ctx, raw);
+            return Ok(());
+        }
         // DynASM's limits on buffer positions per put: flush before a statement that could
         // overflow them.
         let need = if DATA_OPS.contains(&op) {
@@ -959,57 +1094,138 @@ impl<'a> Pre<'a> {
         if need > 0 && self.al.secpos + need > MAX_SECPOS {
             self.flush();
         }
-        match x64::assemble(op, &spans, &mut self.syms) {
-            Ok(enc) => {
-                let exact = raw.contains(rest);
-                for (msg, span) in enc.warnings {
-                    let range = match (span, exact) {
-                        (Some(sp), true) => {
-                            (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
+        // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
+        // text; after `.define` substitution, the whole operand written at the same position.
+        let exact = raw.contains(rest);
+        let raw_lead = raw.len() - raw.trim_start().len();
+        let raw_word = raw[raw_lead..]
+            .find(char::is_whitespace)
+            .map_or(raw.len(), |i| raw_lead + i);
+        let raw_ops = lines::operands(&raw[raw_word..]).unwrap_or_default();
+        let in_raw = |sp: Span| -> Option<(usize, usize)> {
+            if exact {
+                return Some((ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
+            }
+            let i = spans
+                .iter()
+                .position(|(_, o)| o.start <= sp.start && sp.start < o.end.max(o.start + 1))?;
+            if raw_ops.len() != spans.len() {
+                return None;
+            }
+            let (t, o) = raw_ops.get(i)?;
+            Some((ctx.col + raw_word + o, ctx.col + raw_word + o + t.len()))
+        };
+        // DynASM checks its position limit after each data element (`.qword a, b`), so each
+        // element is assembled on its own: a flush never falls inside one (the two halves of a
+        // 64-bit value stay in one put, and its expression is evaluated once).
+        let data = DATA_OPS.contains(&op);
+        let groups: Vec<&[(&str, Span)]> = if data && !spans.is_empty() {
+            spans.chunks(1).collect()
+        } else {
+            vec![&spans[..]]
+        };
+        let mut marked = false;
+        for group in groups {
+            match x64::assemble(op, group, &mut self.syms) {
+                Ok(enc) => {
+                    for (msg, span) in enc.warnings {
+                        let range = span
+                            .and_then(in_raw)
+                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end().len()));
+                        self.diag(Level::Warning, ctx, range, msg, None);
+                    }
+                    self.run_slot = ctx.slot;
+                    if !marked && !enc.pieces.is_empty() {
+                        // Where the statement starts (its first data element, for data).
+                        marked = true;
+                        let text = match op {
+                            ".label" => format!("{rest}:"),
+                            _ => format!("{op} {rest}").trim().to_string(),
+                        };
+                        let at = self.al.run_len();
+                        self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
+                    }
+                    for piece in enc.pieces {
+                        if matches!(&piece, Piece::Action { arg: Some(_), .. }) {
+                            self.arg_slots.push(ctx.slot);
                         }
-                        _ => (ctx.col, ctx.col + raw.len()),
-                    };
-                    self.diag(Level::Warning, ctx, range, msg, None);
-                }
-                self.run_slot = ctx.slot;
-                if !enc.pieces.is_empty() {
-                    let text = match op {
-                        ".label" => format!("{rest}:"),
-                        _ => format!("{op} {rest}").trim().to_string(),
-                    };
-                    let at = self.al.run_len();
-                    self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
-                }
-                let data = DATA_OPS.contains(&op);
-                for piece in enc.pieces {
-                    let counts = matches!(&piece, Piece::Action { .. });
-                    self.al.push(piece);
-                    if data && counts && self.al.secpos + 2 > MAX_SECPOS {
+                        self.al.push(piece);
+                    }
+                    if data && self.al.secpos + 2 > MAX_SECPOS {
                         self.flush();
                     }
                 }
-            }
-            Err(e) => {
-                let range = match e.span {
-                    Some(sp) if raw.contains(rest) => {
-                        (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end)
-                    }
-                    _ => (
-                        ctx.col + (raw.len() - raw.trim_start().len()),
-                        ctx.col + raw.trim_end().len(),
-                    ),
-                };
-                self.diag(Level::Error, ctx, range, e.message, e.hint);
+                Err(e) => {
+                    let mapped = e.span.and_then(in_raw);
+                    let range = self.error_range(&e, op, rest, rest_off, raw, ctx, mapped);
+                    self.diag(Level::Error, ctx, range, e.message, e.hint);
+                    break;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Where an encoder error points: its operand, or the mnemonic (an unknown statement), or
+    /// the operands together (e.g. mixed sizes), or the statement.
+    /// `mapped`: the error's operand span, already placed in `raw`.
+    #[allow(clippy::too_many_arguments)]
+    fn error_range(
+        &self,
+        e: &crate::ir::EncodeError,
+        op: &str,
+        rest: &str,
+        rest_off: usize,
+        raw: &str,
+        ctx: &Ctx,
+        mapped: Option<(usize, usize)>,
+    ) -> (usize, usize) {
+        let lead = raw.len() - raw.trim_start().len();
+        let word = raw[lead..]
+            .find(char::is_whitespace)
+            .map_or(raw.trim_end().len(), |i| lead + i);
+        match mapped {
+            Some(r) => r,
+            _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
+                (ctx.col + lead, ctx.col + word)
+            }
+            _ if !rest.trim().is_empty() && raw.contains(rest) => {
+                (ctx.col + rest_off, ctx.col + raw.trim_end().len())
+            }
+            _ => (ctx.col + lead, ctx.col + raw.trim_end().len()),
+        }
+    }
+
+    /// `encode` for `.arch arm64`.
+    fn encode_a64(&mut self, op: &str, rest: &str, spans: &[(&str, Span)], ctx: &Ctx, raw: &str) {
+        if self.a64.as_ref().is_some_and(|a| a.needs_flush(op)) {
+            self.flush();
+        }
+        let Some(a) = &mut self.a64 else { return };
+        match a.assemble(op, spans, &mut self.syms) {
+            Ok(runs) => {
+                self.run_slot = ctx.slot;
+                for run in runs {
+                    self.put_a64(Some(run), ctx.slot);
+                }
+            }
+            Err(e) => {
+                let rest_off = raw.find(rest).unwrap_or(0);
+                let mapped = e
+                    .span
+                    .filter(|_| raw.contains(rest))
+                    .map(|sp| (ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
+                let range = self.error_range(&e, op, rest, rest_off, raw, ctx, mapped);
+                self.diag(Level::Error, ctx, range, e.message, e.hint);
+            }
+        }
     }
 
     fn end_of_file(&mut self, end: &Ctx) {
         self.flush();
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
-            self.err(
+            self.err_whole(
                 &c,
                 &c.line[c.col..],
                 format!("unfinished macro `{}'", d.name),
@@ -1018,18 +1234,26 @@ impl<'a> Pre<'a> {
         }
         while let Some(c) = self.conds.pop() {
             let ctx = c.ctx;
-            self.err(
+            self.err_whole(
                 &ctx,
                 &ctx.line[ctx.col.min(ctx.line.len())..],
-                "unbalanced conditional: `.if' without `.endif'",
+                "unbalanced conditional: `.if' without `.endif'".into(),
                 Some("add `.endif'".into()),
             );
         }
-        if self.capturing.is_some() {
-            self.err(
-                end,
-                "",
-                "unfinished capture",
+        // Errors about a capture point at its `.capture' directive.
+        let at = |me: &Self, name: &str| {
+            me.capture_at
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| (end.clone(), String::new()))
+        };
+        if let Some(name) = self.capturing.clone() {
+            let (c, raw) = at(self, &name);
+            self.err_whole(
+                &c,
+                &raw,
+                format!("unfinished capture `{name}'"),
                 Some("add `.endcapture'".into()),
             );
         }
@@ -1041,9 +1265,10 @@ impl<'a> Pre<'a> {
         never.sort();
         let never: Vec<String> = never.into_iter().cloned().collect();
         for name in never {
-            self.err(
-                end,
-                "",
+            let (c, raw) = at(self, &name);
+            self.err_whole(
+                &c,
+                &raw,
                 format!("capture `{name}' is never dumped"),
                 Some(format!("add `.dumpcapture {name}'")),
             );
@@ -1051,16 +1276,45 @@ impl<'a> Pre<'a> {
     }
 
     fn finish(mut self) -> Output {
-        for (slot, d) in std::mem::take(&mut self.deferred) {
+        let deferred = std::mem::take(&mut self.deferred);
+        // The action list's name and visibility (the first `.actionlist`), which the section
+        // constants share.
+        let (list_vis, list_name) = deferred
+            .iter()
+            .find_map(|(_, d)| match d {
+                Deferred::ActionList(v, n) => Some((v.clone(), Some(n.clone()))),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let const_name = emit::list_const_name(list_name.as_deref());
+        let has_sections = deferred
+            .iter()
+            .any(|(_, d)| matches!(d, Deferred::Sections(_)));
+        for (slot, d) in deferred {
             let text = match d {
-                Deferred::ActionList(n) => {
-                    emit::action_list(&n, &self.al.list)
-                        + " "
-                        + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                Deferred::ActionList(v, n) => {
+                    let mut t = match &self.a64 {
+                        Some(a) => arm64::action_list(&v, &n, a.list()),
+                        None => emit::action_list(&v, &n, &const_name, self.al.list.len()),
+                    };
+                    if !has_sections && Some(&n) == list_name.as_ref() {
+                        t.push(' ');
+                        t.push_str(&emit::sections(&v, &[]));
+                    }
+                    if self.a64.is_none() {
+                        t.push(' ');
+                        t.push_str(&crate::source::source_map(
+                            &n,
+                            &self.source,
+                            &self.syms.globals,
+                        ));
+                    }
+                    t
                 }
-                Deferred::Globals(p) => emit::globals_enum(&p, &self.syms.globals),
-                Deferred::GlobalNames(n) => emit::names_table(&n, &self.syms.globals),
-                Deferred::ExternNames(n) => emit::names_table(&n, &self.syms.externs),
+                Deferred::Globals(v, p) => emit::globals_enum(&v, &p, &self.syms.globals),
+                Deferred::GlobalNames(v, n) => emit::names_table(&v, &n, &self.syms.globals),
+                Deferred::ExternNames(v, n) => emit::names_table(&v, &n, &self.syms.externs),
+                Deferred::Sections(names) => emit::sections(&list_vis, &names),
             };
             if let Some(s) = self.slots.get_mut(slot) {
                 s.code.push(text);
@@ -1104,12 +1358,37 @@ impl<'a> Pre<'a> {
                 rust.push_str(c);
             }
         }
+        // The action list the put sites decode their runs from, after the last line (no line
+        // moves); `DASM_MAXSECTION` there too when neither `.section` nor `.actionlist` wrote it.
+        if !rust.is_empty() && !rust.ends_with('\n') {
+            rust.push('\n');
+        }
+        if self.a64.is_none() {
+            rust.push_str(&emit::list_const(&const_name, &self.al.list));
+        }
+        if !has_sections && list_name.is_none() {
+            rust.push(' ');
+            rust.push_str(&emit::sections("", &[]));
+        }
+        let limit = self
+            .opts
+            .specialize_limit
+            .unwrap_or(DEFAULT_SPECIALIZE_LIMIT);
+        let mode = if self.sites.len() > limit {
+            "shared "
+        } else {
+            ""
+        };
+        let rust = rust
+            .replace(emit::LIST_MARK, &const_name)
+            .replace(emit::MODE_MARK, mode);
         Output {
             rust,
             listing: self.sites,
             diagnostics: self.diags,
             includes: self.includes,
             action_list: self.al.list,
+            action_words: self.a64.map(|a| a.list().to_vec()).unwrap_or_default(),
             globals: self.syms.globals,
             externs: self.syms.externs,
             source: self.source,

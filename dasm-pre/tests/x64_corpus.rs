@@ -159,6 +159,13 @@ fn eval_args(args: &[(String, ArgKind)], vars: &HashMap<String, i64>) -> Option<
             Some(v) => *v,
             None => parse_int(e)?,
         };
+        // The narrowing conversions (`sx32`, `x87_reg`) are dasr's own range checks; the
+        // value DynASM sees is the inner one.
+        let k = match k {
+            ArgKind::Sx32(inner) => inner,
+            ArgKind::X87Reg => &ArgKind::Int,
+            k => k,
+        };
         let v = match k {
             ArgKind::Int | ArgKind::Ptr => v as i32 as i64,
             ArgKind::Neg => (v as i32).wrapping_neg() as i64,

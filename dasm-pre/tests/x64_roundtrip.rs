@@ -321,3 +321,100 @@ fn table_forms_decode_back() {
         failures.len()
     );
 }
+
+/// Every form with a 32-bit immediate, written once with a literal (decoded by iced-x86) and once
+/// with a runtime value `v`: the runtime argument must go through `sx32` (a range error for
+/// 0x8000_0000..=0xFFFF_FFFF) exactly when the CPU sign-extends the imm32 to 64 bits, as iced
+/// says (`Immediate32to64`), so that no such form can load 0xFFFF_FFFF_8xxx_xxxx silently.
+#[test]
+fn sign_extended_imm32_forms_take_sx32() {
+    use dasm_pre::ir::ArgKind;
+    use iced_x86::OpKind;
+    let mut names: Vec<&str> = x64::mnemonics().collect();
+    names.sort_unstable();
+    let (mut sx, mut plain, mut failures) = (0, 0, Vec::new());
+    for name in names {
+        if name == "mov64" {
+            continue;
+        }
+        for form in x64::operand_forms(name) {
+            let ops_text = form[name.len()..].trim();
+            let atoms: Vec<&str> = ops_text.split(',').map(str::trim).collect();
+            let Some(k) = atoms
+                .iter()
+                .position(|a| a.split('/').any(|x| x == "imm32"))
+            else {
+                continue;
+            };
+            let cands: Option<Vec<Vec<String>>> = atoms
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    if i == k {
+                        Some(vec![])
+                    } else {
+                        candidates(f, i)
+                    }
+                })
+                .collect();
+            let Some(cands) = cands else { continue };
+            // Registers first (the memory alternative has the same immediate field).
+            let mut lit: Vec<String> = cands
+                .iter()
+                .map(|c| c.first().cloned().unwrap_or_default())
+                .collect();
+            lit[k] = "0x12345678".into();
+            let mut rt = lit.clone();
+            rt[k] = "v".into();
+            let asm = |ops: &[String]| {
+                let refs: Vec<(&str, Span)> =
+                    ops.iter().map(|o| (o.as_str(), Span::default())).collect();
+                x64::assemble(name, &refs, &mut NoSyms).ok()
+            };
+            let (Some(l), Some(r)) = (asm(&lit), asm(&rt)) else {
+                continue;
+            };
+            let bytes: Vec<u8> = l
+                .pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Code(b) => Some(*b),
+                    Piece::Action { .. } => None,
+                })
+                .collect::<Option<_>>()
+                .unwrap_or_default();
+            if bytes.is_empty() {
+                continue;
+            }
+            let ins = Decoder::with_ip(64, &bytes, 0, DecoderOptions::NONE).decode();
+            let sign_extended =
+                (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Immediate32to64);
+            let kinds: Vec<ArgKind> = r
+                .pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Action { arg: Some(a), .. } => Some(a.kind.clone()),
+                    _ => None,
+                })
+                .collect();
+            let has_sx = kinds.iter().any(|k| matches!(k, ArgKind::Sx32(_)));
+            let text = format!("{name} {}", rt.join(", "));
+            if has_sx != sign_extended {
+                failures.push(format!(
+                    "{text}: sx32 {has_sx}, iced sign-extends {sign_extended}"
+                ));
+            }
+            if sign_extended {
+                sx += 1;
+            } else {
+                plain += 1;
+            }
+        }
+    }
+    println!("imm32 forms: {sx} sign-extended to 64 bits, {plain} not");
+    for f in &failures {
+        println!("  {f}");
+    }
+    assert!(sx >= 10 && plain >= 10, "too few forms: {sx} / {plain}");
+    assert!(failures.is_empty(), "{} forms disagree", failures.len());
+}

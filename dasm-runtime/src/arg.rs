@@ -2,7 +2,11 @@
 //!
 //! Generated code wraps every runtime operand in [`arg`], [`ptr`], [`lo32`] or [`hi32`]; the engine
 //! then checks the value against the range of the action that consumes it, so an over-wide value
-//! is an error at `put` time instead of silently truncated machine code.
+//! is an error at `put` time instead of silently truncated machine code. Where the action's range
+//! is wider than what the instruction means, [`sx32`] and [`x87_reg`] narrow it: a value they
+//! refuse carries [`NARROWED`] and is out of every action's range, and the engine reports it as
+//! [`DasmError::SignExtended`](crate::DasmError::SignExtended) or
+//! [`DasmError::RangeX87`](crate::DasmError::RangeX87).
 
 /// An integer type usable as a runtime operand.
 pub trait IntoArg {
@@ -136,4 +140,39 @@ pub fn lo32<T: Into64>(v: T) -> i64 {
 #[inline(always)]
 pub fn hi32<T: Into64>(v: T) -> i64 {
     i64::from((v.into_u64() >> 32) as u32)
+}
+
+/// The bit [`sx32`] and [`x87_reg`] set in a value they refuse: it makes the value out of range
+/// for every action, and tells the engine which error to report.
+pub const NARROWED: i64 = 1 << 62;
+
+/// The imm32 of a 64-bit operation (`mov rax, v`, `add rax, v`, `push v`), which the CPU
+/// sign-extends to 64 bits: -2^31..=2^31-1 pass unchanged; 0x8000_0000..=0xFFFF_FFFF (which
+/// would load 0xFFFF_FFFF_8xxx_xxxx) are refused; anything wider is left for the engine to
+/// refuse.
+#[inline(always)]
+pub fn sx32(v: i64) -> i64 {
+    if (0x8000_0000..=0xFFFF_FFFF).contains(&v) {
+        v | NARROWED
+    } else {
+        v
+    }
+}
+
+/// A runtime x87 register number (`Rf(n)`): 0..=7 pass; 8..=15 (which the VREG action would
+/// encode with a REX.B that turns the instruction into a memory access) are refused; anything
+/// else is left for the engine to refuse.
+#[inline(always)]
+pub fn x87_reg(v: i64) -> i64 {
+    if (8..=15).contains(&v) {
+        v | NARROWED
+    } else {
+        v
+    }
+}
+
+/// The value a narrowing function refused, if `v` is one: [`NARROWED`] and 32 low bits, no
+/// other bit (`i64::MAX`, say, is just out of range).
+pub(crate) fn narrowed(v: i64) -> Option<i64> {
+    (v & !(NARROWED | 0xFFFF_FFFF) == 0 && v & NARROWED != 0).then_some(v & 0xFFFF_FFFF)
 }

@@ -55,7 +55,7 @@ pub(crate) struct Section {
     /// The section's bytes, final except in item fields (whose bytes are left as they were:
     /// encode writes every field); `code[..used]` is the code, the rest is slack so that short
     /// copies can be done in fixed-size chunks.
-    pub code: Vec<u8>,
+    pub code: CodeBuf,
     /// Bytes of `code` in use.
     pub used: usize,
     /// Label-dependent fields, in position order.
@@ -73,17 +73,75 @@ pub(crate) struct Section {
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
-/// Grow a section buffer so that `need` bytes plus the slack fit.
+/// Sections above this size live in an anonymous mapping instead of a `Vec` (see [`CodeBuf`]).
+const BIG: usize = 256 << 10;
+
+/// A section's bytes: a `Vec` while small; from [`BIG`] bytes on an anonymous memory mapping,
+/// whose pages come zeroed from the kernel (nothing writes zeros over the grown part, as
+/// `Vec::resize` does) and which grows by `mremap` on Linux (page tables move, the code is not
+/// copied).
+#[derive(Debug)]
+pub(crate) enum CodeBuf {
+    /// Small sections.
+    Vec(Vec<u8>),
+    /// Big sections.
+    Map(memmap2::MmapMut),
+}
+
+impl Default for CodeBuf {
+    fn default() -> Self {
+        CodeBuf::Vec(Vec::new())
+    }
+}
+
+impl std::ops::Deref for CodeBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CodeBuf::Vec(v) => v,
+            CodeBuf::Map(m) => m,
+        }
+    }
+}
+
+impl std::ops::DerefMut for CodeBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            CodeBuf::Vec(v) => v,
+            CodeBuf::Map(m) => m,
+        }
+    }
+}
+
+/// Grow a section buffer holding `used` bytes of code so that `need` bytes plus the slack fit
+/// (zeroed beyond the old length, as put expects nothing there: it only needs the room).
 #[cold]
 #[inline(never)]
-pub(crate) fn grow(code: &mut Vec<u8>, need: usize) -> Result<(), DasmError> {
+pub(crate) fn grow(code: &mut CodeBuf, used: usize, need: usize) -> Result<(), DasmError> {
     if need > MAX_SECTION {
         return Err(DasmError::NoMemory(format!(
             "a section would exceed {MAX_SECTION} bytes"
         )));
     }
     let new = (need + SLACK).max(code.len() * 2).max(256);
-    code.resize(new, 0);
+    let no_memory = |e: std::io::Error| DasmError::NoMemory(e.to_string());
+    match code {
+        CodeBuf::Vec(v) if new < BIG => v.resize(new, 0),
+        #[cfg(target_os = "linux")]
+        CodeBuf::Map(m) => {
+            // SAFETY: the mapping is anonymous (no file whose end the bigger mapping could run
+            // past); mremap keeps the contents and zero-fills the added pages, and `m` owns
+            // the mapping (no other reference to it is alive: `code` is borrowed mutably).
+            unsafe { m.remap(new, memmap2::RemapOptions::new().may_move(true)) }
+                .map_err(no_memory)?;
+        }
+        _ => {
+            let mut m = memmap2::MmapMut::map_anon(new).map_err(no_memory)?;
+            let keep = used.min(code.len());
+            m[..keep].copy_from_slice(&code[..keep]);
+            *code = CodeBuf::Map(m);
+        }
+    }
     Ok(())
 }
 
@@ -211,6 +269,8 @@ pub struct Dasm<'a> {
     globals_preset: Vec<Option<u64>>,
     globals_out: Vec<Option<u64>>,
     extern_resolver: Option<ExternResolver>,
+    /// [`crate::list_id`] of `actions` once a `put!` site asked (0: not yet).
+    list_id: u64,
     /// Puts take the slow path ([`Dasm::put_slow`]): an error is kept, or positions are
     /// recorded. One flag, so that the fast path tests no more than before.
     pub(crate) slow: bool,
@@ -229,11 +289,11 @@ impl std::fmt::Debug for Dasm<'_> {
 }
 
 impl<'a> Dasm<'a> {
-    /// A new engine for `actionlist` with `sections` sections (at least 1): DynASM's
-    /// `dasm_init` + `dasm_setup`.
+    /// A new engine for `actionlist` with `sections` sections (at least 1, at most 256: the
+    /// SECTION action names a section with one byte): DynASM's `dasm_init` + `dasm_setup`.
     pub fn new(actionlist: &'a [u8], sections: usize) -> Self {
         let mut s = Vec::new();
-        s.resize_with(sections.max(1), Section::default);
+        s.resize_with(sections.clamp(1, 256), Section::default);
         Dasm {
             actions: actionlist,
             runs: Runs::new(actionlist.len()),
@@ -246,6 +306,7 @@ impl<'a> Dasm<'a> {
             globals_preset: Vec::new(),
             globals_out: Vec::new(),
             extern_resolver: None,
+            list_id: 0,
             slow: false,
             dbg: None,
         }
@@ -258,8 +319,21 @@ impl<'a> Dasm<'a> {
     }
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
+    /// Also sizes the label instance table and the active section's table of label
+    /// definitions for `n` labels. If the memory cannot be had, the engine keeps a
+    /// [`DasmError::NoMemory`] error (reported by `check_step`, `link`, `encode` and `finish`,
+    /// like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
-        self.labels.grow_pc(n);
+        if let Err(e) = self.labels.grow_pc(n) {
+            if self.status.is_none() {
+                self.fail(DasmError::NoMemory(format!("{n} PC labels: {e}")));
+            }
+            return;
+        }
+        let _ = self
+            .sec
+            .defs
+            .try_reserve(n.saturating_sub(self.sec.defs.len()));
     }
 
     /// Number of PC labels available.
@@ -402,6 +476,49 @@ impl<'a> Dasm<'a> {
             put_static::<false, N>(sec, labels, cur, nsec, run, args)
         };
         self.ended(r);
+    }
+
+    /// [`Dasm::put_static`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, ...)`): fails as `put` would when this engine has another list.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn put_listed<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, run.start) {
+            return;
+        }
+        self.put_static(run, args);
+    }
+
+    /// [`Dasm::put`] from a site generated for the action list whose identity is `id`
+    /// (`put!(dst, in LIST, START, shared [...])`): no per-site specialization (the run is
+    /// decoded on first use, as `put` does), so that files with many put sites build fast.
+    #[doc(hidden)]
+    #[inline(never)]
+    pub fn put_shared(&mut self, id: u64, start: usize, args: &[i64]) {
+        if self.list_id != id && !self.same_list(id, start as u32) {
+            return;
+        }
+        self.put(start, args);
+    }
+
+    /// Whether this engine's action list has the identity `id` (computed once); if not, the
+    /// put of the run at `start` fails.
+    #[cold]
+    #[inline(never)]
+    fn same_list(&mut self, id: u64, start: u32) -> bool {
+        if self.list_id == 0 {
+            self.list_id = crate::list::list_id(self.actions);
+        }
+        if self.list_id == id {
+            return true;
+        }
+        if self.status.is_none() {
+            self.fail(DasmError::BadActionList {
+                offset: start as usize,
+                reason: "the put site was generated for another action list",
+            });
+        }
+        false
     }
 
     /// After a run: switch sections, or keep the error.

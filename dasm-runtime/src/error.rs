@@ -49,6 +49,26 @@ pub enum DasmError {
         /// The PC label index.
         pc: i64,
     },
+    /// A runtime 32-bit immediate of a 64-bit operation in 0x8000_0000..=0xFFFF_FFFF: the CPU
+    /// would sign-extend it to 0xFFFF_FFFF_8xxx_xxxx (see [`crate::sx32`]).
+    #[error(
+        "immediate {value:#x} at action-list offset {offset} would be sign-extended to 64 bits \
+         by the CPU; pass the negative value, or use mov64 or a 32-bit register"
+    )]
+    SignExtended {
+        /// Action-list offset.
+        offset: usize,
+        /// The offending value.
+        value: i64,
+    },
+    /// A runtime x87 register (`Rf(n)`) outside 0..=7 (see [`crate::x87_reg`]).
+    #[error("x87 register st{reg} out of range 0..7 at action-list offset {offset}")]
+    RangeX87 {
+        /// Action-list offset.
+        offset: usize,
+        /// The register number.
+        reg: i64,
+    },
     /// A runtime register outside 0..=15 (or 4 as a SIB index).
     #[error("bad runtime register {reg} at action-list offset {offset}")]
     RangeVreg {
@@ -138,6 +158,8 @@ impl DasmError {
             DasmError::RangeLabel { offset } => 0x1300_0000 | d(*offset),
             DasmError::RangePc { offset, .. } => 0x1400_0000 | d(*offset),
             DasmError::RangeVreg { offset, .. } => 0x1500_0000 | d(*offset),
+            DasmError::SignExtended { offset, .. } => 0x1100_0000 | d(*offset),
+            DasmError::RangeX87 { offset, .. } => 0x1500_0000 | d(*offset),
             DasmError::UndefLocal(n) => 0x2100_0000 | u32::from(*n),
             DasmError::UndefPc(pc) => 0x2200_0000 | d(*pc),
             DasmError::RelOutOfRange { offset } => 0x3000_0000 | d(*offset),

@@ -145,10 +145,16 @@ impl Labels {
         }
     }
 
-    pub fn grow_pc(&mut self, n: usize) {
+    /// Room for PC labels `0..n`; `Err` (and nothing changed) if the memory cannot be had.
+    pub fn grow_pc(&mut self, n: usize) -> Result<(), std::collections::TryReserveError> {
         if self.pcs.len() < n {
+            self.pcs.try_reserve(n - self.pcs.len())?;
             self.pcs.resize(n, EMPTY);
         }
+        // A PC label in use has an instance: size the table for them once, instead of
+        // growing it by doubling (each doubling copies every instance). Only a hint.
+        let _ = self.insts.try_reserve(n.saturating_sub(self.insts.len()));
+        Ok(())
     }
 
     pub fn reset(&mut self) {

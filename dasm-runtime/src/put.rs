@@ -69,10 +69,10 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             need += space_total(ops, args);
         }
         if need + SLACK > codev.len() {
-            grow(codev, need)?;
+            grow(codev, *used, need)?;
         }
         Ok(Exec {
-            code: codev.as_mut_slice(),
+            code: &mut codev[..],
             used: *used,
             floor: *floor,
             mark: NONE,
@@ -238,9 +238,10 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 let t = op.p1;
                 let raw = self.arg();
                 if !(0..16).contains(&raw) || (raw == 4 && t >> 5 == 2) {
-                    return Err(DasmError::RangeVreg {
-                        offset: op.at as usize,
-                        reg: raw,
+                    let offset = op.at as usize;
+                    return Err(match crate::arg::narrowed(raw) {
+                        Some(reg) => DasmError::RangeX87 { offset, reg },
+                        None => DasmError::RangeVreg { offset, reg: raw },
                     });
                 }
                 let mut n = raw as u8;
@@ -510,10 +511,13 @@ fn bad_patch(at: u32) -> DasmError {
     }
 }
 
+/// The error of a runtime value out of its field's range (or refused by a narrowing
+/// conversion, see [`crate::arg::NARROWED`]).
 #[cold]
 fn range_imm(op: &Op, value: i64) -> DasmError {
-    DasmError::RangeImm {
-        offset: op.at as usize,
-        value,
+    let offset = op.at as usize;
+    match crate::arg::narrowed(value) {
+        Some(value) => DasmError::SignExtended { offset, value },
+        None => DasmError::RangeImm { offset, value },
     }
 }

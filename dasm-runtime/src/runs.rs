@@ -336,7 +336,47 @@ pub const fn static_len(bytes: &[u8]) -> usize {
     }
 }
 
+/// Number of ops of the run at `start` of the action list `list` (`N` of its [`StaticRun`]).
+#[doc(hidden)]
+pub const fn static_len_at(list: &[u8], start: usize) -> usize {
+    let mut p = start;
+    let mut n = 0;
+    let mut code = 0;
+    loop {
+        let (_, next, last, c) = next_op(list, p, code);
+        code = c;
+        n += 1;
+        p = next;
+        if last {
+            return n;
+        }
+    }
+}
+
 impl<const N: usize> StaticRun<N> {
+    /// Decode the run at `start` of the action list `list`. `N` must be [`static_len_at`] of
+    /// the same.
+    #[doc(hidden)]
+    pub const fn at(list: &[u8], start: usize) -> Self {
+        let mut ops = [op([0; HEAD], 0, Act::Truncated, 0, 0, 0); N];
+        let mut p = start;
+        let mut i = 0;
+        let mut code = 0;
+        while i < N {
+            let (o, next, _, c) = next_op(list, p, code);
+            code = c;
+            ops[i] = o;
+            p = next;
+            i += 1;
+        }
+        let run = Run::of(&ops, 0);
+        StaticRun {
+            ops,
+            run,
+            start: start as u32,
+        }
+    }
+
     /// Decode the run at `start` of an action list, given as `bytes`: the list's byte before
     /// `start` (0 at the start of the list), then the run up to its STOP or SECTION. `N` must
     /// be [`static_len`] of the bytes.

@@ -25,13 +25,31 @@ impl Out {
         self.pieces.push(Piece::Action { code, params, arg });
     }
     fn vreg(&mut self, field: u8, count: u8, expr: &str, dist0: bool) {
+        self.vreg_arg(field, count, RtArg::int(expr), dist0);
+    }
+    /// A runtime register of `reg`'s class: an x87 register's number goes through
+    /// `x87_reg`, so that 8..15 are range errors (DynASM encodes them with a stray REX.B,
+    /// which turns `fadd st0, Rf(8)` into a memory access).
+    fn vreg_of(&mut self, field: u8, count: u8, reg: &Reg, expr: &str) {
+        let kind = if reg.kind == RegKind::St {
+            ArgKind::X87Reg
+        } else {
+            ArgKind::Int
+        };
+        let arg = RtArg {
+            expr: expr.to_string(),
+            kind,
+        };
+        self.vreg_arg(field, count, arg, false);
+    }
+    fn vreg_arg(&mut self, field: u8, count: u8, arg: RtArg, dist0: bool) {
         let dist = if dist0 {
             0
         } else {
             self.prefix.map(|p| self.len - p).unwrap_or(0)
         };
         let kind = (field << 5) | ((count & 3) << 3) | (dist as u8 & 7);
-        self.action(act::VREG, vec![kind], Some(RtArg::int(expr)));
+        self.action(act::VREG, vec![kind], Some(arg));
     }
     fn imm_bytes(&mut self, v: i64, n: usize) {
         for i in 0..n {
@@ -133,14 +151,20 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
             }
         }
     }
-    let op_size = ops.iter().find_map(|o| match o {
+    let mut sizes = ops.iter().filter_map(|o| match o {
         Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
         Operand::Mem(m) => m.size,
         _ => None,
     });
+    let op_size = sizes.next();
+    // Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm, imm`):
+    // DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on the
+    // trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
+    let mixed = sizes.any(|z| Some(z) != op_size);
     f.ops.iter().zip(ops).all(|(alts, op)| {
+        let ignore = ignore_size || mixed && matches!(op, Operand::Imm { .. });
         alts.iter()
-            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore_size))
+            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore))
     })
 }
 
@@ -171,6 +195,17 @@ fn rt(n: &RegNum) -> Option<&str> {
 
 /// Encode `ops` with form `f`. Errors are messages with the index of the offending operand.
 pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<usize>)> {
+    // A size-less memory operand alone (`fnstenv`, `fxsave`, `clflush`, ...): DynASM turns
+    // `byte` into opcode - 1 (another instruction) and `word` into a 66 prefix (the 16-bit
+    // form); dasr rejects both rather than guess.
+    if let ([alts], [Operand::Mem(m)]) = (f.ops.as_slice(), ops) {
+        if alts.as_slice() == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
+            return Err((
+                "bad operand size: this memory operand takes no byte or word size".into(),
+                Some(0),
+            ));
+        }
+    }
     let mut out = Out::default();
     let find = |role: Role| f.roles.iter().position(|r| *r == role);
     let both = find(Role::B);
@@ -279,10 +314,20 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
         }
     } else {
         let need = rex_w || rex_r || rex_x || rex_b || rex8;
-        if need {
-            if let Some(h) = high8 {
+        if let Some(h) = high8 {
+            if need {
                 return Err((
                     "ah, ch, dh and bh cannot be encoded in an instruction with a REX prefix"
+                        .into(),
+                    Some(h),
+                ));
+            }
+            // A runtime register may need a REX prefix at run time, which would silently turn
+            // ah..bh into spl..dil (as DynASM encodes `cmp ah, byte [rax+Rq(i)]`, i >= 8).
+            if group > 0 {
+                return Err((
+                    "ah, ch, dh and bh cannot be combined with a runtime register, which may \
+                     need a REX prefix (turning them into spl, bpl, sil, dil)"
                         .into(),
                     Some(h),
                 ));
@@ -325,9 +370,11 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
             0
         }
     };
-    if let Some(e) = o_reg.and_then(|r| rt(&r.num)) {
-        let c = count_for(vex.is_none());
-        out.vreg(F_RM, c, e, false);
+    if let Some(r) = o_reg {
+        if let Some(e) = rt(&r.num) {
+            let c = count_for(vex.is_none());
+            out.vreg_of(F_RM, c, r, e);
+        }
     }
 
     // Immediates: find the runtime short forms (they need the opcode position).
@@ -362,7 +409,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
             }
             if let Some(e) = rt(&r.num) {
                 let c = count_for(true);
-                out.vreg(F_RM, c, e, false);
+                out.vreg_of(F_RM, c, r, e);
             }
         } else if let Some(m) = m_mem {
             let mi = m_idx.unwrap_or(0);
@@ -371,6 +418,18 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                     if any_imm {
                         return Err((
                             "NYI: rip-relative displacement followed by immediate".into(),
+                            Some(mi),
+                        ));
+                    }
+                    // DynASM accepts the is4 forms (`vblendvps`, `vpblendvb`, ...) here and
+                    // computes the rel32 from the end of the displacement, one byte short of
+                    // the end of the instruction (the is4 byte): wrong code. Rejected instead.
+                    if !f.imms.is_empty() {
+                        return Err((
+                            "rip-relative operand followed by an is4 register byte: DynASM \
+                             would compute the rel32 one byte short; load the address into a \
+                             register first"
+                                .into(),
                             Some(mi),
                         ));
                     }
@@ -586,7 +645,14 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                     ImmField::Idb => act::IMM_DB,
                     _ => act::IMM_D,
                 };
-                out.action(code, vec![], Some(a.clone()));
+                // The imm32 of a 64-bit operation is sign-extended by the CPU: a runtime
+                // 0x80000000..0xFFFFFFFF would load 0xFFFFFFFF_8xxxxxxx, so it is a range
+                // error, as the same literal is (the action list stays DynASM's).
+                let mut a = a.clone();
+                if (code == act::IMM_D || code == act::IMM_DB) && (f.rexw || f.o64) {
+                    a.kind = ArgKind::Sx32(Box::new(a.kind));
+                }
+                out.action(code, vec![], Some(a));
             }
             (_, Operand::Target(_)) => return Err(("bad operand size for label".into(), Some(oi))),
             _ => return Err(("bad operand mode".into(), Some(oi))),

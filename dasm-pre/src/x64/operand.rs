@@ -426,6 +426,10 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
                 if b[i] == b'-' && b.get(i + 1) == Some(&b'>') {
                     continue;
                 }
+                // A sign after `*` or `/` is unary (`[rbx+dword*-2]`, which DynASM folds).
+                if s[..i].trim_end().ends_with(['*', '/']) {
+                    continue;
+                }
                 // A sign right after `e` of a decimal exponent is part of the number.
                 if i > 0 && matches!(b[i - 1], b'e' | b'E') {
                     let head = s[start..i].trim();
@@ -744,6 +748,10 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         return Ok(Operand::Reg(r));
     }
     if let Some(t) = target(s, syms) {
+        // As DynASM: a label or address is pointer-sized; `jnb byte >1` is no short jump.
+        if size.is_some_and(|z| z != 8) {
+            return Err("bad operand size override".into());
+        }
         return t.map(Operand::Target);
     }
     if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.type_decl(s).is_some()) {

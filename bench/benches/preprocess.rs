@@ -1,5 +1,5 @@
 //! Preprocessing speed on a LuaJIT-sized input (about 5,000 lines of Rust and assembler with
-//! macros, defines, labels and runtime operands): `cargo bench --bench preprocess`.
+//! macros, defines, labels and runtime operands): `cargo bench -p dasr-bench --bench preprocess`.
 
 use divan::counter::ItemsCount;
 use std::collections::HashMap;
@@ -37,5 +37,19 @@ fn preprocess_5000_lines(b: divan::Bencher) {
     let out = dasm_pre::preprocess(src.as_bytes(), &opts, &files);
     assert!(!out.has_errors(), "{:?}", out.diagnostics.first());
     b.counter(ItemsCount::new(n))
+        .bench(|| dasm_pre::preprocess(src.as_bytes(), &opts, &files));
+}
+
+#[path = "../../dasm-pre/tests/common/gen.rs"]
+mod gen;
+
+/// Scaling: generated files whose runs never repeat (the action list grows with the file), of
+/// 10,000 and 100,000 lines; the time per line stays flat when the dedupe is linear.
+#[divan::bench(args = [10_000, 100_000], sample_count = 5)]
+fn preprocess_no_repeats(b: divan::Bencher, lines: usize) {
+    let src = gen::big_dasr(lines, usize::MAX);
+    let files: HashMap<PathBuf, Vec<u8>> = HashMap::new();
+    let opts = dasm_pre::Options::default();
+    b.counter(ItemsCount::new(lines))
         .bench(|| dasm_pre::preprocess(src.as_bytes(), &opts, &files));
 }

@@ -1,5 +1,7 @@
-//! The MIX stream through the peers, shared by `benches/mix.rs` and `examples/mix_count.rs`
-//! (which include `tests/mix_stream.dasr`'s generated code at their root for `MIX_BLOCKS`).
+//! The MIX stream through the peers, shared by `benches/mix.rs` and `examples/mix_count.rs`.
+
+use crate::mix::MIX_BLOCKS;
+use dynasmrt::{dynasm, x64::X64Relocation, DynasmApi, DynasmLabelApi, VecAssembler};
 
 /// The branch target of block `i` (MIX.md).
 pub fn target(i: i32) -> i32 {
@@ -12,14 +14,46 @@ pub fn target(i: i32) -> i32 {
     }
 }
 
-/// The stream through dynasm-rs (`VecAssembler`); returns the code size.
+/// The stream through a fresh dynasm-rs `VecAssembler` (the first compile in a process);
+/// returns the code size.
 pub fn dynasm_rs() -> usize {
-    use dynasmrt::{dynasm, x64::X64Relocation, DynasmApi, DynasmLabelApi, VecAssembler};
     let mut ops = VecAssembler::<X64Relocation>::new(0);
-    let labels: Vec<_> = (0..=crate::MIX_BLOCKS)
-        .map(|_| ops.new_dynamic_label())
-        .collect();
-    for i in 0..crate::MIX_BLOCKS {
+    dynasm_rs_stream(&mut ops);
+    ops.finalize().map_or(0, |v| v.len())
+}
+
+/// dynasm-rs reused as well as its API allows: one `VecAssembler` whose label and relocation
+/// tables keep their capacity (`take()` clears them), its code buffer reserved at the size of
+/// the previous result.
+#[derive(Debug)]
+pub struct DynasmRsWarm {
+    ops: VecAssembler<X64Relocation>,
+    last: usize,
+}
+
+impl Default for DynasmRsWarm {
+    fn default() -> Self {
+        Self {
+            ops: VecAssembler::new(0),
+            last: 0,
+        }
+    }
+}
+
+impl DynasmRsWarm {
+    /// One run of the stream; returns the code (`take()`n out of the assembler).
+    pub fn run(&mut self) -> Vec<u8> {
+        self.ops.reserve_ops(self.last);
+        dynasm_rs_stream(&mut self.ops);
+        let code = self.ops.take().unwrap_or_default();
+        self.last = code.len();
+        code
+    }
+}
+
+fn dynasm_rs_stream(ops: &mut VecAssembler<X64Relocation>) {
+    let labels: Vec<_> = (0..=MIX_BLOCKS).map(|_| ops.new_dynamic_label()).collect();
+    for i in 0..MIX_BLOCKS {
         let disp = (i * 8) & 0x3ff;
         let imm = i.wrapping_mul(7);
         let t = labels[target(i) as usize];
@@ -39,8 +73,7 @@ pub fn dynasm_rs() -> usize {
             ; ret
         );
     }
-    dynasm!(ops ; .arch x64 ; =>labels[crate::MIX_BLOCKS as usize]);
-    ops.finalize().map_or(0, |v| v.len())
+    dynasm!(ops ; .arch x64 ; =>labels[MIX_BLOCKS as usize]);
 }
 
 /// The stream through iced-x86 (`CodeAssembler`); returns the code size.
@@ -49,9 +82,9 @@ pub fn iced() -> usize {
     let Ok(mut a) = CodeAssembler::new(64) else {
         return 0;
     };
-    let mut labels: Vec<CodeLabel> = (0..=crate::MIX_BLOCKS).map(|_| a.create_label()).collect();
+    let mut labels: Vec<CodeLabel> = (0..=MIX_BLOCKS).map(|_| a.create_label()).collect();
     let mut ok = true;
-    for i in 0..crate::MIX_BLOCKS {
+    for i in 0..MIX_BLOCKS {
         let disp = (i * 8) & 0x3ff;
         let imm = i.wrapping_mul(7);
         ok &= a.set_label(&mut labels[i as usize]).is_ok();
@@ -66,7 +99,7 @@ pub fn iced() -> usize {
         ok &= a.jmp(labels[i as usize + 1]).is_ok();
         ok &= a.ret().is_ok();
     }
-    ok &= a.set_label(&mut labels[crate::MIX_BLOCKS as usize]).is_ok();
+    ok &= a.set_label(&mut labels[MIX_BLOCKS as usize]).is_ok();
     ok &= a.int3().is_ok();
     if !ok {
         return 0;
