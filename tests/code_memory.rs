@@ -431,3 +431,33 @@ fn regions_near_the_program_reach_each_other() {
         }
     }
 }
+
+#[test]
+fn patches_jmp_and_jcc_targets() {
+    for mem in both() {
+        let f: Vec<Code> = (0..4).map(|k| finish(&mem, |d| call_rust(d, k))).collect();
+        let addr = |k: usize| f[k].as_ptr() as usize;
+        let t = finish(&mem, |d| tail(d, addr(0)));
+        let c = finish(&mem, |d| cond_tail(d, addr(1), addr(2)));
+        assert_eq!(t.to_vec()[t.pc_offset(SITE).unwrap()], 0xE9);
+        assert_eq!(c.to_vec()[c.pc_offset(SITE).unwrap()..][..2], [0x0F, 0x8C]);
+        // SAFETY: `tail` and `cond_tail` are `extern "C" fn(i64) -> i64`, as every target.
+        let (ft, fc): (F1, F1) = unsafe { (t.entry(), c.entry()) };
+        assert_eq!((ft(5), fc(-5), fc(5)), (helper(5), helper(-4), helper(7)));
+        let mut batch = mem.patch();
+        batch
+            .rel32(&t, CodeAt::Pc(SITE), addr(3))
+            .unwrap()
+            .rel32(&c, CodeAt::Pc(SITE), addr(3))
+            .unwrap();
+        // SAFETY: `f[3]` has the same type and outlives the calls below.
+        unsafe { batch.commit() }.unwrap();
+        assert_eq!((ft(5), fc(-5), fc(5)), (helper(8), helper(-2), helper(7)));
+        // The `jmp` after the `jl` is 2 bytes further: its rel32 is not aligned.
+        let jmp = c.pc_offset(SITE).unwrap() + 6;
+        assert!(matches!(
+            mem.patch().rel32(&c, CodeAt::Offset(jmp), addr(0)),
+            Err(PatchError::Misaligned { align: 4, .. })
+        ));
+    }
+}

@@ -2,7 +2,7 @@
 //! Items are built with `quote` where they are plain Rust; runtime operands are user text and
 //! are spliced in verbatim.
 
-use crate::ir::{ArgKind, RtArg};
+use crate::ir::{ArgKind, RtArg, Step, Term};
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
@@ -29,6 +29,93 @@ fn unparen(e: &str) -> &str {
     &t[1..t.len() - 1]
 }
 
+/// Whether an index is a literal (then an offset through it is computed at compile time).
+fn literal_index(i: &str) -> bool {
+    !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+}
+
+/// The Rust expression of a `.type` sum: `t1 + t2 + ...`, every term an `i64`.
+fn sum_expr(terms: &[Term]) -> String {
+    let mut parts = Vec::new();
+    // The literals, folded into one term at the end (none if 0), so that no `x * 1` or `x + 0`
+    // reaches the user's lints.
+    let mut sum = 0i64;
+    for t in terms {
+        let (neg, e) = match t {
+            Term::Const(c) => {
+                sum = sum.wrapping_add(*c);
+                continue;
+            }
+            Term::Scaled { ty, index, neg } if index == "1" => {
+                (*neg, format!("::core::mem::size_of::<{ty}>() as i64"))
+            }
+            Term::Scaled { index, .. } if index.bytes().all(|b| b == b'0' || b == b'_') => continue,
+            Term::Expr { expr, neg } => (*neg, format!("::dasm_runtime::arg({})", unparen(expr))),
+            Term::Scaled { ty, index, neg } => {
+                let n = if literal_index(index) {
+                    format!("{index}_i64")
+                } else {
+                    format!("::dasm_runtime::arg({})", unparen(index))
+                };
+                (*neg, format!("{n} * ::core::mem::size_of::<{ty}>() as i64"))
+            }
+            Term::Offset { ty, path, neg } => (*neg, offset_expr(ty, path)),
+        };
+        parts.push(if neg { format!("-({e})") } else { e });
+    }
+    if sum != 0 || parts.is_empty() {
+        parts.push(format!("{sum}_i64"));
+    }
+    match parts.len() {
+        1 => parts.remove(0),
+        // (each argument is bound by a `let`: no parentheses needed around the sum)
+        _ => parts.join(" + "),
+    }
+}
+
+/// The byte offset of `path` inside `ty`, as an `i64` expression.
+fn offset_expr(ty: &str, path: &[Step]) -> String {
+    if path.iter().all(|s| matches!(s, Step::Field(_))) {
+        let fields: Vec<&str> = path
+            .iter()
+            .filter_map(|s| match s {
+                Step::Field(f) => Some(f.as_str()),
+                Step::Index(_) => None,
+            })
+            .collect();
+        return format!("::core::mem::offset_of!({ty}, {}) as i64", fields.join("."));
+    }
+    // `offset_of!` cannot index arrays: project a pointer to an uninitialized value instead
+    // (no value is read; indexing is bounds-checked).
+    let constant = path.iter().all(|s| match s {
+        Step::Field(_) => true,
+        Step::Index(i) => literal_index(i),
+    });
+    let mut place = String::from("(*__dasr_p)");
+    for s in path {
+        match s {
+            Step::Field(f) => {
+                place.push('.');
+                place.push_str(f);
+            }
+            Step::Index(i) if literal_index(i) => place.push_str(&format!("[{i}]")),
+            Step::Index(i) => {
+                place.push_str(&format!("[::dasm_runtime::arg({}) as usize]", unparen(i)))
+            }
+        }
+    }
+    let body = format!(
+        "let __dasr_u = ::core::mem::MaybeUninit::<{ty}>::uninit(); \
+         let __dasr_p = __dasr_u.as_ptr(); \
+         unsafe {{ (&raw const {place}).byte_offset_from(__dasr_p) as i64 }}"
+    );
+    if constant {
+        format!("const {{ {body} }}")
+    } else {
+        format!("{{ {body} }}")
+    }
+}
+
 /// The Rust expression of one argument.
 fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
     let e = bound.unwrap_or_else(|| unparen(&a.expr));
@@ -38,25 +125,16 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
         ArgKind::Ptr => format!("::dasm_runtime::ptr({e})"),
         ArgKind::Lo32 => format!("::dasm_runtime::lo32({e})"),
         ArgKind::Hi32 => format!("::dasm_runtime::hi32({e})"),
-        ArgKind::FieldOffset { ty, field } => {
-            let off = if field.is_empty() {
-                "0".to_string()
-            } else {
-                format!("::core::mem::offset_of!({ty}, {field}) as i64")
-            };
-            if a.expr.trim().is_empty() {
-                off
-            } else {
-                format!("({off} + ::dasm_runtime::arg({e}))")
-            }
-        }
-        ArgKind::SizeOf { ty } => format!("::core::mem::size_of::<{ty}>() as i64"),
+        ArgKind::Sum(terms) => sum_expr(terms),
         ArgKind::Sx32(inner) => {
             let inner = RtArg {
                 expr: a.expr.clone(),
                 kind: (**inner).clone(),
             };
-            format!("::dasm_runtime::sx32({})", arg_expr(&inner, bound))
+            format!(
+                "::dasm_runtime::sx32({})",
+                unparen(&arg_expr(&inner, bound))
+            )
         }
         ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
     }

@@ -31,33 +31,66 @@ pub enum ArgKind {
     Lo32,
     /// High 32 bits of a 64-bit value; see [`ArgKind::Lo32`].
     Hi32,
-    /// Byte offset of a field of a `.type` (`NAME->field.sub`, `NAME[i].f`): rendered with
-    /// `::core::mem::offset_of!(TYPE, field.sub)` (plus `i * size_of::<TYPE>()` for an index, in
-    /// `expr`), plus an optional constant or runtime addend in `expr`.
-    FieldOffset {
-        /// The Rust type named in `.type`.
-        ty: String,
-        /// The field path after `->` / `.` (may be empty for `NAME[i]`).
-        field: String,
-    },
+    /// A sum of terms written with `.type` paths (`PT->a.b[i] + 8`, `#PT`), each converted to
+    /// `i64`; the argument's `expr` is empty. See [`Term`].
+    Sum(Vec<Term>),
     /// The imm32 of a 64-bit operation, which the CPU sign-extends: the inner conversion,
     /// then `::dasm_runtime::sx32` (a value outside -2^31..2^31-1 becomes a range error).
     Sx32(Box<ArgKind>),
     /// A runtime x87 register number: `::dasm_runtime::x87_reg` (8..15 become a range error).
     X87Reg,
-    /// `#NAME` of a `.type`: `::core::mem::size_of::<TYPE>()`.
-    SizeOf {
+}
+
+/// One term of an [`ArgKind::Sum`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Term {
+    /// A literal.
+    Const(i64),
+    /// A Rust expression (`::dasm_runtime::arg(EXPR)`), negated when `neg`.
+    Expr {
+        /// The expression text.
+        expr: String,
+        /// Subtracted instead of added.
+        neg: bool,
+    },
+    /// The byte offset of a place inside a `.type`'s Rust type: `PT->a.b[3].c` is
+    /// `Offset { ty: "P", path: [Field("a"), Field("b"), Index("3"), Field("c")] }`. Without an
+    /// index it is `offset_of!(P, a.b.c)`; with indices it is computed from a projection of an
+    /// uninitialized `P` (bounds-checked; at compile time when every index is a literal).
+    Offset {
         /// The Rust type named in `.type`.
         ty: String,
+        /// The path, never empty.
+        path: Vec<Step>,
+        /// Subtracted instead of added.
+        neg: bool,
     },
+    /// `index * size_of::<ty>()`: `PT[i]` (an element of an array of the type) and `#PT`
+    /// (index `1`).
+    Scaled {
+        /// The Rust type named in `.type`.
+        ty: String,
+        /// A literal or Rust expression.
+        index: String,
+        /// Subtracted instead of added.
+        neg: bool,
+    },
+}
+
+/// One step of a [`Term::Offset`] path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// `.name` (or `->name` first): a named or tuple field.
+    Field(String),
+    /// `[index]`: an array element; a literal or Rust expression.
+    Index(String),
 }
 
 /// A runtime argument: a Rust expression from the source and how to convert it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RtArg {
-    /// The Rust expression text, as written (after `.define` substitution). For
-    /// [`ArgKind::FieldOffset`] it is an extra addend expression (`i * size_of` part, or a
-    /// displacement), possibly empty.
+    /// The Rust expression text, as written (after `.define` substitution); empty for
+    /// [`ArgKind::Sum`].
     pub expr: String,
     /// The conversion.
     pub kind: ArgKind,
@@ -133,4 +166,6 @@ pub trait Symbols {
     fn extern_index(&mut self, name: &str) -> Result<u8, String>;
     /// The `.type` declared as `name`, if any.
     fn type_decl(&self, name: &str) -> Option<TypeDecl>;
+    /// Local label `n` (1..=9) is defined (`n:`) or referenced (`<n`, `>n`).
+    fn local_label(&mut self, _n: u8, _defined: bool) {}
 }

@@ -29,19 +29,113 @@ pub(crate) fn indent(line: &str) -> &str {
     &line[..line.len() - line.trim_start().len()]
 }
 
-/// Cut an assembler line at its `//` comment.
-pub(crate) fn strip_comment(text: &str) -> &str {
-    match text.find("//") {
-        Some(i) => &text[..i],
-        None => text,
+/// If a Rust string or character literal starts at byte `i` of `text` (`"..."`, `b"..."`,
+/// `r#"..."#`, `'x'`, `'\n'`, `b'x'`), the byte offset just after it; `Err(())` for a string
+/// that does not end on the line. A `'` that does not start a character literal (a lifetime)
+/// is not a literal.
+pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
+    let b = text.as_bytes();
+    match b.get(i)? {
+        b'"' => {
+            // A raw string: `r"..."` or `r#"..."#` (also `br`), the `r` starting a word.
+            let mut k = i;
+            let mut hashes = 0;
+            while k > 0 && b[k - 1] == b'#' {
+                k -= 1;
+                hashes += 1;
+            }
+            let raw = text[..k].strip_suffix('r').is_some_and(|p| {
+                let p = p.strip_suffix('b').unwrap_or(p);
+                !p.ends_with(is_word)
+            });
+            if raw {
+                let close = format!("\"{}", "#".repeat(hashes));
+                return Some(
+                    text[i + 1..]
+                        .find(&close)
+                        .map(|e| i + 1 + e + close.len())
+                        .ok_or(()),
+                );
+            }
+            let mut j = i + 1;
+            while j < b.len() {
+                match b[j] {
+                    b'\\' => j += 2,
+                    b'"' => return Some(Ok(j + 1)),
+                    _ => j += 1,
+                }
+            }
+            Some(Err(()))
+        }
+        b'\'' => {
+            // `'x'` (any one character) or `'\...'`; otherwise a lifetime or a stray quote.
+            let rest = &text[i + 1..];
+            if let Some(esc) = rest.strip_prefix('\\') {
+                // Skip the escaped character, then find the closing quote.
+                let first = esc.chars().next()?.len_utf8();
+                let end = esc[first..].find('\'')?;
+                return Some(Ok(i + 2 + first + end + 1));
+            }
+            let c = rest.chars().next()?;
+            rest[c.len_utf8()..]
+                .starts_with('\'')
+                .then(|| Ok(i + 1 + c.len_utf8() + 1))
+        }
+        _ => None,
     }
 }
 
-/// Split a line into statements at every `;` (as DynASM: no quoting), with byte offsets.
+/// The byte offsets of the characters of `text` outside string and character literals, in
+/// order (a string that does not end stops the walk).
+fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        let c = text[i..].chars().next()?;
+        match literal_end(text, i) {
+            Some(Ok(e)) => i = e,
+            Some(Err(())) => {
+                i = text.len();
+                return None;
+            }
+            None => {
+                let at = i;
+                i += c.len_utf8();
+                return Some((at, c));
+            }
+        }
+    })
+}
+
+/// Whether a string literal on the line does not end (its byte offset).
+pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
+    let mut i = 0;
+    while i < text.len() {
+        match literal_end(text, i) {
+            Some(Ok(e)) => i = e,
+            Some(Err(())) => return Some(i),
+            None => i += text[i..].chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    None
+}
+
+/// Cut an assembler line at its `//` comment (not inside a string or character literal).
+pub(crate) fn strip_comment(text: &str) -> &str {
+    let b = text.as_bytes();
+    for (i, c) in code_chars(text) {
+        if c == '/' && b.get(i + 1) == Some(&b'/') {
+            return &text[..i];
+        }
+    }
+    text
+}
+
+/// Split a line into statements at every `;` outside string and character literals, with
+/// byte offsets. Linear in the length of the line.
 pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in text.char_indices() {
+    for (i, c) in code_chars(text) {
         if c == ';' {
             out.push((&text[start..i], start));
             start = i + 1;
@@ -62,7 +156,7 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
         let lead = raw.len() - raw.trim_start().len();
         out.push((raw.trim(), s + lead));
     }
-    for (i, c) in text.char_indices() {
+    for (i, c) in code_chars(text) {
         match c {
             '(' | '[' | '{' => depth.push(c),
             ')' | ']' | '}' => {
@@ -156,6 +250,28 @@ mod tests {
         assert!(operands("[rax").is_err());
         assert!(operands("f(a]").is_err());
         assert_eq!(operands("   ").unwrap(), []);
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            strip_comment(r#" mov rdi, "a//b" // c"#),
+            r#" mov rdi, "a//b" "#
+        );
+        assert_eq!(strip_comment(" mov eax, '/' // c"), " mov eax, '/' ");
+        assert_eq!(strip_comment(r" mov eax, '\'' // c"), r" mov eax, '\'' ");
+        assert_eq!(
+            strip_comment(r##" x(r#"a"//"#) // c"##),
+            r##" x(r#"a"//"#) "##
+        );
+        assert_eq!(strip_comment(r#" x(br"\") // c"#), r#" x(br"\") "#);
+        assert_eq!(statements(r#"a "x;y"; b"#), [(r#"a "x;y""#, 0), (" b", 8)]);
+        assert_eq!(
+            operands(r#" f("a,b"), ','"#).unwrap(),
+            [(r#"f("a,b")"#, 1), ("','", 11)]
+        );
+        assert_eq!(unterminated_string(r#" mov rdi, "abc"#), Some(10));
+        assert_eq!(unterminated_string(" f::<'a>(x)"), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::source::SourceEntry;
 use crate::{arm64, cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// How to preprocess.
 #[derive(Clone, Debug, Default)]
@@ -83,8 +84,7 @@ pub struct Output {
     /// With `.arch arm64`: the action list as 32-bit words (`action_list` is then empty, and
     /// each put site's `bytes` holds its words, little-endian).
     pub action_words: Vec<u32>,
-    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`;
-    /// x64 only).
+    /// Where every `|` statement's actions are (emitted as `NAME_SOURCE` by `.actionlist`).
     pub source: Vec<SourceEntry>,
 }
 
@@ -139,7 +139,8 @@ struct Ctx {
     file: String,
     dir: Option<PathBuf>,
     line_no: usize,
-    line: String,
+    /// The source line (shared: every statement of a long line has a `Ctx`).
+    line: Rc<str>,
     /// Byte offset of the statement in `line`.
     col: usize,
     /// Output line (0-based line of the main file) the statement's output goes to.
@@ -217,6 +218,14 @@ struct Pre<'a> {
     sites: Vec<PutSite>,
     includes: Vec<PathBuf>,
     include_depth: usize,
+    /// The files being processed: the main file, then each open `.include`.
+    include_stack: Vec<PathBuf>,
+    /// The first reference to each local label number (1..=9), with where it is.
+    local_refs: Vec<(u8, Ctx, (usize, usize))>,
+    /// Statements (and `||` lines) expanded so far by the current macro invocation.
+    expanded: usize,
+    /// The current invocation went over [`MAX_EXPANSION`] (reported once).
+    expansion_aborted: bool,
     arch: bool,
     /// The arm64 backend, after `.arch arm64`.
     a64: Option<Box<arm64::Asm>>,
@@ -232,6 +241,10 @@ struct SymTab {
     globals: Vec<String>,
     externs: Vec<String>,
     types: HashMap<String, TypeDecl>,
+    /// Local labels 1..=9 defined somewhere in the file.
+    local_defined: [bool; 10],
+    /// Local labels referenced by the statement being encoded.
+    local_used: Vec<u8>,
 }
 
 impl Symbols for SymTab {
@@ -250,7 +263,9 @@ impl Symbols for SymTab {
             return Ok(10 + i as u8);
         }
         if self.globals.len() >= 236 {
-            return Err("too many global labels".into());
+            return Err(format!(
+                "too many global labels: `->{name}' would be the 237th; a file has at most 236"
+            ));
         }
         self.globals.push(name.to_string());
         Ok(9 + self.globals.len() as u8)
@@ -260,13 +275,22 @@ impl Symbols for SymTab {
             return Ok(i as u8);
         }
         if self.externs.len() >= 256 {
-            return Err("too many externs".into());
+            return Err(format!(
+                "too many externs: `{name}' would be the 257th; a file has at most 256"
+            ));
         }
         self.externs.push(name.to_string());
         Ok((self.externs.len() - 1) as u8)
     }
     fn type_decl(&self, name: &str) -> Option<TypeDecl> {
         self.types.get(name).cloned()
+    }
+    fn local_label(&mut self, n: u8, defined: bool) {
+        if defined {
+            self.local_defined[n as usize] = true;
+        } else {
+            self.local_used.push(n);
+        }
     }
 }
 
@@ -276,6 +300,15 @@ fn is_ident(s: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+/// The most statements (and `||` lines) one macro invocation may expand to, nested macros
+/// included: a limit instead of a hang (ten levels of a macro that invokes the next twice are
+/// 1024 statements; thirty levels would be a billion).
+const MAX_EXPANSION: usize = 100_000;
+
+/// The longest text a statement may grow to by `.define` substitution (or 64 times the
+/// statement, if that is more): a limit instead of exhausting memory.
+const MAX_SUBSTITUTION: usize = 1 << 20;
 
 const DATA_OPS: [&str; 9] = [
     ".byte", ".sbyte", ".word", ".dword", ".long", ".qword", ".quad", ".aword", ".addr",
@@ -313,6 +346,10 @@ impl<'a> Pre<'a> {
             sites: Vec::new(),
             includes: Vec::new(),
             include_depth: 0,
+            include_stack: vec![normal_path(Path::new(&opts.file_name))],
+            local_refs: Vec::new(),
+            expanded: 0,
+            expansion_aborted: false,
             arch: false,
             a64: None,
             marks: Vec::new(),
@@ -340,7 +377,7 @@ impl<'a> Pre<'a> {
             file: file.clone(),
             dir: None,
             line_no: lines.len(),
-            line: lines.last().unwrap_or(&"").to_string(),
+            line: Rc::from(*lines.last().unwrap_or(&"")),
             col: 0,
             slot: lines.len().saturating_sub(1),
             macros: Vec::new(),
@@ -363,7 +400,7 @@ impl<'a> Pre<'a> {
                 file: file.to_string(),
                 dir: dir.clone(),
                 line_no: i + 1,
-                line: line.to_string(),
+                line: Rc::from(line),
                 col: 0,
                 slot,
                 macros: Vec::new(),
@@ -382,16 +419,90 @@ impl<'a> Pre<'a> {
                         d.body.push((format!("||{code}"), ctx));
                         continue;
                     }
-                    if self.skipping() {
+                    // Outside a macro body, a `||` line is Rust (rustfmt's `|| cond`
+                    // continuation), copied unchanged; where DynASM would have treated it
+                    // differently (a `.define` to substitute, an `.if` or a capture around it),
+                    // it is an error instead of a silent difference.
+                    if let Some(why) = self.double_bar_ambiguity(code) {
+                        let s = line.len() - line.trim_start().len();
+                        self.diag(
+                            Level::Error,
+                            &ctx,
+                            (s, line.trim_end().len()),
+                            format!("a line starting with `||' outside a `.macro' is Rust: {why}"),
+                            Some(
+                                "DynASM's `||' lines (Rust after `.define' substitution) are kept \
+                                 inside `.macro' bodies only; elsewhere write the Rust without \
+                                 the `||', or move `||' to the end of the previous line"
+                                    .into(),
+                            ),
+                        );
                         continue;
                     }
                     self.flush();
-                    let code = self.substitute(code, &ctx)?;
-                    self.output(slot, code);
+                    if include_slot.is_some() {
+                        self.slots[slot].code.push(line.to_string());
+                    } else {
+                        self.slots[slot].rust = Some(raw.to_string());
+                    }
                 }
                 LineKind::Asm(text, col) => {
                     if include_slot.is_none() {
                         self.slots[slot].comment = Some(text.to_string());
+                    }
+                    if let Some(at) = lines::unterminated_string(text) {
+                        if !self.skipping() {
+                            let s = col + at;
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, line.len()),
+                                "unterminated string literal".into(),
+                                Some("a string in an assembler line ends on the same line".into()),
+                            );
+                        }
+                        continue;
+                    }
+                    if let Some(arm) = self.match_arm_shape(text) {
+                        if !self.skipping() {
+                            let s = line.len() - line.trim_start().len();
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, line.trim_end().len()),
+                                format!(
+                                    "a line starting with `|' is assembler, not the pattern \
+                                     alternative `| {arm} =>'"
+                                ),
+                                Some(
+                                    "a Rust line cannot start with `|': end the previous line \
+                                     with `|' instead (`A |'), or write the alternatives on one \
+                                     line"
+                                        .into(),
+                                ),
+                            );
+                        }
+                        continue;
+                    }
+                    if let Some(params) = self.closure_shape(text) {
+                        if !self.skipping() {
+                            let s = line.len() - line.trim_start().len();
+                            self.diag(
+                                Level::Error,
+                                &ctx,
+                                (s, s + params.len() + 2),
+                                format!(
+                                    "a line starting with `|' is assembler, not the closure \
+                                     `|{params}|'"
+                                ),
+                                Some(
+                                    "a Rust line cannot start with a closure: move it onto the \
+                                     previous line, or wrap it in parentheses"
+                                        .into(),
+                                ),
+                            );
+                        }
+                        continue;
                     }
                     let body = lines::strip_comment(text);
                     for (stmt, off) in lines::statements(body) {
@@ -408,6 +519,80 @@ impl<'a> Pre<'a> {
         Ok(())
     }
 
+    /// Why a `||` line outside a macro body is ambiguous (see `file`), if it is.
+    fn double_bar_ambiguity(&self, code: &str) -> Option<String> {
+        if self.defining.is_some() {
+            return None;
+        }
+        if !self.conds.is_empty() {
+            return Some("it is not subject to the `.if' around it".into());
+        }
+        if self.capturing.is_some() {
+            return Some("it is not collected by the `.capture' around it".into());
+        }
+        let mut word = None;
+        lines::map_words(code, |w| {
+            if word.is_none() && self.defines.contains_key(w) {
+                word = Some(w.to_string());
+            }
+            None
+        });
+        word.map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
+    }
+
+    /// Whether a word is a statement: a mnemonic, directive or macro (or a label form).
+    fn is_statement_word(&self, w: &str) -> bool {
+        x64::is_mnemonic(w)
+            || w.starts_with(['.', '-', '=', '<', '>'])
+            || self.macros.keys().any(|(n, _)| n == w)
+            || (self.a64.is_some() && !w.is_empty())
+    }
+
+    /// The pattern of a match-arm-shaped assembler line (rustfmt's `| B => ...` continuation of
+    /// a multi-line pattern): the first word is not a statement and `=>` follows it.
+    fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let body = lines::strip_comment(text);
+        let arrow = body.find("=>")?;
+        let pat = body[..arrow].trim();
+        let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
+        if pat.is_empty() || first.is_empty() || self.is_statement_word(first) {
+            return None;
+        }
+        // `jmp =>1` has its statement word first; a pattern has no operand list.
+        (!pat.contains(',')).then_some(pat)
+    }
+
+    /// The parameters of a closure-shaped assembler line (`|x| x + 1`, `|a, b: u8| ...`):
+    /// a second `|` whose text before it is a closure parameter list, and not a statement (a
+    /// mnemonic, directive or macro followed by operands such as `A|B`).
+    fn closure_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let end = text.find('|')?;
+        let params = &text[..end];
+        let first = params.split_whitespace().next().unwrap_or("");
+        let first = first.trim_end_matches([',', ':']);
+        if x64::is_mnemonic(first)
+            || first.starts_with('.')
+            || self.macros.keys().any(|(n, _)| n == first)
+        {
+            return None;
+        }
+        let plausible = params.split(',').all(|p| {
+            let pat = p.split(':').next().unwrap_or("").trim();
+            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start();
+            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim();
+            let single = pat
+                .chars()
+                .all(|c| lines::is_word(c) || matches!(c, '(' | ')' | ',' | ' ' | '&'))
+                && (pat.starts_with('(') || !pat.contains(' '));
+            pat.is_empty() || single
+        });
+        let tuple_or_words = params.trim().is_empty()
+            || params
+                .trim()
+                .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '&' | '('));
+        (plausible && tuple_or_words && !params.contains(['[', ';', '"'])).then_some(params.trim())
+    }
+
     fn skipping(&self) -> bool {
         self.conds.last().is_some_and(|c| !c.active)
     }
@@ -422,12 +607,12 @@ impl<'a> Pre<'a> {
 
     /// End the current run and write its put call.
     fn flush(&mut self) {
-        let marks = std::mem::take(&mut self.marks);
         if let Some(a) = &mut self.a64 {
             let run = a.flush();
             self.put_a64(run, self.run_slot);
             return;
         }
+        let marks = std::mem::take(&mut self.marks);
         if let Some((start, bytes, args)) = self.al.flush() {
             self.source.extend(
                 marks
@@ -523,7 +708,7 @@ impl<'a> Pre<'a> {
             line: ctx.line_no,
             col,
             range,
-            source_line: ctx.line.clone(),
+            source_line: ctx.line.to_string(),
             help,
             note,
         });
@@ -593,6 +778,16 @@ impl<'a> Pre<'a> {
                     None => return Ok(cur),
                 }
             }
+            if next.len() > MAX_SUBSTITUTION.max(64 * text.len()) {
+                return Err(self.fatal(
+                    ctx,
+                    text,
+                    format!(
+                        "define substitution too large: more than {} bytes",
+                        MAX_SUBSTITUTION.max(64 * text.len())
+                    ),
+                ));
+            }
             cur = next;
         }
         Err(self.fatal(ctx, text, "recursive define"))
@@ -641,9 +836,23 @@ impl<'a> Pre<'a> {
         if self.skipping() {
             return Ok(());
         }
+        if op == ".define" {
+            // The name is taken as written: substituting it would name the old value.
+            let rest = lines::opcode(stmt).1.trim();
+            return self.define(rest, raw, ctx);
+        }
         let stmt = self.substitute(stmt, ctx)?;
         let stmt = stmt.trim();
         if let Some(label) = stmt.strip_suffix(':') {
+            if label.trim().is_empty() {
+                self.err(
+                    ctx,
+                    raw,
+                    "a label definition needs a label before `:'",
+                    Some("labels are `1:'..`9:', `->name:' and `=>expr:'".into()),
+                );
+                return Ok(());
+            }
             return self.encode(".label", label, ctx, raw);
         }
         let (op, rest, _) = lines::opcode(stmt);
@@ -665,18 +874,17 @@ impl<'a> Pre<'a> {
                 }
                 self.arch = true;
             }
-            ".define" => self.define(rest, raw, ctx),
             ".include" => return self.include(rest, raw, ctx),
             ".macro" => {
                 let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
                 let name = parts.first().cloned().unwrap_or_default();
                 if !is_ident(name.strip_prefix('.').unwrap_or(&name)) {
-                    self.err(ctx, raw, "bad macro name", None);
+                    self.err(ctx, raw, format!("bad macro name `{name}'"), None);
                     return Ok(());
                 }
                 let params = parts[1..].to_vec();
-                if params.iter().any(|p| !is_ident(p)) {
-                    self.err(ctx, raw, "bad macro parameter name", None);
+                if let Some(p) = params.iter().find(|p| !is_ident(p)) {
+                    self.err(ctx, raw, format!("bad macro parameter name `{p}'"), None);
                 }
                 self.defining = Some(Defining {
                     name,
@@ -688,10 +896,11 @@ impl<'a> Pre<'a> {
             ".endmacro" => self.err(ctx, raw, "`.endmacro' without `.macro'", None),
             ".capture" => {
                 self.flush();
-                if self.capturing.is_some() {
-                    self.err(ctx, raw, "already capturing", None);
+                if let Some(c) = &self.capturing {
+                    let m = format!("already capturing `{c}': captures do not nest");
+                    self.err(ctx, raw, m, Some("add `.endcapture' before it".into()));
                 } else if !is_ident(rest) {
-                    self.err(ctx, raw, "bad capture name", None);
+                    self.err(ctx, raw, format!("bad capture name `{rest}'"), None);
                 } else {
                     self.captures.entry(rest.to_string()).or_default();
                     self.capture_at
@@ -772,6 +981,47 @@ impl<'a> Pre<'a> {
                 if let Some(m) = self.macros.get(&(op.to_string(), nargs)).cloned() {
                     return self.expand(op, &m, rest, raw, ctx);
                 }
+                let mut arities: Vec<usize> = self
+                    .macros
+                    .keys()
+                    .filter(|(n, _)| n == op)
+                    .map(|(_, k)| *k)
+                    .collect();
+                if !arities.is_empty() {
+                    arities.sort_unstable();
+                    let takes: Vec<String> = arities.iter().map(|k| k.to_string()).collect();
+                    self.err(
+                        ctx,
+                        raw,
+                        format!(
+                            "macro `{op}' takes {} argument(s), but {nargs} were given",
+                            takes.join(" or ")
+                        ),
+                        None,
+                    );
+                    return Ok(());
+                }
+                if op.is_empty() {
+                    self.err(
+                        ctx,
+                        raw,
+                        format!(
+                            "a statement cannot start with `{}'",
+                            stmt.chars().next().unwrap_or(' ')
+                        ),
+                        Some("a statement is a mnemonic, a directive, a macro or a label".into()),
+                    );
+                    return Ok(());
+                }
+                if let Some(help) = label_without_colon(op) {
+                    self.err(
+                        ctx,
+                        raw,
+                        format!("`{op}' is a label reference, not a statement"),
+                        Some(help),
+                    );
+                    return Ok(());
+                }
                 return self.encode(op, rest, ctx, raw);
             }
         }
@@ -837,16 +1087,29 @@ impl<'a> Pre<'a> {
         }
     }
 
-    fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
+    fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
         let (name, value) = match rest.split_once(',') {
             Some((n, v)) => (n.trim(), v.trim()),
             None => (rest.trim(), "1"),
         };
-        if !is_ident(name) || self.defines.contains_key(name) {
-            self.err(ctx, raw, format!("bad or duplicate define `{name}'"), None);
-            return;
+        if !is_ident(name) {
+            self.err(
+                ctx,
+                raw,
+                format!("bad define name `{name}'"),
+                Some("a define name is an identifier: `.define NAME[, text]'".into()),
+            );
+            return Ok(());
         }
-        self.defines.insert(name.to_string(), value.to_string());
+        if let Some(old) = self.defines.get(name) {
+            let help = format!("`{name}' is already defined as `{old}'");
+            self.err(ctx, raw, format!("duplicate define `{name}'"), Some(help));
+            return Ok(());
+        }
+        // The value is substituted now, as DynASM does.
+        let value = self.substitute(value, ctx)?;
+        self.defines.insert(name.to_string(), value);
+        Ok(())
     }
 
     fn include(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
@@ -881,15 +1144,30 @@ impl<'a> Pre<'a> {
             );
             return Ok(());
         };
+        let norm = normal_path(&path);
+        if self.include_stack.contains(&norm) {
+            self.err(
+                ctx,
+                raw,
+                format!(
+                    "recursive include: `{}' is already being processed",
+                    path.display()
+                ),
+                Some("a file cannot include itself, directly or through other files".into()),
+            );
+            return Ok(());
+        }
         self.includes.push(path.clone());
         let lines: Vec<&str> = text.split('\n').collect();
         self.include_depth += 1;
+        self.include_stack.push(norm);
         let r = self.file(
             &lines,
             &path.display().to_string(),
             path.parent().map(Path::to_path_buf),
             Some(ctx.slot),
         );
+        self.include_stack.pop();
         self.include_depth -= 1;
         r
     }
@@ -900,8 +1178,13 @@ impl<'a> Pre<'a> {
             return;
         }
         let names: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
-        if names.iter().any(|n| !is_ident(n)) || names.len() > 254 {
-            self.err(ctx, raw, "bad section name", None);
+        if let Some(bad) = names.iter().find(|n| !is_ident(n)) {
+            let m = format!("bad section name `{bad}'");
+            self.err(ctx, raw, m, None);
+            return;
+        }
+        if names.len() > 254 {
+            self.err(ctx, raw, "too many sections: at most 254", None);
             return;
         }
         // As dynasm.lua: a section's `.name` must not repeat or be a directive already.
@@ -928,12 +1211,9 @@ impl<'a> Pre<'a> {
     }
 
     fn type_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
-        let parts: Vec<&str> = match lines::operands(rest) {
-            Ok(v) => v.into_iter().map(|(s, _)| s).collect(),
-            Err(_) => {
-                self.err(ctx, raw, "unbalanced (), [] or {}", None);
-                return;
-            }
+        let Some(parts) = type_decl_parts(rest) else {
+            self.err(ctx, raw, "unbalanced (), [], {} or <>", None);
+            return;
         };
         if parts.len() < 2 || parts.len() > 3 || !is_ident(parts[0]) {
             self.err(
@@ -944,9 +1224,30 @@ impl<'a> Pre<'a> {
             );
             return;
         }
+        if parts[1].parse::<proc_macro2::TokenStream>().is_err() {
+            self.err(
+                ctx,
+                raw,
+                format!("bad Rust type `{}' in `.type'", parts[1]),
+                None,
+            );
+            return;
+        }
         if self.syms.types.contains_key(parts[0]) {
             self.err(ctx, raw, format!("duplicate type `{}'", parts[0]), None);
             return;
+        }
+        if let Some(reg) = parts.get(2) {
+            // (x64 registers; the arm64 backend checks its own when the type is used)
+            if self.a64.is_none() && !x64::is_base_register(reg) {
+                self.err(
+                    ctx,
+                    raw,
+                    format!("bad base register `{reg}' for `.type {}'", parts[0]),
+                    Some("the register of a `.type' is a 64-bit register such as `rbx', or `Rq(expr)'".into()),
+                );
+                return;
+            }
         }
         let decl = TypeDecl {
             ty: parts[1].to_string(),
@@ -969,6 +1270,11 @@ impl<'a> Pre<'a> {
         if ctx.macros.contains(&key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
+        if ctx.macros.is_empty() {
+            // A new invocation from the source: a fresh budget.
+            self.expanded = 0;
+            self.expansion_aborted = false;
+        }
         let args: Vec<String> = if rest.is_empty() {
             Vec::new()
         } else {
@@ -979,6 +1285,32 @@ impl<'a> Pre<'a> {
                 .collect()
         };
         for (body, _) in &m.body {
+            if self.expansion_aborted {
+                return Ok(());
+            }
+            self.expanded += 1;
+            if self.expanded > MAX_EXPANSION {
+                self.expansion_aborted = true;
+                let top = ctx.macros.first().unwrap_or(&key);
+                let top = top.split(" (").next().unwrap_or(top).to_string();
+                // Reported at the invocation in the source, not inside the expansion.
+                let mut at = ctx.clone();
+                at.macros.clear();
+                self.err(
+                    &at,
+                    raw,
+                    format!(
+                        "macro expansion too large: `{top}' expands to more than \
+                         {MAX_EXPANSION} statements"
+                    ),
+                    Some(
+                        "a macro that invokes another macro several times multiplies its size \
+                         at each level"
+                            .into(),
+                    ),
+                );
+                return Ok(());
+            }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
             let text = lines::map_words(body, |w| {
                 let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
@@ -1124,9 +1456,11 @@ impl<'a> Pre<'a> {
         } else {
             vec![&spans[..]]
         };
-        let mut marked = false;
+        let mut first = true;
         for group in groups {
-            match x64::assemble(op, group, &mut self.syms) {
+            let result = x64::assemble(op, group, &mut self.syms);
+            self.note_local_refs(result.is_ok(), raw, ctx);
+            match result {
                 Ok(enc) => {
                     for (msg, span) in enc.warnings {
                         let range = span
@@ -1135,9 +1469,8 @@ impl<'a> Pre<'a> {
                         self.diag(Level::Warning, ctx, range, msg, None);
                     }
                     self.run_slot = ctx.slot;
-                    if !marked && !enc.pieces.is_empty() {
-                        // Where the statement starts (its first data element, for data).
-                        marked = true;
+                    // The statement's place in the run (again after a flush inside it).
+                    if !enc.pieces.is_empty() && (first || self.marks.is_empty()) {
                         let text = match op {
                             ".label" => format!("{rest}:"),
                             _ => format!("{op} {rest}").trim().to_string(),
@@ -1145,6 +1478,7 @@ impl<'a> Pre<'a> {
                         let at = self.al.run_len();
                         self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
                     }
+                    first = false;
                     for piece in enc.pieces {
                         if matches!(&piece, Piece::Action { arg: Some(_), .. }) {
                             self.arg_slots.push(ctx.slot);
@@ -1164,6 +1498,24 @@ impl<'a> Pre<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Record the first reference to each local label the statement just encoded made
+    /// (references of a statement that failed are not followed further: one error each).
+    fn note_local_refs(&mut self, ok: bool, raw: &str, ctx: &Ctx) {
+        for n in std::mem::take(&mut self.syms.local_used) {
+            if ok && self.local_refs.iter().all(|r| r.0 != n) {
+                let at = [format!("<{n}"), format!(">{n}")]
+                    .iter()
+                    .filter_map(|p| raw.find(p.as_str()))
+                    .min();
+                let range = match at {
+                    Some(i) => (ctx.col + i, ctx.col + i + 2),
+                    None => (ctx.col, ctx.col + raw.len()),
+                };
+                self.local_refs.push((n, ctx.clone(), range));
+            }
+        }
     }
 
     /// Where an encoder error points: its operand, or the mnemonic (an unknown statement), or
@@ -1223,6 +1575,17 @@ impl<'a> Pre<'a> {
 
     fn end_of_file(&mut self, end: &Ctx) {
         self.flush();
+        for (n, ctx, range) in std::mem::take(&mut self.local_refs) {
+            if !self.syms.local_defined[n as usize] {
+                self.diag(
+                    Level::Error,
+                    &ctx,
+                    range,
+                    format!("local label `{n}' is referenced but never defined in this file"),
+                    Some(format!("define it with `{n}:'")),
+                );
+            }
+        }
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
             self.err_whole(
@@ -1295,19 +1658,15 @@ impl<'a> Pre<'a> {
                 Deferred::ActionList(v, n) => {
                     let mut t = match &self.a64 {
                         Some(a) => arm64::action_list(&v, &n, a.list()),
-                        None => emit::action_list(&v, &n, &const_name, self.al.list.len()),
+                        None => {
+                            emit::action_list(&v, &n, &const_name, self.al.list.len())
+                                + " "
+                                + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                        }
                     };
                     if !has_sections && Some(&n) == list_name.as_ref() {
                         t.push(' ');
                         t.push_str(&emit::sections(&v, &[]));
-                    }
-                    if self.a64.is_none() {
-                        t.push(' ');
-                        t.push_str(&crate::source::source_map(
-                            &n,
-                            &self.source,
-                            &self.syms.globals,
-                        ));
                     }
                     t
                 }
@@ -1394,6 +1753,66 @@ impl<'a> Pre<'a> {
             source: self.source,
         }
     }
+}
+
+/// The comma-separated parts of `.type NAME, RustType[, reg]`: commas inside `()`, `[]`, `{}`
+/// and `<>` (generic arguments, not `->`) do not separate; `None` when unbalanced.
+fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'(' | b'[' | b'{' | b'<' => depth += 1,
+            b'>' if i > 0 && b[i - 1] == b'-' => {}
+            b')' | b']' | b'}' | b'>' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        if depth < 0 {
+            return None;
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    out.push(s[start..].trim());
+    Some(out)
+}
+
+/// The file a path names, for spotting recursive includes (`./a/../b` is `b`; when the
+/// file exists, its canonical path).
+fn normal_path(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The help for a statement that is a label reference (`->g`, `<1`, `=>n`, `1`): labels are
+/// defined with a colon.
+fn label_without_colon(op: &str) -> Option<String> {
+    let label = op.starts_with("->")
+        || op.starts_with("=>")
+        || (op.len() == 2
+            && (op.starts_with('<') || op.starts_with('>'))
+            && op.as_bytes()[1].is_ascii_digit())
+        || (op.len() == 1 && op.as_bytes()[0].is_ascii_digit());
+    label.then(|| format!("a label is defined with a colon: `{op}:'"))
 }
 
 /// A register name directly before a `..` (DynASM cannot paste onto registers).

@@ -40,6 +40,21 @@ fn options(args: &[String]) -> Options {
     o
 }
 
+/// Programs DynASM accepts that dasr rejects on purpose, with the error it gives: what cannot
+/// work at run time is caught at build time (docs/language.md).
+/// `||` outside a macro is Rust copied unchanged, so one that needs a `.define` substituted is
+/// an error.
+const DELIBERATE: &[(&str, &str)] = &[
+    (
+        "undef_local_label",
+        "local label `3' is referenced but never defined in this file",
+    ),
+    (
+        "double_bar_c_lines",
+        "`CONSTD' in it is a `.define' that is not substituted",
+    ),
+];
+
 #[test]
 fn feature_programs() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/corpus/features");
@@ -91,6 +106,14 @@ fn feature_programs() {
                 continue;
             }
             accepted += 1;
+            if let Some((_, why)) = DELIBERATE.iter().find(|(n, _)| *n == name) {
+                if errors.len() == 1 && errors[0].contains(why) {
+                    lists_same += 1;
+                } else {
+                    failures.push(format!("{name}: want one error `{why}', got {errors:?}"));
+                }
+                continue;
+            }
             if !errors.is_empty() {
                 failures.push(format!("{name} {args:?}: rejected: {}", errors.join("; ")));
                 continue;
@@ -131,6 +154,6 @@ fn feature_programs() {
     println!(
         "feature programs: {lists_same}/{accepted} accepted variants with DynASM's action list and put sites; {rejected_ok}/{rejected} rejected variants rejected"
     );
-    // Deliberate differences are none so far: every feature must match.
+    // Every feature must match, except the deliberate differences above.
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

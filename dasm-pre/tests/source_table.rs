@@ -71,4 +71,6 @@ fn f(dst: &mut dasm_runtime::Dasm, n: i32) {
         "{line3}"
     );
     assert!(line3.contains(r#"globals : & ["top"]"#), "{line3}");
+    // Line N stays line N; the action-list constant follows the last line.
+    assert_eq!(out.rust.lines().count(), src.lines().count() + 1);
 }

@@ -366,6 +366,13 @@ mod os {
             unmap(rx, size);
             return Err(DasmError::NoMemory(format!("mmap (write view): {e}")));
         };
+        // A forked child must not share (and write) the parent's code: neither view is
+        // inherited (it is advice: a kernel that refuses it leaves the views inherited).
+        for view in [rx, rw] {
+            // SAFETY: `view..view+size` is a mapping made above; MADV_DONTFORK only changes
+            // what fork() copies.
+            unsafe { libc::madvise(view as *mut libc::c_void, size, libc::MADV_DONTFORK) };
+        }
         // The mappings keep the memory object alive; the descriptor is closed here.
         drop(fd);
         Ok((rx, rw))

@@ -134,6 +134,19 @@ pub enum DasmError {
     /// [`crate::Dasm::set_source_map`]); `Display` reads like a compiler error.
     #[error("{0}")]
     At(crate::source::Located),
+    /// arm64: a branch, literal load, `adr` or `adrp` cannot reach its target (out of range,
+    /// or a misaligned displacement); DynASM's `RANGE_REL`.
+    #[error("branch target out of range ({disp}) at action-list offset {offset}")]
+    RangeRel {
+        /// Action-list offset (word index) of the label action.
+        offset: usize,
+        /// The displacement (bytes; pages for `adrp`).
+        disp: i64,
+    },
+    /// Executable memory was asked for code of another architecture (arm64 code on an x86-64
+    /// host): link and encode into a byte buffer instead.
+    #[error("cannot execute {0} code on this host")]
+    NotNative(&'static str),
 }
 
 impl DasmError {
@@ -146,7 +159,9 @@ impl DasmError {
     }
 
     /// DynASM's 32-bit status word for this error (high byte: code, low 24 bits: detail), for
-    /// comparison with DynASM. Errors DynASM does not have map to codes 0x30.. .
+    /// comparison with DynASM. Errors DynASM does not have map to codes 0x30.. . These are
+    /// `dasm_x86.h`'s numbers; arm64 engines number `RANGE_VREG` 0x16 and use 0x15 for
+    /// `RANGE_REL`: see [`crate::arm64::status`].
     pub fn status(&self) -> u32 {
         let d = |x: usize| (x as u32) & 0x00ff_ffff;
         match self {
@@ -170,6 +185,8 @@ impl DasmError {
             DasmError::NotLinked => 0x3500_0000,
             DasmError::UndefGlobal(i) => 0x3600_0000 | d(*i),
             DasmError::At(l) => l.error().status(),
+            DasmError::RangeRel { offset, .. } => 0x1500_0000 | d(*offset),
+            DasmError::NotNative(_) => 0x3700_0000,
         }
     }
 }

@@ -27,9 +27,28 @@ impl From<usize> for CodeAt {
     }
 }
 
+/// The mapping behind an [`ExecBuffer`]: read+execute pages (memmap2), or on macOS arm64 a
+/// `MAP_JIT` mapping (see `arm64::exec`).
+pub(crate) enum CodeMap {
+    Mmap(Mmap),
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+    Jit(crate::arm64::exec::JitMap),
+}
+
+impl std::ops::Deref for CodeMap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            CodeMap::Mmap(m) => m,
+            #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+            CodeMap::Jit(m) => m,
+        }
+    }
+}
+
 /// Finished machine code in read+execute memory; unmapped on drop.
 pub struct ExecBuffer {
-    map: Mmap,
+    map: CodeMap,
     len: usize,
     globals: Vec<Option<usize>>,
     pcs: Vec<Option<usize>>,
@@ -65,7 +84,7 @@ impl Dasm<'_> {
             })
             .collect();
         Ok(ExecBuffer {
-            map,
+            map: CodeMap::Mmap(map),
             len: size,
             globals,
             pcs,
@@ -74,6 +93,22 @@ impl Dasm<'_> {
 }
 
 impl ExecBuffer {
+    /// An `ExecBuffer` from its parts (for the arm64 engine's `finish`).
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub(crate) fn from_parts(
+        map: CodeMap,
+        len: usize,
+        globals: Vec<Option<usize>>,
+        pcs: Vec<Option<usize>>,
+    ) -> Self {
+        ExecBuffer {
+            map,
+            len,
+            globals,
+            pcs,
+        }
+    }
+
     /// The code bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.map[..self.len]

@@ -6,6 +6,8 @@
 //! runtime arguments, [`Dasm::link`] to resolve labels and shrink branches, [`Dasm::encode`] to
 //! write the bytes (or [`Dasm::finish`] to get executable memory directly).
 //!
+//! [`arm64`] is the same for DynASM's arm64 action lists (`dasm_arm64.h`), on any host.
+//!
 //! ```
 //! use dasm_runtime::{actions::*, Dasm};
 //! // `| mov eax, num` / `| ret`, as dasm-pre writes it
@@ -26,6 +28,7 @@
 
 pub mod actions;
 pub mod arg;
+pub mod arm64;
 #[cfg(unix)]
 mod codemem;
 mod engine;

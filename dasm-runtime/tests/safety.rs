@@ -142,6 +142,7 @@ fn writable_executable_mappings() -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "runs x86-64 code")]
 fn executable_memory_is_never_writable_and_executable() {
     let before = writable_executable_mappings();
     // mov eax, imm32; ret
@@ -176,6 +177,7 @@ fn executable_memory_is_never_writable_and_executable() {
 }
 
 #[test]
+#[cfg_attr(not(target_arch = "x86_64"), ignore = "runs x86-64 code")]
 fn calls_code_at_labels() {
     // Global label 10 (index 0): lea eax, [rdi+1]; ret / PC label 3: mov eax, imm; ret
     let acts = [

@@ -108,7 +108,11 @@ impl<'s> Enc<'s> {
             if let Some(d) = self.syms.type_decl(name) {
                 return Ok(RtArg {
                     expr: String::new(),
-                    kind: ArgKind::SizeOf { ty: d.ty },
+                    kind: ArgKind::Sum(vec![crate::ir::Term::Scaled {
+                        ty: d.ty,
+                        index: "1".into(),
+                        neg: false,
+                    }]),
                 });
             }
             return Err(format!("bad immediate `{t}'"));
@@ -517,31 +521,20 @@ impl<'s> Enc<'s> {
 
     /// `.type` field offset `T->f` / `T[i].f` (the text after the type or register).
     fn type_offset(&self, tname: &str, tail: &str) -> R<RtArg> {
-        let decl = self
-            .syms
-            .type_decl(tname)
-            .ok_or_else(|| "expected address operand".to_string())?;
-        let (addend, field) = if let Some(f) = tail.strip_prefix("->") {
-            (String::new(), f.trim().to_string())
-        } else if let Some(r) = tail.strip_prefix('[') {
-            let close = r.rfind(']').ok_or("expected address operand")?;
-            let idx = r[..close].trim();
-            let after = r[close + 1..].trim();
-            let field = after.strip_prefix('.').unwrap_or(after).trim().to_string();
-            (
-                format!(
-                    "({idx}) as i64 * ::core::mem::size_of::<{}>() as i64",
-                    decl.ty
-                ),
-                field,
-            )
-        } else {
+        if self.syms.type_decl(tname).is_none() {
             return Err("expected address operand".into());
-        };
-        Ok(RtArg {
-            expr: addend,
-            kind: ArgKind::FieldOffset { ty: decl.ty, field },
-        })
+        }
+        // The path is parsed and checked as for x64 (`->a.b[i]`, `[i].f`); its offset is
+        // computed by rustc (`offset_of!`, or a projection for an index).
+        let text = format!("{tname}{}", tail.trim());
+        match crate::x64::type_path_terms(&text, &*self.syms) {
+            Some(Ok(terms)) => Ok(RtArg {
+                expr: String::new(),
+                kind: ArgKind::Sum(terms),
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err("expected address operand".into()),
+        }
     }
 
     /// `T->field` / `T:reg->field` as an address: base field and offset argument.

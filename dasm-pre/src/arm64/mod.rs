@@ -341,7 +341,7 @@ pub(crate) fn action_list(vis: &str, name: &str, list: &[u32]) -> String {
         format!("{vis} ")
     };
     format!(
-        "{vis}static {name}: [u32; {}] = [{}];",
+        "{vis}static {name}: [u32; {}] = [{}]; const _: () = assert!(::dasm_runtime::arm64::ACTION_FORMAT == 10500, \"dasr: action list made for another runtime format\");",
         words.len(),
         words.join(", ")
     )

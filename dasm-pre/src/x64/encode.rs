@@ -603,6 +603,16 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
                 },
             ) => {
                 let c = norm(*c);
+                // A negative literal in a field as wide as the operation's operand size has
+                // unambiguous bits (`cmp al, -1`, `test dx, -1`): accepted as GNU as and NASM
+                // do (DynASM rejects it).
+                let c = match fi {
+                    ImmField::Ib if (-128..0).contains(&c) && byte_operation(f) => c + 0x100,
+                    ImmField::Iw | ImmField::Iwb if (-32768..0).contains(&c) && f.o16 => {
+                        c + 0x10000
+                    }
+                    _ => c,
+                };
                 match fi {
                     ImmField::Ib => {
                         if !(0..=255).contains(&c) {
@@ -659,6 +669,16 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
         }
     }
     Ok(out)
+}
+
+/// Whether the form is an 8-bit operation: its first operand is a byte register or byte memory.
+fn byte_operation(f: &Form) -> bool {
+    f.ops.first().is_some_and(|atoms| {
+        !atoms.is_empty()
+            && atoms
+                .iter()
+                .all(|a| matches!(a, Atom::Gp(1) | Atom::FixedGp(_, 1) | Atom::Mem(Some(1))))
+    })
 }
 
 fn scale_bits(s: u8) -> u8 {

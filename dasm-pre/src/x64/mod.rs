@@ -64,9 +64,9 @@ pub fn assemble(
             Ok(o) => ops.push(o),
             Err(message) => {
                 return Err(EncodeError {
+                    hint: range_hint(&message),
                     message,
                     span: Some(*span),
-                    hint: None,
                 })
             }
         }
@@ -126,9 +126,9 @@ pub fn assemble(
                     warnings,
                 })
                 .map_err(|(message, i)| EncodeError {
+                    hint: range_hint(&message),
                     message,
                     span: span_of(i),
-                    hint: None,
                 });
         }
     }
@@ -383,6 +383,51 @@ pub fn is_register(name: &str) -> bool {
     operand::fixed_reg(name).is_some()
 }
 
+/// The terms of a `.type` path written without `+`/`-` terms (`T->a.b[i]`, `T[i].f`), for
+/// the other backends: `None` when `text` is not a path of a declared type.
+pub(crate) fn type_path_terms(
+    text: &str,
+    syms: &dyn crate::ir::Symbols,
+) -> Option<Result<Vec<crate::ir::Term>, String>> {
+    operand::type_path(text, false, syms).map(|r| r.map(|p| p.terms))
+}
+
+/// The rule behind DynASM's terse messages ("... out of range", "bad operand size override"),
+/// which are kept as DynASM words them.
+pub(crate) fn range_hint(message: &str) -> Option<String> {
+    Some(
+        match message {
+            "unsigned immediate byte out of range" => {
+                "a byte field takes 0..255 (in a byte operation also -128..-1, its two's complement)"
+            }
+            "signed immediate byte out of range" => "a signed byte field takes -128..127",
+            "immediate byte out of range" => "this byte field takes -128..255",
+            "unsigned immediate word out of range" => {
+                "a word field takes 0..65535 (in a 16-bit operation also -32768..-1)"
+            }
+            "bad operand size override" => {
+                "a size keyword (byte, word, dword, qword, ...) goes on a memory operand or a \
+                 runtime immediate, not on a register or a literal"
+            }
+            "bad variable register expression" => {
+                "a runtime register is Rq(expr), Rd(expr), Rw(expr), Rb(expr), Rf(expr), \
+                 xmm(expr) or ymm(expr), with a Rust expression 0..15"
+            }
+            _ => return None,
+        }
+        .into(),
+    )
+}
+
+/// Whether `text` can be the base register of a memory operand: a 64- or 32-bit general
+/// register, fixed (`rbx`) or runtime (`Rq(e)`).
+pub(crate) fn is_base_register(text: &str) -> bool {
+    matches!(
+        operand::any_reg(text.trim()),
+        Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4))
+    )
+}
+
 /// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
     name == "mov64" || table::by_mnemonic().contains_key(name)
@@ -437,7 +482,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest known mnemonic, if one is reasonably close.
 fn closest_mnemonic(op: &str) -> Option<&'static str> {
-    if op.len() > 32 {
+    // Only a word that could be a misspelt mnemonic gets a suggestion (not `,`, `->g`, `m`).
+    if op.len() > 32 || !op.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    if !op.chars().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     let mut best: Option<(usize, &'static str)> = None;
@@ -447,5 +496,6 @@ fn closest_mnemonic(op: &str) -> Option<&'static str> {
             best = Some((d, m));
         }
     }
-    best.filter(|(d, _)| *d <= 2).map(|(_, m)| m)
+    best.filter(|(d, _)| *d <= 2 && *d < op.len())
+        .map(|(_, m)| m)
 }

@@ -1,6 +1,6 @@
 //! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
 
-use crate::ir::{ArgKind, RtArg, Symbols};
+use crate::ir::{ArgKind, RtArg, Step, Symbols, Term};
 
 /// A register number: fixed, or a runtime Rust expression (VREG).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,10 +174,12 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
         return None;
     }
     let v = if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        if h.is_empty() || !h.chars().all(|c| c.is_ascii_hexdigit()) || h.len() > 16 {
+        if h.is_empty() || !h.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        u64::from_str_radix(h, 16).ok()? as f64
+        // Any length: a too-long literal is a number out of range, not a Rust expression.
+        h.chars()
+            .fold(0.0, |v, c| v * 16.0 + c.to_digit(16).unwrap_or(0) as f64)
     } else {
         let first = body.chars().next()?;
         if !(first.is_ascii_digit() || first == '.') {
@@ -204,7 +206,11 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
         Err(()) => Some(Err(format!("not an integer number `{}'", s.trim()))),
         Ok(v) => {
             if !(-2147483648.0..=4294967295.0).contains(&v) {
-                Some(Err(format!("bad integer number `{}'", s.trim())))
+                Some(Err(format!(
+                    "integer `{}' out of range: a literal is -2147483648..4294967295 \
+                     (use `mov64' for a 64-bit constant)",
+                    s.trim()
+                )))
             } else {
                 Some(Ok(v as i64))
             }
@@ -256,6 +262,10 @@ pub(crate) fn fixed_reg(name: &str) -> Option<Reg> {
     }
     if let Some(n) = R8.iter().position(|r| *r == name) {
         return mk(RegKind::Gp(1), n, n >= 4, false);
+    }
+    // GNU as / NASM names of r4b..r7b (DynASM knows only the `rNb` spelling).
+    if let Some(n) = ["spl", "bpl", "sil", "dil"].iter().position(|r| *r == name) {
+        return mk(RegKind::Gp(1), n + 4, false, true);
     }
     let num = |s: &str, max: u8| -> Option<u8> {
         if s.is_empty() || s.len() > 2 || !s.chars().all(|c| c.is_ascii_digit()) {
@@ -338,6 +348,18 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
     if expr.is_empty() {
         return Some(Err("bad variable register expression".into()));
     }
+    if !lexes(expr) {
+        return Some(Err(format!("`{expr}' is not a Rust expression")));
+    }
+    if let Some(v) = literal(expr) {
+        // (the engine refuses what is out of range at run time; a literal is known now)
+        let max = if k == RegKind::St { 7 } else { 15 };
+        if !matches!(v, Ok(n) if (0..=max).contains(&n)) {
+            return Some(Err(format!(
+                "register number `{expr}' out of range: `{name}(n)' takes 0..{max}"
+            )));
+        }
+    }
     Some(Ok(Reg {
         kind: k,
         num: RegNum::Rt(expr.to_string()),
@@ -371,28 +393,50 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
     let s = s.trim();
     if let Some(rest) = s.strip_prefix("->") {
         if !is_global_name(rest) {
-            return Some(Err("bad global label".into()));
+            return Some(Err(format!(
+                "bad global label `{s}': a name is a letter or `_', then letters, digits, `_', `@'"
+            )));
         }
         return Some(syms.global_label(rest).map(Target::Lg));
     }
     if let Some(rest) = s.strip_prefix("=>") {
         let e = rest.trim();
         if e.is_empty() {
-            return Some(Err("bad label".into()));
+            return Some(Err(
+                "bad label `=>': a PC label is `=>expr' with a Rust expression".into(),
+            ));
+        }
+        if let Some(Ok(n)) = literal(e) {
+            if n < 0 {
+                return Some(Err(format!(
+                    "bad PC label `=>{e}': PC labels are numbered from 0"
+                )));
+            }
+        }
+        if !lexes(e) {
+            return Some(Err(format!("`{e}' is not a Rust expression")));
         }
         return Some(Ok(Target::Pc(e.to_string())));
     }
     if let Some(rest) = s.strip_prefix('<').or_else(|| s.strip_prefix('>')) {
         let fwd = s.starts_with('>');
         return match rest.parse::<u8>() {
-            Ok(n @ 1..=9) if rest.len() == 1 => Some(Ok(Target::Lg(if fwd { 246 + n } else { n }))),
-            _ => Some(Err("bad label".into())),
+            Ok(n @ 1..=9) if rest.len() == 1 => {
+                syms.local_label(n, false);
+                Some(Ok(Target::Lg(if fwd { 246 + n } else { n })))
+            }
+            _ => Some(Err(format!(
+                "bad label `{s}': local labels are `<1'..`<9' and `>1'..`>9'"
+            ))),
         };
     }
     if let Some(rest) = s.strip_prefix('&') {
         let e = rest.trim();
         if e.is_empty() {
             return Some(Err("bad address expression".into()));
+        }
+        if !lexes(e) {
+            return Some(Err(format!("`{e}' is not a Rust expression")));
         }
         return Some(Ok(Target::Ptr(e.to_string())));
     }
@@ -512,7 +556,11 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                     "2" => 2,
                     "4" => 4,
                     "8" => 8,
-                    _ => return Err(format!("bad displacement expression `*{sc}'")),
+                    _ => {
+                        return Err(format!(
+                            "bad scale `{sc}': the scale of an index register is 1, 2, 4 or 8"
+                        ))
+                    }
                 };
                 if m.index.is_some() {
                     return Err("bad index register: two scaled registers".into());
@@ -549,6 +597,34 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
         let (at, neg, text) = ts[k];
         // The displacement is everything from this term on.
         let rest = if k == 0 { inner } else { inner[at..].trim() };
+        if let Some((terms, reg)) = typed_sum(&ts[k..], syms)? {
+            let written = m.base.is_some() || m.index.is_some();
+            match reg {
+                Some((name, Some((_, true)))) if written => {
+                    return Err(format!(
+                        "`{name}:reg' inside `[...]' that already has a register: \
+                         write the register once"
+                    ))
+                }
+                Some((_, Some((r, _)))) if !written => {
+                    let base = base_reg(&r)?;
+                    m.addr32 = base.kind == RegKind::Gp(4);
+                    m.base = Some(base.num);
+                }
+                Some((name, None)) if !written => {
+                    return Err(format!(
+                        "type `{name}' has no register: write `{name}:reg->field', \
+                         a base register in `[...]', or give one in `.type'"
+                    ));
+                }
+                _ => {}
+            }
+            m.disp = Disp::Rt(RtArg {
+                expr: String::new(),
+                kind: ArgKind::Sum(terms),
+            });
+            return Ok(m);
+        }
         for (_, _, t) in &ts[k..] {
             // A register after or inside the displacement (`[8+rax]`, `[2*rax]`) is not an
             // address form (DynASM would pass it on as an expression that cannot compile).
@@ -572,18 +648,6 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                 m.disp = Disp::Const(if neg { -c } else { c });
                 return Ok(m);
             }
-            if let Some(name) = text.strip_prefix('#') {
-                if let Some(t) = syms.type_decl(name) {
-                    if neg {
-                        return Err(format!("bad displacement expression `{rest}'"));
-                    }
-                    m.disp = Disp::Rt(RtArg {
-                        expr: String::new(),
-                        kind: ArgKind::SizeOf { ty: t.ty },
-                    });
-                    return Ok(m);
-                }
-            }
             if neg {
                 m.disp = Disp::Rt(RtArg {
                     expr: text.to_string(),
@@ -593,7 +657,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
             }
         }
         let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
-        m.disp = Disp::Rt(RtArg::int(subst_sizeof(expr, syms)));
+        m.disp = Disp::Rt(RtArg::int(rust_expr(expr, syms)?));
     }
     Ok(m)
 }
@@ -602,67 +666,263 @@ fn reg_word(s: &str) -> &str {
     s.split('(').next().unwrap_or(s)
 }
 
-/// Parse a `.type` operand: `NAME->field`, `NAME:reg->field`, `NAME[i].field`, `NAME[i]`.
-fn type_operand(
-    s: &str,
-    size: Option<u16>,
-    syms: &mut dyn Symbols,
-) -> Option<Result<Operand, String>> {
+/// The identifier at the start of `s` (possibly empty).
+fn ident_prefix(s: &str) -> &str {
     let end = s
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(s.len());
-    let name = &s[..end];
-    if name.is_empty() || !is_ident(name) {
+    &s[..end]
+}
+
+/// A parsed `.type` path.
+pub(crate) struct TypePath {
+    /// The `.type` name.
+    name: String,
+    /// The register: the override (`NAME:reg`, `true`) or the declared one (`false`).
+    reg: Option<(String, bool)>,
+    /// The terms: `NAME[i]` scales, the field path.
+    pub(crate) terms: Vec<Term>,
+}
+
+/// The text of a `[...]` at the start of `s` (which starts with `[`), and what follows it.
+fn bracketed(s: &str) -> Option<(&str, &str)> {
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' | '(' | '{' => depth += 1,
+            ']' | ')' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (c == ']').then(|| (s[1..i].trim(), &s[i + 1..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether `e` is a Rust expression as far as the lexer can tell: balanced, valid tokens, and
+/// none that no expression contains (`$`, `~`).
+fn lexes(e: &str) -> bool {
+    fn clean(ts: proc_macro2::TokenStream) -> bool {
+        ts.into_iter().all(|t| match t {
+            proc_macro2::TokenTree::Group(g) => clean(g.stream()),
+            proc_macro2::TokenTree::Punct(p) => !matches!(p.as_char(), '$' | '~'),
+            _ => true,
+        })
+    }
+    !e.trim().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+}
+
+/// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
+/// `None` when `s` does not start like one (it is then some other operand or Rust).
+pub(crate) fn type_path(
+    s: &str,
+    neg: bool,
+    syms: &dyn Symbols,
+) -> Option<Result<TypePath, String>> {
+    let name = ident_prefix(s);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let rest = &s[end..];
-    if !(rest.starts_with("->") || rest.starts_with(':') || rest.starts_with('[')) {
+    let after = &s[name.len()..];
+    let decl = syms.type_decl(name);
+    let starts = after.starts_with("->")
+        || (after.starts_with(':') && !after.starts_with("::"))
+        || (after.starts_with('[') && decl.is_some());
+    if !starts {
         return None;
     }
-    let decl = syms.type_decl(name)?;
-    let mut reg = decl.reg.clone();
-    let mut rest = rest;
+    let Some(decl) = decl else {
+        return Some(Err(format!(
+            "unknown type `{name}' in `{s}': declare it with `.type {name}, RustType[, reg]'"
+        )));
+    };
+    let bad = |why: &str| Some(Err(format!("bad `.type' path `{s}': {why}")));
+    let mut rest = after;
+    let mut reg = decl.reg.clone().map(|r| (r, false));
     if let Some(r) = rest.strip_prefix(':') {
         let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
-        reg = Some(r[..e].trim().to_string());
+        let rt = r[..e].trim();
+        if rt.is_empty() {
+            return bad("expected a register after `:'");
+        }
+        reg = Some((rt.to_string(), true));
         rest = &r[e..];
+        if rest.is_empty() {
+            // `NAME:reg` alone is a register, not a path.
+            return None;
+        }
     }
-    let mut addend = String::new();
-    let field;
-    if let Some(r) = rest.strip_prefix("->") {
-        field = r.trim().to_string();
-    } else if let Some(r) = rest.strip_prefix('[') {
-        let Some(close) = r.rfind(']') else {
-            return Some(Err("unbalanced (), [] or {}".into()));
+    let mut terms = Vec::new();
+    let mut path = Vec::new();
+    if rest.starts_with('[') {
+        let Some((idx, tail)) = bracketed(rest) else {
+            return bad("unbalanced `[...]'");
         };
-        let idx = r[..close].trim();
-        addend = format!(
-            "({idx}) as i64 * ::core::mem::size_of::<{}>() as i64",
-            decl.ty
-        );
-        let after = r[close + 1..].trim();
-        field = after.strip_prefix('.').unwrap_or(after).trim().to_string();
+        if !lexes(idx) {
+            return bad("expected an index expression inside `[...]'");
+        }
+        terms.push(Term::Scaled {
+            ty: decl.ty.clone(),
+            index: idx.to_string(),
+            neg,
+        });
+        rest = tail;
+        if !(rest.is_empty() || rest.starts_with('.')) {
+            return bad("after `NAME[index]' comes `.field' (or nothing)");
+        }
+    } else if let Some(r) = rest.strip_prefix("->") {
+        rest = r;
+        let f = ident_prefix(rest);
+        if f.is_empty() {
+            return bad("expected a field name after `->'");
+        }
+        path.push(Step::Field(f.to_string()));
+        rest = &rest[f.len()..];
     } else {
-        return Some(Err(format!("bad type operand `{s}'")));
+        return bad("expected `->field' or `[index]' after the type name");
     }
-    let Some(reg) = reg else {
-        return Some(Err(format!("no base register for type `{name}'")));
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let f = ident_prefix(r);
+            let number = f.bytes().all(|b| b.is_ascii_digit());
+            if f.is_empty() || (number && f.len() > 1 && f.starts_with('0')) {
+                return bad("expected a field name after `.'");
+            }
+            path.push(Step::Field(f.to_string()));
+            rest = &r[f.len()..];
+        } else if rest.starts_with('[') {
+            let Some((idx, tail)) = bracketed(rest) else {
+                return bad("unbalanced `[...]'");
+            };
+            if !lexes(idx) {
+                return bad("expected an index expression inside `[...]'");
+            }
+            path.push(Step::Index(idx.to_string()));
+            rest = tail;
+        } else if rest.starts_with("->") {
+            return bad("`->' comes only right after the type name; name the fields with `.'");
+        } else {
+            return Some(Err(format!(
+                "bad `.type' path `{s}': unexpected `{}' (a path is `{name}->field.field[index]', \
+                 optionally followed by `+'/`-' terms)",
+                rest.trim()
+            )));
+        }
+    }
+    if !path.is_empty() {
+        terms.push(Term::Offset {
+            ty: decl.ty,
+            path,
+            neg,
+        });
+    }
+    Some(Ok(TypePath {
+        name: name.to_string(),
+        reg,
+        terms,
+    }))
+}
+
+/// A register allowed as a memory base: a 64- or 32-bit general register.
+fn base_reg(reg: &str) -> Result<Reg, String> {
+    match any_reg(reg.trim()) {
+        Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4)) => Ok(r),
+        Some(Err(e)) => Err(e),
+        _ => Err(format!("bad base register `{}'", reg.trim())),
+    }
+}
+
+/// The first `.type` path of a sum: its name and register (see [`TypePath::reg`]).
+type FirstPath = Option<(String, Option<(String, bool)>)>;
+
+/// The displacement terms (after the registers of a memory operand) as an [`ArgKind::Sum`]
+/// when one of them is a `.type` path or `#NAME`, with the first path's name and register.
+/// `Ok(None)`: no `.type` term.
+fn typed_sum(
+    ts: &[(usize, bool, &str)],
+    syms: &dyn Symbols,
+) -> Result<Option<(Vec<Term>, FirstPath)>, String> {
+    let size_name = |t: &str| {
+        t.strip_prefix('#')
+            .filter(|n| is_ident(n) && syms.type_decl(n).is_some())
+            .map(str::to_string)
     };
-    let base = match any_reg(reg.trim()) {
-        Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4)) => r,
-        _ => return Some(Err(format!("bad base register `{reg}'"))),
-    };
-    Some(Ok(Operand::Mem(Mem {
-        size,
-        addr32: base.kind == RegKind::Gp(4),
-        base: Some(base.num),
-        index: None,
-        scale: 1,
-        disp: Disp::Rt(RtArg {
-            expr: addend,
-            kind: ArgKind::FieldOffset { ty: decl.ty, field },
-        }),
-    })))
+    if !ts
+        .iter()
+        .any(|(_, neg, t)| type_path(t, *neg, syms).is_some() || size_name(t).is_some())
+    {
+        return Ok(None);
+    }
+    let mut terms = Vec::new();
+    let mut first: FirstPath = None;
+    for (_, neg, t) in ts {
+        if t.is_empty() {
+            return Err("bad displacement expression: empty term".into());
+        }
+        if let Some(p) = type_path(t, *neg, syms) {
+            let p = p?;
+            match (&first, p.reg) {
+                (Some(_), Some((_, true))) => {
+                    return Err(format!(
+                        "`{}:reg' after another `.type' path: only the first may give the \
+                         register",
+                        p.name
+                    ))
+                }
+                (None, r) => first = Some((p.name.clone(), r)),
+                _ => {}
+            }
+            terms.extend(p.terms);
+        } else if let Some(n) = size_name(t) {
+            let ty = syms.type_decl(&n).map(|d| d.ty).unwrap_or_default();
+            terms.push(Term::Scaled {
+                ty,
+                index: "1".into(),
+                neg: *neg,
+            });
+        } else if let Some(c) = constant(t) {
+            let c = c?;
+            terms.push(Term::Const(if *neg { -c } else { c }));
+        } else if t
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|w| fixed_reg(w).is_some_and(|r| matches!(r.kind, RegKind::Gp(_))))
+        {
+            return Err(format!(
+                "bad displacement expression `{t}': registers come first inside `[...]'"
+            ));
+        } else if !lexes(t) {
+            return Err(format!("bad displacement expression `{t}'"));
+        } else {
+            terms.push(Term::Expr {
+                expr: rust_expr(t, syms)?,
+                neg: *neg,
+            });
+        }
+    }
+    Ok(Some((terms, first)))
+}
+
+/// A runtime operand's Rust expression: `#NAME` of a `.type` replaced by the size of its Rust
+/// type; any other `#name` (not a raw identifier `r#name`) is an error, never Rust text.
+pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String> {
+    let b = expr.as_bytes();
+    for (i, _) in expr.match_indices('#') {
+        let name = ident_prefix(&expr[i + 1..]);
+        let raw =
+            i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
+        if !name.is_empty() && !raw && syms.type_decl(name).is_none() {
+            return Err(format!(
+                "unknown type `{name}' in `#{name}': declare it with `.type {name}, RustType'"
+            ));
+        }
+    }
+    if !lexes(expr) {
+        return Err(format!("`{}' is not a Rust expression", expr.trim()));
+    }
+    Ok(subst_sizeof(expr, syms))
 }
 
 /// Replace `#NAME` of a `.type` inside a runtime expression by the size of its Rust type.
@@ -723,7 +983,14 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
     }
     if s.is_empty() {
-        return Err("bad operand".into());
+        return Err(if size.is_some() {
+            format!(
+                "bad operand `{}': a size keyword without an operand",
+                text.trim()
+            )
+        } else {
+            "empty operand".into()
+        });
     }
     if let Some(inner) = s.strip_prefix('[') {
         let Some(inner) = inner.strip_suffix(']') else {
@@ -733,12 +1000,6 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
     }
     if s.ends_with(']') && !s.contains('[') {
         return Err("unbalanced (), [] or {}".into());
-    }
-    if let Some(n) = ["spl", "bpl", "sil", "dil"].iter().position(|r| *r == s) {
-        return Err(format!(
-            "unknown register `{s}' (DynASM spells it r{}b)",
-            n + 4
-        ));
     }
     if let Some(r) = any_reg(s) {
         let r = r?;
@@ -761,8 +1022,9 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return Ok(Operand::Reg(r));
     }
-    if let Some(op) = type_operand(s, size, syms) {
-        return op;
+    if type_path(s, false, syms).is_some() {
+        // `PT->field+8` is the memory operand `[PT->field+8]`.
+        return memory(s, size, syms).map(Operand::Mem);
     }
     if let Some(c) = constant(s) {
         let c = c?;
@@ -774,20 +1036,22 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
             val: Imm::Const(c),
         });
     }
-    if let Some(name) = s.strip_prefix('#') {
-        if let Some(t) = syms.type_decl(name) {
+    if s.starts_with('#') {
+        // `#PT` and sums with it (`#PT+8`, `#PT*2` is a Rust expression with the size in it).
+        let ts = terms(s);
+        if let Some((t, _)) = typed_sum(&ts, syms)? {
             return Ok(Operand::Imm {
                 size,
                 val: Imm::Rt(RtArg {
                     expr: String::new(),
-                    kind: ArgKind::SizeOf { ty: t.ty },
+                    kind: ArgKind::Sum(t),
                 }),
             });
         }
     }
     Ok(Operand::Imm {
         size,
-        val: Imm::Rt(RtArg::int(subst_sizeof(s, syms))),
+        val: Imm::Rt(RtArg::int(rust_expr(s, syms)?)),
     })
 }
 
@@ -851,7 +1115,11 @@ mod tests {
                 ..
             }))
         ));
-        assert!(p("spl").is_err());
+        // GNU as names of r4b..r7b.
+        assert_eq!(p("spl"), p("r4b"));
+        assert_eq!(p("dil"), p("r7b"));
+        assert!(p("Rd(16)").is_err());
+        assert!(p("Rd(15)").is_ok());
     }
 
     #[test]

@@ -6,10 +6,18 @@ use super::operand::{self, Target};
 use crate::ir::{ArgKind, EncodeError, Encoded, RtArg, Span, Symbols};
 
 fn err(message: impl Into<String>, span: Option<Span>) -> EncodeError {
+    let message = message.into();
+    // The ranges of the data directives behind DynASM's terse messages.
+    let hint = match message.as_str() {
+        "unsigned immediate byte out of range" => Some("`.byte' takes 0..255, `.sbyte' -128..127"),
+        "signed immediate byte out of range" => Some("`.sbyte' takes -128..127, `.byte' 0..255"),
+        "unsigned immediate word out of range" => Some("`.word' takes 0..65535"),
+        _ => None,
+    };
     EncodeError {
-        message: message.into(),
+        hint: hint.map(str::to_string),
+        message,
         span,
-        hint: None,
     }
 }
 
@@ -62,7 +70,12 @@ pub(crate) fn assemble(
                 "yword" => 32,
                 _ => match operand::literal(t) {
                     Some(Ok(n)) if (2..=256).contains(&n) && (n & (n - 1)) == 0 => n,
-                    _ => return Err(err("bad alignment", Some(span))),
+                    _ => {
+                        return Err(err(
+                            format!("bad alignment `{t}': must be a power of two from 2 to 256"),
+                            Some(span),
+                        ))
+                    }
                 },
             };
             out.action(act::ALIGN, vec![(n - 1) as u8], None);
@@ -75,11 +88,25 @@ pub(crate) fn assemble(
                 None => 0,
                 Some((t, span)) => match operand::literal(t) {
                     Some(Ok(v)) if (0..=255).contains(&v) => v as u8,
-                    _ => return Err(err("bad filler", Some(*span))),
+                    _ => {
+                        return Err(err(
+                            format!("bad filler `{}': a literal byte 0..255", t.trim()),
+                            Some(*span),
+                        ))
+                    }
                 },
             };
-            let (count, _) = operands[0];
-            out.action(act::SPACE, vec![fill], Some(RtArg::int(count.trim())));
+            let (count, span) = operands[0];
+            if let Some(Ok(n)) = operand::literal(count) {
+                if n < 0 {
+                    return Err(err(
+                        format!("bad count `{n}': `.space' needs a count of 0 or more bytes"),
+                        Some(span),
+                    ));
+                }
+            }
+            let e = operand::rust_expr(count.trim(), syms).map_err(|m| err(m, Some(span)))?;
+            out.action(act::SPACE, vec![fill], Some(RtArg::int(e)));
         }
         ".byte" | ".sbyte" | ".word" | ".dword" | ".long" | ".qword" | ".quad" | ".aword"
         | ".addr" => {
@@ -113,17 +140,40 @@ fn label_def(
     if t.len() == 1 {
         match t.parse::<u8>() {
             Ok(n @ 1..=9) => {
+                syms.local_label(n, true);
                 out.action(act::LABEL_LG, vec![n], None);
                 return Ok(());
             }
-            _ => return Err(err("bad label definition", Some(span))),
+            _ => {
+                return Err(err(
+                    format!("bad label definition `{t}:': local labels are `1:'..`9:'"),
+                    Some(span),
+                ))
+            }
         }
     }
     match operand::target(t, syms) {
-        Some(Ok(Target::Lg(n))) => out.action(act::LABEL_LG, vec![n], None),
+        Some(Ok(Target::Lg(n))) => {
+            // `<1:` and `>1:` are definitions too (DynASM accepts them).
+            if t.starts_with(['<', '>']) {
+                syms.local_label(if n > 246 { n - 246 } else { n }, true);
+            }
+            out.action(act::LABEL_LG, vec![n], None)
+        }
         Some(Ok(Target::Pc(e))) => out.action(act::LABEL_PC, vec![], Some(RtArg::int(e))),
-        Some(Err(m)) if m == "bad global label" => return Err(err(m, Some(span))),
-        _ => return Err(err("bad label definition", Some(span))),
+        Some(Err(m)) => return Err(err(m, Some(span))),
+        _ if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(err(
+                format!("bad label definition `{t}:': local labels are `1:'..`9:'"),
+                Some(span),
+            ))
+        }
+        _ => {
+            return Err(err(
+                format!("bad label definition `{t}:': labels are `1:'..`9:', `->name:', `=>expr:'"),
+                Some(span),
+            ))
+        }
     }
     Ok(())
 }
@@ -214,7 +264,7 @@ fn data_item(
         Some(Err(m)) => return Err(err(m, Some(span))),
         None => {
             if t.is_empty() {
-                return Err(err("bad operand", Some(span)));
+                return Err(err(format!("empty operand in `{op}'"), Some(span)));
             }
             let code = match op {
                 ".byte" => act::IMM_B,
@@ -222,10 +272,11 @@ fn data_item(
                 ".word" => act::IMM_W,
                 _ => act::IMM_D,
             };
+            let e = operand::rust_expr(t, syms).map_err(|m| err(m, Some(span)))?;
             if size == 8 {
-                pair(out, t.to_string());
+                pair(out, e);
             } else {
-                out.action(code, vec![], Some(RtArg::int(t)));
+                out.action(code, vec![], Some(RtArg::int(e)));
             }
         }
     }
