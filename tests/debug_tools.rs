@@ -72,7 +72,13 @@ fn perf_reports_jit_functions_and_annotates_dasr_lines() {
             return;
         }
     };
-    drop(rec);
+    // The example says where its perf map is (removed at the end).
+    let said = text(&rec);
+    let map_file = said
+        .split_whitespace()
+        .find(|w| w.starts_with("/tmp/perf-") && w.ends_with(".map"))
+        .map(PathBuf::from);
+    assert!(map_file.as_ref().is_some_and(|m| m.exists()), "{said}");
     let jitted = dir.join("perf.jit.data");
     let inj = Command::new("perf")
         .args(["inject", "--jit", "-i"])
@@ -109,6 +115,9 @@ fn perf_reports_jit_functions_and_annotates_dasr_lines() {
     let p = text(&plain);
     assert!(p.contains("jit_debug::square"), "{p}");
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some(m) = map_file {
+        let _ = std::fs::remove_file(m);
+    }
 }
 
 #[test]
