@@ -54,6 +54,7 @@ fn instruction_corpus_end_to_end() {
     // Fix the numbering of globals and externs to the corpus's (first appearance order).
     let prelude = "|.arch x64\n|.actionlist ACTIONS\nfn numbering() {\n| .aword ->foo, ->lbl, ->bar, ->g0, ->g1, ->g2, ->g3\n| .aword extern foo, extern bar, extern e0, extern e1, extern e2, extern e3\n}\nfn case() {\n";
     let (mut total, mut code_same, mut list_same, mut rejected, mut skipped) = (0, 0, 0, 0, 0);
+    let mut deliberate_code = 0;
     let mut failures = Vec::new();
     for line in lines {
         let f: Vec<&str> = line.split('\t').collect();
@@ -80,7 +81,7 @@ fn instruction_corpus_end_to_end() {
             // DynASM's quirk of taking a ymm register where the instruction reads xmm (the
             // corpus README's "ymm accepted where xmm is meant"): dasr wants the real xmm form.
             let ymm_quirk = f[c_asm].contains("ym") && d.message.starts_with("bad operand size");
-            if note.is_empty() && !ymm_quirk && f[c_asm] != ".section" {
+            if note.is_empty() && !ymm_quirk && f[c_asm] != ".section" && !deliberate(f[c_asm]) {
                 failures.push(format!(
                     "{}: `{}` rejected: {}",
                     f[c_id], f[c_asm], d.message
@@ -102,7 +103,13 @@ fn instruction_corpus_end_to_end() {
                 ok = false;
                 break;
             };
-            args.push(match a.kind {
+            // The narrowing conversions are dasr's own range checks on the same value.
+            let (kind, narrow): (&ArgKind, fn(i64) -> i64) = match &a.kind {
+                ArgKind::Sx32(inner) => (inner, dasm_runtime::sx32),
+                ArgKind::X87Reg => (&ArgKind::Int, dasm_runtime::x87_reg),
+                k => (k, |v| v),
+            };
+            args.push(narrow(match kind {
                 ArgKind::Int => v,
                 ArgKind::Neg => -v,
                 ArgKind::Ptr => v as u32 as i64,
@@ -112,7 +119,7 @@ fn instruction_corpus_end_to_end() {
                     ok = false;
                     0
                 }
-            });
+            }));
         }
         if !ok {
             skipped += 1;
@@ -132,6 +139,12 @@ fn instruction_corpus_end_to_end() {
         };
         if good {
             code_same += 1;
+        } else if deliberate(f[c_asm])
+            // Rf(n) with n = 8..15: DynASM's stray REX.B makes a memory access; dasr's
+            // RangeX87 (RANGE_VREG's word).
+            || f[c_asm].contains("Rf(") && r.status() >> 24 == 0x15 && st == "ok"
+        {
+            deliberate_code += 1;
         } else {
             let g = match r.status() {
                 0 => hex(&r.code),
@@ -145,7 +158,7 @@ fn instruction_corpus_end_to_end() {
     }
     println!(
         "instruction corpus end to end: {code_same} machine code/status as DynASM, {list_same} identical action lists, \
-         {rejected} rejected (documented DynASM bugs), {skipped} not runnable here, of {total} rows"
+         {rejected} rejected (documented DynASM bugs), {deliberate_code} encoded differently on purpose, {skipped} not runnable here, of {total} rows"
     );
     assert!(
         failures.is_empty(),
@@ -153,4 +166,15 @@ fn instruction_corpus_end_to_end() {
         failures.len(),
         failures[..failures.len().min(40)].join("\n")
     );
+}
+
+/// Rows DynASM encodes wrongly that dasr encodes correctly or rejects, without a corpus note
+/// (found by the differential test; docs/language.md lists them): `into` (invalid in 64-bit
+/// mode), the two-operand `vsqrtss`/`vsqrtsd` (DynASM reads xmm0 as the first source), and
+/// `xchg eax, Rd(r)` (DynASM's 90+r makes r = 0 a nop).
+fn deliberate(asm: &str) -> bool {
+    asm == "into"
+        || (asm.starts_with("vsqrtss ") || asm.starts_with("vsqrtsd "))
+            && asm.matches(',').count() == 1
+        || asm.starts_with("xchg") && asm.contains("Rd(") && asm.contains("eax")
 }

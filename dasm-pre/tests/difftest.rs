@@ -836,7 +836,8 @@ pub fn decode_check(v: &Vector, code: &[u8]) -> Result<bool, String> {
     }
     let got = canonical(&format!("{:?}", ins.mnemonic()).to_lowercase());
     // `xchg ax, ax` is 66 90, a true no-op (a 16-bit xchg does not zero-extend).
-    if got == "nop" && m == "xchg" && bytes == [0x66, 0x90] {
+    // `xchg rax, rax` is 48 90, which iced calls nop: a 64-bit xchg has nothing to zero-extend.
+    if got == "nop" && m == "xchg" && (bytes == [0x66, 0x90] || bytes == [0x48, 0x90]) {
         return Ok(true);
     }
     if got != canonical(&m) {
@@ -866,6 +867,13 @@ pub fn decode_check(v: &Vector, code: &[u8]) -> Result<bool, String> {
         && ins.op_kind(0) == OpKind::Register
         && ins.op_kind(1) == OpKind::Register
     {
+        // NASM's reading of the two-operand form (dasr's): the destination is also the first
+        // source; the operands are then compared as `op dst, dst, src`.
+        if ins.op_register(1) == ins.op_register(0) {
+            let d = ops[0].clone();
+            ops.insert(1, d);
+            return check_all_in_order(&ins, first, &ops, &lay, v, bytes);
+        }
         return Err(format!(
             "{} operands for {} written: VEX.vvvv source {} not written ({})",
             ins.op_count(),
@@ -910,6 +918,22 @@ pub fn decode_check(v: &Vector, code: &[u8]) -> Result<bool, String> {
         return check_all(&[1, 0]).map(|_| true);
     }
     res.map(|_| true)
+}
+
+/// Every written operand against iced's operand at the same place (after `first`).
+fn check_all_in_order(
+    ins: &Instruction,
+    first: u32,
+    ops: &[String],
+    lay: &Layout,
+    v: &Vector,
+    bytes: &[u8],
+) -> Result<bool, String> {
+    for (k, o) in ops.iter().enumerate() {
+        check_operand(ins, first + k as u32, o, lay, v)
+            .map_err(|e| format!("{e} ({})", hex(bytes)))?;
+    }
+    Ok(true)
 }
 
 #[test]

@@ -158,3 +158,42 @@ fn high_byte_register_with_a_runtime_register() {
     }
     assert!(run("| mov ah, byte [rbx]\n").is_ok());
 }
+
+/// `into` does not exist in 64-bit mode (CE raises #UD): rejected with the reason.
+#[test]
+fn into_is_rejected() {
+    rejected("| into\n", "not valid in 64-bit mode");
+}
+
+/// `xchg eax, Rd(r)`: DynASM's 90+r form turns r = 0 into `nop`, which leaves rax's upper half;
+/// dasr takes 87 /r for a runtime register (named registers keep 90+r).
+#[test]
+fn xchg_eax_with_a_runtime_register_takes_87() {
+    // 40 (removable REX) 87 C0 (ModRM, eax in reg) VREG(rm)
+    assert_eq!(
+        list("| xchg eax, Rd(r)\n"),
+        [0x40, 0x87, 0xc0, 0xf0, 0x2b, 0xff]
+    );
+    assert_eq!(list("| xchg eax, ecx\n"), [0x91, 0xff]);
+}
+
+/// The two-operand `vsqrtss`/`vsqrtsd`: DynASM leaves VEX.vvvv = 0 (the upper lanes come from
+/// xmm0); dasr reads it as NASM does, `vsqrtsd xmm1, xmm2` = `vsqrtsd xmm1, xmm1, xmm2`, and
+/// has the three-operand form.
+#[test]
+fn two_operand_vsqrt_means_destination_as_first_source() {
+    assert_eq!(
+        list("| vsqrtsd xmm1, xmm2\n"),
+        list("| vsqrtsd xmm1, xmm1, xmm2\n")
+    );
+    assert_eq!(
+        list("| vsqrtsd xmm1, xmm2\n"),
+        [0xc5, 0xfc, 0xf3, 0x51, 0xca, 0xff]
+    );
+    assert_eq!(
+        list("| vsqrtss xmm9, dword [rax]\n"),
+        list("| vsqrtss xmm9, xmm9, dword [rax]\n")
+    );
+    rejected("| vsqrtsd xmm(r), xmm2\n", "write the three-operand form");
+    assert!(run("| vsqrtsd xmm(r), xmm(r), xmm2\n").is_ok());
+}

@@ -207,6 +207,13 @@ fn deliberate_difference(note: &str, asm: &str) -> bool {
         || note.contains("accepts a ymm operand where")
         || note.contains("are sign-extended")
         || asm.contains("xchg eax, eax")
+        // `into` does not exist in 64-bit mode: rejected.
+        || asm == "into"
+        // NASM's reading of the two-operand form: the destination is the first source
+        // (DynASM leaves VEX.vvvv = 0, reading xmm0); a runtime destination is rejected.
+        || (asm.starts_with("vsqrtss ") || asm.starts_with("vsqrtsd ")) && asm.matches(',').count() == 1
+        // `xchg eax, Rd(r)` takes 87 /r (90+r would make Rd(0) a nop).
+        || asm.starts_with("xchg") && asm.contains("Rd(") && asm.contains("eax")
 }
 
 /// Lines DynASM rejects that dasr accepts on purpose: the real operand forms of the AVX2
@@ -335,7 +342,7 @@ fn corpus_instructions() {
     );
     // Floors: exact rows (action list and runtime arguments) per family; raise them as rows land.
     const FLOORS: [(&str, usize); 17] = [
-        ("avx", 2792),
+        ("avx", 2791),
         ("avx2", 229),
         ("fma3", 567),
         ("gp", 5057),
@@ -520,6 +527,9 @@ fn mnemonic_coverage() {
     let mut missing = Vec::new();
     for r in &rows {
         let m = &r["mnemonic"];
+        if m == "into" {
+            continue; // recognised and rejected: it does not exist in 64-bit mode
+        }
         let forms = x64::operand_forms(m);
         for n in r["operand_counts"]
             .split(',')

@@ -33,6 +33,9 @@ REASONS = {
     "deliberate-undefined-local-label": "deliberate: a local label referenced (`<n`, `>n`) but defined nowhere in the file: DynASM fails at run time (RANGE_LG / UNDEF_L) or not at all when the reference is never put; dasr rejects the file at build time",
     "deliberate-negative-space": "deliberate: a literal `.space -1`: DynASM's engine crashes (or corrupts memory); dasr rejects it at build time",
     "superset-negative-imm": "superset: a negative literal in a byte/word immediate of an operation of that size (`cmp al, -1`, `test dx, -1`): DynASM rejects it (unsigned immediate out of range); dasr accepts it as GNU as and NASM do, with the bytes of the unsigned spelling",
+    "deliberate-into": "deliberate: `into` (CE) is an invalid opcode in 64-bit mode; DynASM encodes it, dasr rejects it",
+    "deliberate-vex-2op": "deliberate: DynASM's two-operand vsqrtss/vsqrtsd leave VEX.vvvv = 1111, so the result's upper lanes come from xmm0; dasr reads the form as NASM does (the destination is the first source, `vsqrtsd xmm1, xmm2` = `vsqrtsd xmm1, xmm1, xmm2`), rejects it with a runtime destination, and has the three-operand form",
+    "deliberate-xchg-eax-runtime": "deliberate: `xchg eax, Rd(r)` takes 87 /r in dasr: DynASM's 90+r form makes r = 0 a nop, which does not clear rax's upper half",
     "deliberate-rsqrtss-m32": "deliberate: DynASM's rsqrtss template lacks the m32 form (`rsqrtss xmm, dword [m]` rejected); dasr accepts it (F3 0F 52 /r, as rsqrtss xmm, xmm/m32 in the Intel manual)",
     # Not fixed yet (issue 9, part 1, "smaller differences").
     # Found by the iced-x86 decoder check: DynASM's bytes are wrong and dasr copies them.
@@ -47,7 +50,7 @@ REASONS = {
     "split-8byte-data": "not fixed: an 8-byte data item (.qword/.quad/.aword with a runtime value) at DynASM's 25-position limit; DynASM ends the put before the item, dasr splits its lo32/hi32 over two puts (and evaluates the expression twice)",
     "size-keyword-sizeless-mem": "not fixed: a byte/word size keyword on a size-less memory operand (`fxsave byte [m]`, `fxrstor word [m]`): DynASM adds 66 or decrements the opcode (its op-1 bug), dasr ignores the keyword",
     "byte-keyword-runtime-imm8": "not fixed: `byte n` (a runtime imm8 written with its size keyword) in pextrw/pextrb/pinsrb/extractps/roundss/vcmpss/vextractf128/vextractps/vpextrd/...: DynASM accepts, dasr says mixed operand size",
-    "shld-shrd-sizeless-mem": "not fixed: shld/shrd with a size-less memory operand and cl: DynASM rejects (mixed operand size), dasr takes the size from the register operand",
+    "shld-shrd-sizeless-mem": "superset: shld/shrd with a size-less memory operand and cl: DynASM rejects (mixed operand size), dasr takes the size from the register operand (the bytes decode as written)",
     "imul-dword-keyword-64": "not fixed: `imul r64, ..., dword n` (runtime immediate with a dword keyword in a 64-bit imul): DynASM rejects (mixed operand size), dasr ignores the keyword",
 }
 
@@ -92,6 +95,12 @@ def classify(idv, row, src, diff, vals):
         return "deliberate-size-keyword-sizeless-mem"
     if idv.startswith("p") and re.search(r"got status \w+ want (RANGE|UNDEF)", diff):
         return "deliberate-first-error"
+    if "`into' is not valid in 64-bit mode" in diff:
+        return "deliberate-into"
+    if re.match(r"vsqrts[sd] [^,]+, [^,]+$", src):
+        return "deliberate-vex-2op"
+    if re.match(r"xchg (eax, Rd\(|Rd\([^)]*\), eax)", src):
+        return "deliberate-xchg-eax-runtime"
     if "is referenced but never defined in this file" in diff:
         return "deliberate-undefined-local-label"
     if re.search(r"dasr rejects: bad count `-\d+': `.space'", diff):

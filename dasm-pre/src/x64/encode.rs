@@ -78,10 +78,15 @@ fn atom_matches(
     ignore_size: bool,
 ) -> bool {
     match (a, op) {
-        (Atom::Gp(_) | Atom::Xmm | Atom::Ymm, Operand::Reg(r)) if ignore_size => {
+        (Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm, Operand::Reg(r))
+            if ignore_size =>
+        {
             r.kind != RegKind::St
         }
         (Atom::Gp(s), Operand::Reg(r)) => r.kind == RegKind::Gp(s),
+        (Atom::FixedReg(s), Operand::Reg(r)) => {
+            r.kind == RegKind::Gp(s) && matches!(r.num, RegNum::Fixed(_))
+        }
         // DynASM's accumulator mode is register 0 of any size.
         (Atom::FixedGp(0, _), Operand::Reg(r)) if ignore_size => {
             matches!(r.kind, RegKind::Gp(_)) && r.num == RegNum::Fixed(0)
@@ -145,7 +150,7 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
         if let Operand::Reg(r) = op {
             if alts
                 .iter()
-                .any(|a| matches!(a, Atom::Gp(_) | Atom::Xmm | Atom::Ymm))
+                .any(|a| matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm))
             {
                 reg_sizes.push(r.size());
             }
@@ -209,9 +214,20 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     let mut out = Out::default();
     let find = |role: Role| f.roles.iter().position(|r| *r == role);
     let both = find(Role::B);
-    let r_idx = find(Role::R).or(both);
+    let dest_src = find(Role::D);
+    if let Some(i) = dest_src {
+        if as_reg(&ops[i]).is_some_and(|r| rt(&r.num).is_some()) {
+            return Err((
+                "the two-operand form with a runtime register: write the three-operand form \
+                 (`op xmm(r), xmm(r), src`)"
+                    .into(),
+                Some(i),
+            ));
+        }
+    }
+    let r_idx = find(Role::R).or(both).or(dest_src);
     let m_idx = find(Role::M).or(both);
-    let v_idx = find(Role::V);
+    let v_idx = find(Role::V).or(dest_src);
     let o_idx = find(Role::O);
     let l_idx = find(Role::L);
     let i_idx: Vec<usize> = f

@@ -45,6 +45,13 @@ pub fn assemble(
         return pseudo::assemble(op, operands, syms);
     }
     let forms = table::by_mnemonic().get(op);
+    if let Some((_, why)) = table::INVALID_IN_64BIT.iter().find(|(m, _)| *m == op) {
+        return Err(EncodeError {
+            message: format!("`{op}' is not valid in 64-bit mode"),
+            span: None,
+            hint: Some((*why).into()),
+        });
+    }
     if forms.is_none() && op != "mov64" {
         return Err(EncodeError {
             message: format!("unknown statement `{op}'"),
@@ -430,7 +437,9 @@ pub(crate) fn is_base_register(text: &str) -> bool {
 
 /// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
-    name == "mov64" || table::by_mnemonic().contains_key(name)
+    name == "mov64"
+        || table::by_mnemonic().contains_key(name)
+        || table::INVALID_IN_64BIT.iter().any(|(m, _)| *m == name)
 }
 
 /// All instruction mnemonics (for "did you mean" hints), in no particular order.
@@ -452,7 +461,10 @@ pub fn operand_forms(name: &str) -> Vec<String> {
         for f in forms {
             let s = format!(
                 "{name} {}",
-                f.ops_text.replace(":rt", "").replace(":kw", "")
+                f.ops_text
+                    .replace(":rt", "")
+                    .replace(":kw", "")
+                    .replace(":fx", "")
             )
             .trim_end()
             .to_string();

@@ -140,8 +140,13 @@ pub(super) const ROWS: &[Row] = &[
     Row("vrsqrtps", "ymm, ymm/m256", "VEX.256.0F.WIG 52 /r"),
     Row("vsqrtpd", "xmm, xmm/m128", "VEX.128.66.0F.WIG 51 /r"),
     Row("vsqrtpd", "ymm, ymm/m256", "VEX.256.66.0F.WIG 51 /r"),
-    Row("vsqrtss", "xmm, xmm/m32", "VEX.LIG.F3.0F.WIG 51 /r"),
-    Row("vsqrtsd", "xmm, xmm/m64", "VEX.LIG.F2.0F.WIG 51 /r"),
+    // DynASM's two-operand form leaves VEX.vvvv = 0 (xmm0 as the first source, whose upper
+    // lanes land in the result); dasr reads it as NASM does, the destination being the first
+    // source (`vsqrtsd xmm1, xmm2` = `vsqrtsd xmm1, xmm1, xmm2`), and has the Intel form.
+    Row("vsqrtss", "xmm, xmm/m32", "DM: VEX.LIG.F3.0F.WIG 51 /r"),
+    Row("vsqrtsd", "xmm, xmm/m64", "DM: VEX.LIG.F2.0F.WIG 51 /r"),
+    Row("vsqrtss", "xmm, xmm, xmm/m32", "VEX.LIG.F3.0F.WIG 51 /r"),
+    Row("vsqrtsd", "xmm, xmm, xmm/m64", "VEX.LIG.F2.0F.WIG 51 /r"),
     Row("vrcpss", "xmm, xmm, xmm/m32", "VEX.LIG.F3.0F.WIG 53 /r"),
     Row("vrsqrtss", "xmm, xmm, xmm/m32", "VEX.LIG.F3.0F.WIG 52 /r"),
     Row("vcomiss", "xmm, xmm/m32", "VEX.LIG.0F.WIG 2F /r"),

@@ -292,8 +292,10 @@ pub(super) const ROWS: &[Row] = &[
     Row("xchg", "r64, rax", "REX.W 90+r"),
     Row("xchg", "r64, rm64", "REX.W 87 /r"),
     Row("xchg", "rm64, r64", "REX.W 87 /r"),
-    Row("xchg", "eax, r32", "90+r"),
-    Row("xchg", "r32, eax", "90+r"),
+    // A runtime register takes 87 /r: 90+r would make `xchg eax, Rd(0)` a `nop`, which does
+    // not clear rax's upper half (DynASM encodes it so).
+    Row("xchg", "eax, r32:fx", "90+r"),
+    Row("xchg", "r32:fx, eax", "90+r"),
     Row("xchg", "r32, rm32", "87 /r"),
     Row("xchg", "rm32, r32", "87 /r"),
     Row("xchg", "ax, r16", "o16 90+r"),
@@ -618,7 +620,6 @@ pub(super) const ROWS: &[Row] = &[
     Row("int", "imm8", "CD ib"),
     Row("int3", "", "CC"),
     Row("int1", "", "F1"),
-    Row("into", "", "CE"),
     Row("leave", "", "C9"),
     // No operands.
     Row("cbw", "", "o16 98"),

@@ -39,6 +39,7 @@
 //! | `rm8` `rm16` `rm32` `rm64` | shorthand for `r8/m8` etc. |
 //! | `m8` `m16` `m32` `m64` `m80` `m128` `m256` | memory of that size; an operand written without a size keyword matches when another operand of the statement is a register of that size |
 //! | `m` | memory of any size, with or without a size keyword (`lea`, `prefetch`, `fxsave`) |
+//! | `r32:fx` | a 32-bit register written by name, never a runtime `Rd(expr)` (`xchg eax, r32:fx`: the 90+r form would turn `Rd(0)` into a `nop`) |
 //! | `al` `ax` `eax` `rax` `cl` | exactly that register (implicit operand, not encoded) |
 //! | `xmm` `ymm` | an SSE/AVX register: fixed or `xmm(expr)`/`ymm(expr)` |
 //! | `xmm0` | exactly `xmm0` (implicit operand of `blendvps` etc.) |
@@ -90,6 +91,13 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug)]
 pub struct Row(pub &'static str, pub &'static str, pub &'static str);
 
+/// Mnemonics DynASM's x64 map accepts although the instruction does not exist in 64-bit mode
+/// (the CPU raises #UD), with what to write instead.
+pub(crate) const INVALID_IN_64BIT: &[(&str, &str)] = &[(
+    "into",
+    "test the overflow flag with `jo` instead (DynASM encodes CE, an invalid opcode here)",
+)];
+
 /// The row files, in matching order.
 const FAMILIES: &[&[Row]] = &[gp::ROWS, x87::ROWS, sse::ROWS, avx::ROWS];
 
@@ -100,6 +108,8 @@ pub(crate) enum Atom {
     Gp(u8),
     /// A fixed general register: (number, size in bytes).
     FixedGp(u8, u8),
+    /// A general register of the size in bytes, written by name (not a runtime register).
+    FixedReg(u8),
     /// Memory with the size in bytes; `None` = any size.
     Mem(Option<u16>),
     /// An xmm register.
@@ -155,6 +165,9 @@ pub(crate) enum Role {
     B,
     /// VEX.vvvv.
     V,
+    /// Both ModRM.reg and VEX.vvvv: NASM's two-operand spelling of a VEX form whose first
+    /// source is the destination (`vsqrtsd xmm1, xmm2` = `vsqrtsd xmm1, xmm1, xmm2`).
+    D,
     /// Opcode low bits.
     O,
     /// imm8 bits 7..4.
@@ -243,6 +256,7 @@ fn parse_atom(s: &str) -> Result<Vec<Atom>, String> {
         "r8" => one(Atom::Gp(1)),
         "r16" => one(Atom::Gp(2)),
         "r32" => one(Atom::Gp(4)),
+        "r32:fx" => one(Atom::FixedReg(4)),
         "r64" => one(Atom::Gp(8)),
         "rm8" => Ok(vec![Atom::Gp(1), Atom::Mem(Some(1))]),
         "rm16" => Ok(vec![Atom::Gp(2), Atom::Mem(Some(2))]),
@@ -350,6 +364,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
                     'M' => Role::M,
                     'B' => Role::B,
                     'V' => Role::V,
+                    'D' => Role::D,
                     'O' => Role::O,
                     'L' => Role::L,
                     'I' => Role::I,
