@@ -162,8 +162,13 @@ fn check_name(name: &str, opt: &str) -> Result<(), lexopt::Error> {
     }
 }
 
-/// Remove the output file of an earlier run (a missing file is fine).
+/// Remove the output file of an earlier run (a missing file is fine). Only a regular file is
+/// removed: `-o /dev/null` (or a pipe) must survive an error.
 fn remove_stale(path: &std::path::Path) {
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !regular {
+        return;
+    }
     if let Err(e) = std::fs::remove_file(path) {
         if e.kind() != std::io::ErrorKind::NotFound {
             eprintln!("dasm-pre: cannot remove stale {}: {e}", path.display());

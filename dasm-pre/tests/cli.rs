@@ -84,3 +84,34 @@ fn no_stale_output_after_an_error() {
         "the output of the earlier run is still there"
     );
 }
+
+/// Only a regular file is removed after an error: `-o /dev/null` (or a symlink, a pipe) must
+/// survive. (An earlier version removed whatever `-o` named; as root, `-o /dev/null` with an
+/// error replaced /dev/null by a regular file.) A symlink stands in for the device here.
+#[cfg(unix)]
+#[test]
+fn an_error_never_removes_what_is_not_a_regular_file() {
+    let d = scratch("special");
+    let f = d.join("in.dasr");
+    let target = d.join("kept.rs");
+    let link = d.join("link.rs");
+    std::fs::write(&target, "keep me").unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::fs::write(&f, "|.arch x64\n| movv eax, 1\n").unwrap();
+    let o = dasm_pre(&["-o", link.to_str().unwrap(), f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        std::fs::symlink_metadata(&link).is_ok(),
+        "the symlink was removed"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    // Writing to the null device works and leaves it a device.
+    std::fs::write(&f, GOOD).unwrap();
+    let o = dasm_pre(&["-o", "/dev/null", f.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+}
