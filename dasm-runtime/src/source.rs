@@ -650,8 +650,9 @@ fn locate_put(map: &SourceMap, e: DasmError, start: usize, acts: &[u8]) -> DasmE
 }
 
 impl CodeMap {
-    /// An empty map (no statements, no labels) of 4 bytes, for unit tests.
-    #[cfg(test)]
+    /// An empty map (no statements, no labels) of 4 bytes, for the unit tests of the (Linux)
+    /// perf and gdb modules.
+    #[cfg(all(test, target_os = "linux"))]
     pub(crate) fn empty_for_tests() -> CodeMap {
         static EMPTY: SourceMap = SourceMap {
             dir: "",
