@@ -104,6 +104,9 @@ fn offset_expr(ty: &str, path: &[Step]) -> String {
             }
         }
     }
+    // SAFETY (of the generated block): `&raw const` projects a place inside the local
+    // `MaybeUninit` without reading it (an index is bounds-checked, a panic otherwise), so both
+    // pointers are inside the same allocation, as `byte_offset_from` requires.
     let body = format!(
         "let __dasr_u = ::core::mem::MaybeUninit::<{ty}>::uninit(); \
          let __dasr_p = __dasr_u.as_ptr(); \
