@@ -18,15 +18,18 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 // SAFETY: every call is forwarded to the system allocator with the same arguments.
 unsafe impl GlobalAlloc for Counting {
+    // SAFETY: the trait's contract, forwarded (see the impl).
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
+    // SAFETY: the trait's contract, forwarded (see the impl).
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
         unsafe { System.dealloc(ptr, layout) }
     }
+    // SAFETY: the trait's contract, forwarded (see the impl).
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
