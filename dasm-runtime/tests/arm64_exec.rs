@@ -194,16 +194,28 @@ fn executable_memory_is_not_writable() {
     d.put(0, &[5]);
     let code = d.finish().unwrap();
     let at = code.as_ptr() as u64;
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let line = maps
-        .lines()
-        .find(|l| {
-            let mut r = l.split_whitespace().next().unwrap().split('-');
-            let lo = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
-            let hi = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
-            (lo..hi).contains(&at)
+    let find = || {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines()
+            .find(|l| {
+                let mut r = l.split_whitespace().next().unwrap().split('-');
+                let lo = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
+                let hi = u64::from_str_radix(r.next().unwrap(), 16).unwrap();
+                (lo..hi).contains(&at)
+            })
+            .map(str::to_string)
+    };
+    // Under qemu-user, /proc/self/maps is qemu's emulation, which can miss a mapping while
+    // other test threads map and unmap: read it again (a bounded number of times).
+    let line = (0..100)
+        .find_map(|_| {
+            let l = find();
+            if l.is_none() {
+                std::thread::yield_now();
+            }
+            l
         })
-        .unwrap();
+        .expect("the code's mapping in /proc/self/maps");
     assert!(
         line.split_whitespace().nth(1).unwrap().starts_with("r-x"),
         "{line}"
