@@ -322,18 +322,7 @@ pub struct StaticRun<const N: usize> {
 /// Number of ops of the run in `bytes[1..]` (`N` of its [`StaticRun`]).
 #[doc(hidden)]
 pub const fn static_len(bytes: &[u8]) -> usize {
-    let mut p = 1;
-    let mut n = 0;
-    let mut code = 0;
-    loop {
-        let (_, next, last, c) = next_op(bytes, p, code);
-        code = c;
-        n += 1;
-        p = next;
-        if last {
-            return n;
-        }
-    }
+    static_len_at(bytes, 1)
 }
 
 /// Number of ops of the run at `start` of the action list `list` (`N` of its [`StaticRun`]).
@@ -358,23 +347,7 @@ impl<const N: usize> StaticRun<N> {
     /// the same.
     #[doc(hidden)]
     pub const fn at(list: &[u8], start: usize) -> Self {
-        let mut ops = [op([0; HEAD], 0, Act::Truncated, 0, 0, 0); N];
-        let mut p = start;
-        let mut i = 0;
-        let mut code = 0;
-        while i < N {
-            let (o, next, _, c) = next_op(list, p, code);
-            code = c;
-            ops[i] = o;
-            p = next;
-            i += 1;
-        }
-        let run = Run::of(&ops, 0);
-        StaticRun {
-            ops,
-            run,
-            start: start as u32,
-        }
+        Self::decode(list, start, start)
     }
 
     /// Decode the run at `start` of an action list, given as `bytes`: the list's byte before
@@ -382,15 +355,20 @@ impl<const N: usize> StaticRun<N> {
     /// be [`static_len`] of the bytes.
     #[doc(hidden)]
     pub const fn new(bytes: &[u8], start: usize) -> Self {
+        Self::decode(bytes, 1, start)
+    }
+
+    /// Decode the run at `first` of `bytes`, which is offset `start` of the action list (error
+    /// details name action-list offsets).
+    const fn decode(bytes: &[u8], first: usize, start: usize) -> Self {
         let mut ops = [op([0; HEAD], 0, Act::Truncated, 0, 0, 0); N];
-        let mut p = 1;
+        let mut p = first;
         let mut i = 0;
         let mut code = 0;
         while i < N {
             let (mut o, next, _, c) = next_op(bytes, p, code);
             code = c;
-            // Offsets in the action list, for error details.
-            o.at = (o.at as usize - 1 + start) as u32;
+            o.at = (o.at as usize - first + start) as u32;
             ops[i] = o;
             p = next;
             i += 1;
