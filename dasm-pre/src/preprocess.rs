@@ -1430,14 +1430,15 @@ impl<'a> Pre<'a> {
         // text; after `.define` substitution, the whole operand written at the same position.
         let exact = raw.contains(rest);
         let raw_lead = raw.len() - raw.trim_start().len();
-        let raw_word = raw[raw_lead..]
-            .find(char::is_whitespace)
-            .map_or(raw.len(), |i| raw_lead + i);
-        let raw_ops = lines::operands(&raw[raw_word..]).unwrap_or_default();
+        // Only diagnostics call this: the line's operands are split again only then.
         let in_raw = |sp: Span| -> Option<(usize, usize)> {
             if exact {
                 return Some((ctx.col + rest_off + sp.start, ctx.col + rest_off + sp.end));
             }
+            let raw_word = raw[raw_lead..]
+                .find(char::is_whitespace)
+                .map_or(raw.len(), |i| raw_lead + i);
+            let raw_ops = lines::operands(&raw[raw_word..]).unwrap_or_default();
             let i = spans
                 .iter()
                 .position(|(_, o)| o.start <= sp.start && sp.start < o.end.max(o.start + 1))?;
@@ -1451,11 +1452,12 @@ impl<'a> Pre<'a> {
         // element is assembled on its own: a flush never falls inside one (the two halves of a
         // 64-bit value stay in one put, and its expression is evaluated once).
         let data = DATA_OPS.contains(&op);
-        let groups: Vec<&[(&str, Span)]> = if data && !spans.is_empty() {
-            spans.chunks(1).collect()
-        } else {
-            vec![&spans[..]]
-        };
+        // No allocation per statement: one group of all operands (also for none), or one per
+        // data element.
+        let step = if data { 1 } else { spans.len().max(1) };
+        let groups = std::iter::once(&spans[..])
+            .filter(|g| g.is_empty())
+            .chain(spans.chunks(step));
         let mut first = true;
         for group in groups {
             let result = x64::assemble(op, group, &mut self.syms);
