@@ -625,36 +625,49 @@ impl<'a> Pre<'a> {
                         text,
                     }),
             );
-            let (lets, call) = emit::put_site(start, &args, self.opts.plain_puts);
             let arg_slots = std::mem::take(&mut self.arg_slots);
             let slot = self.run_slot;
-            if self.capturing.is_some() || lets.is_empty() {
-                let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
-                let code = if all.is_empty() {
-                    call
-                } else {
-                    format!("{{ {} {call} }}", all.join(" "))
-                };
-                self.output(slot, code);
+            self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
+        }
+    }
+
+    /// Write the put of a run at output line `slot` and record its site. Each argument goes on
+    /// the line of its operand (`arg_slots`, so that rustc's messages about it point there) and
+    /// the call on `slot`; inside a capture, or without `arg_slots`, all in one block there.
+    fn put_site(
+        &mut self,
+        start: usize,
+        bytes: Vec<u8>,
+        args: Vec<crate::ir::RtArg>,
+        slot: usize,
+        arg_slots: &[usize],
+        plain: bool,
+    ) {
+        let (lets, call) = emit::put_site(start, &args, plain);
+        if self.capturing.is_some() || lets.is_empty() || arg_slots.is_empty() {
+            let code = if lets.is_empty() {
+                call
             } else {
-                // Each argument on the line of its operand, so that rustc's messages about it
-                // point there; the call on the run's last line.
-                for (i, l) in lets {
-                    let at = arg_slots.get(i).copied().unwrap_or(slot);
-                    self.slots[at.min(slot)].code.push(l);
-                }
-                self.output(slot, call);
-            }
-            let site = PutSite {
-                line: slot + 1,
-                start,
-                bytes,
-                args,
+                let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
+                format!("{{ {} {call} }}", all.join(" "))
             };
-            match &self.capturing {
-                Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
-                None => self.sites.push(site),
+            self.output(slot, code);
+        } else {
+            for (i, l) in lets {
+                let at = arg_slots.get(i).copied().unwrap_or(slot);
+                self.slots[at.min(slot)].code.push(l);
             }
+            self.output(slot, call);
+        }
+        let site = PutSite {
+            line: slot + 1,
+            start,
+            bytes,
+            args,
+        };
+        match &self.capturing {
+            Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
+            None => self.sites.push(site),
         }
     }
 
@@ -663,24 +676,8 @@ impl<'a> Pre<'a> {
         let Some((start, words, args)) = run else {
             return;
         };
-        let (lets, call) = emit::put_site(start, &args, true);
-        let code = if lets.is_empty() {
-            call
-        } else {
-            let all: Vec<String> = lets.into_iter().map(|(_, l)| l).collect();
-            format!("{{ {} {call} }}", all.join(" "))
-        };
-        self.output(slot, code);
-        let site = PutSite {
-            line: slot + 1,
-            start,
-            bytes: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
-            args,
-        };
-        match &self.capturing {
-            Some(c) => self.capture_sites.entry(c.clone()).or_default().push(site),
-            None => self.sites.push(site),
-        }
+        let bytes = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        self.put_site(start, bytes, args, slot, &[], true);
     }
 
     fn diag(
