@@ -132,6 +132,62 @@ fn many_functions_share_regions_and_keep_their_addresses() {
 }
 
 #[test]
+fn freed_neighbours_merge_and_make_room_for_a_larger_function() {
+    for mem in [Mapping::Dual, Mapping::Protect].map(|m| {
+        CodeMemory::with_options(CodeMemoryOptions {
+            mapping: Some(m),
+            region_size: 2 << 20,
+            ..Default::default()
+        })
+    }) {
+        // Eight functions of 64 KiB side by side, then a small one on top of them.
+        let mut big: Vec<Option<Code>> = (0..8)
+            .map(|k| Some(finish(&mem, |d| padded(d, k, 64 << 10))))
+            .collect();
+        let top = finish(&mem, |d| small(d, 1, 7));
+        let touched = mem.stats().touched;
+        // Free 2, 3 and 4 (in an order that merges on both sides): one free span.
+        for i in [2, 4, 3] {
+            big[i] = None;
+        }
+        let st = mem.stats();
+        assert_eq!(st.free_spans, 1, "{st:?}");
+        assert!(st.free >= 3 * (64 << 10), "{st:?}");
+        // A function larger than any one of the freed ones takes the merged span.
+        let wide = finish(&mem, |d| padded(d, 100, 3 * (64 << 10) - 64));
+        let st = mem.stats();
+        assert_eq!((st.regions, st.touched), (1, touched), "{st:?}");
+        let lo = big[1].as_ref().unwrap().as_ptr() as usize;
+        let hi = big[5].as_ref().unwrap().as_ptr() as usize;
+        assert!((lo..hi).contains(&(wide.as_ptr() as usize)));
+        // SAFETY: `padded` and `small` are `extern "C" fn(i64) -> i64`.
+        let f: F1 = unsafe { wide.entry() };
+        assert_eq!(f(1), helper(101));
+        // Freeing the span at the top of the region gives it back to the region, together
+        // with the free span below it.
+        drop(wide);
+        big[5] = None;
+        big[6] = None;
+        big[7] = None;
+        drop(top);
+        let st = mem.stats();
+        assert_eq!((st.free_spans, st.free), (0, 0), "{st:?}");
+        let live: usize = big
+            .iter()
+            .flatten()
+            .map(|c| c.len().next_multiple_of(16))
+            .sum();
+        assert_eq!(st.in_use, live, "{st:?}");
+        assert_eq!(st.touched, touched, "the high-water mark stays");
+        for (k, b) in big.iter().enumerate().take(2) {
+            // SAFETY: as above.
+            let f: F1 = unsafe { b.as_ref().unwrap().entry() };
+            assert_eq!(f(1), helper(1 + k as i64));
+        }
+    }
+}
+
+#[test]
 fn labels_resolve_against_the_final_address() {
     for mem in both() {
         let code = finish(&mem, |d| labels(d));

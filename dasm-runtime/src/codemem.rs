@@ -12,7 +12,7 @@
 use crate::engine::{Dasm, PcLabel};
 use crate::error::DasmError;
 use crate::exec::CodeAt;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How code reaches memory (see the module docs).
@@ -93,6 +93,9 @@ pub struct CodeMemoryStats {
     pub code: usize,
     /// Bytes of freed spans waiting for reuse.
     pub free: usize,
+    /// Number of free spans (neighbours are merged, so at most one per gap between live
+    /// spans).
+    pub free_spans: usize,
 }
 
 struct Region {
@@ -101,15 +104,19 @@ struct Region {
     /// Address of the read+write view (equal to `rx` with [`Mapping::Protect`]).
     rw: usize,
     size: usize,
-    /// Bytes handed out from the start.
+    /// Bytes handed out from the start (lowered when the span below it is freed).
     top: usize,
+    /// The highest `top` ever reached.
+    high: usize,
 }
 
 #[derive(Default)]
 pub(crate) struct State {
     regions: Vec<Region>,
-    /// Freed spans by size, then address.
-    free: BTreeMap<usize, Vec<usize>>,
+    /// Free spans as (size, address), for the best fit.
+    free_by_size: BTreeSet<(usize, usize)>,
+    /// The same spans by address (address → size), to merge neighbours.
+    free_by_addr: BTreeMap<usize, usize>,
     free_bytes: usize,
     in_use: usize,
     code: usize,
@@ -449,10 +456,11 @@ impl CodeMemory {
         CodeMemoryStats {
             regions: st.regions.len(),
             reserved: st.regions.iter().map(|r| r.size).sum(),
-            touched: st.regions.iter().map(|r| r.top).sum(),
+            touched: st.regions.iter().map(|r| r.high).sum(),
             in_use: st.in_use,
             code: st.code,
             free: st.free_bytes,
+            free_spans: st.free_by_addr.len(),
         }
     }
 
@@ -475,16 +483,11 @@ impl CodeMemory {
             )));
         }
         let mut st = sh.lock();
-        if let Some((&size, _)) = st.free.range(cap..).next() {
-            let list = st.free.get_mut(&size).expect("present");
-            let addr = list.pop().expect("lists are never empty");
-            if list.is_empty() {
-                st.free.remove(&size);
-            }
-            st.free_bytes -= size;
+        // The smallest free span that fits, the lowest such address; its rest stays free.
+        if let Some(&(size, addr)) = st.free_by_size.range((cap, 0)..).next() {
+            st.take_free(addr, size);
             if size > cap {
-                st.free.entry(size - cap).or_default().push(addr + cap);
-                st.free_bytes += size - cap;
+                st.put_free(addr + cap, size - cap);
             }
             st.in_use += cap;
             st.code += len;
@@ -505,8 +508,8 @@ impl CodeMemory {
                 if tail >= sh.opts.align {
                     let at = last.rx + last.top;
                     last.top = last.size;
-                    st.free.entry(tail).or_default().push(at);
-                    st.free_bytes += tail;
+                    last.high = last.size;
+                    st.put_free(at, tail);
                 }
             }
             st.regions.push(Region {
@@ -514,12 +517,14 @@ impl CodeMemory {
                 rw,
                 size,
                 top: 0,
+                high: 0,
             });
         }
         let r = st.regions.last_mut().expect("just ensured");
         let addr = r.rx + r.top;
         let rw = r.rw + r.top;
         r.top += cap;
+        r.high = r.high.max(r.top);
         st.in_use += cap;
         st.code += len;
         Ok((addr, rw, cap))
@@ -573,6 +578,53 @@ impl State {
     fn rw_of(&self, addr: usize) -> usize {
         let r = self.region_of(addr);
         r.rw + (addr - r.rx)
+    }
+
+    /// Record `addr..addr+size` as free (not touching a neighbour: see `release`).
+    fn put_free(&mut self, addr: usize, size: usize) {
+        self.free_by_size.insert((size, addr));
+        self.free_by_addr.insert(addr, size);
+        self.free_bytes += size;
+    }
+
+    /// Take the free span `addr..addr+size` out of the free lists.
+    fn take_free(&mut self, addr: usize, size: usize) {
+        self.free_by_size.remove(&(size, addr));
+        self.free_by_addr.remove(&addr);
+        self.free_bytes -= size;
+    }
+
+    /// Give back the span `addr..addr+cap`: merged with the free spans right before and after
+    /// it in the same region, and returned to the region's top when it ends there (so that
+    /// freeing many small functions makes room for a large one).
+    fn release(&mut self, addr: usize, cap: usize) {
+        let ri = self
+            .regions
+            .iter()
+            .rposition(|r| (r.rx..r.rx + r.size).contains(&addr))
+            .expect("address of a span of this memory");
+        let r = &self.regions[ri];
+        let (lo, hi) = (r.rx, r.rx + r.size);
+        let (mut start, mut end) = (addr, addr + cap);
+        if let Some((&a, &s)) = self.free_by_addr.range(..start).next_back() {
+            if a + s == start && a >= lo {
+                self.take_free(a, s);
+                start = a;
+            }
+        }
+        if let Some(&s) = self.free_by_addr.get(&end) {
+            if end < hi {
+                self.take_free(end, s);
+                end += s;
+            }
+        }
+        let last = ri + 1 == self.regions.len();
+        let r = &mut self.regions[ri];
+        if last && end == r.rx + r.top {
+            r.top = start - r.rx;
+        } else {
+            self.put_free(start, end - start);
+        }
     }
 }
 
@@ -665,8 +717,7 @@ impl Shared {
         let mut st = self.lock();
         st.in_use -= cap;
         st.code -= len;
-        st.free_bytes += cap;
-        st.free.entry(cap).or_default().push(addr);
+        st.release(addr, cap);
     }
 }
 
