@@ -1660,7 +1660,12 @@ impl<'a> Pre<'a> {
                         None => {
                             emit::action_list(&v, &n, &const_name, self.al.list.len())
                                 + " "
-                                + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                                + &crate::source::source_map(
+                                    &v,
+                                    &n,
+                                    &self.source,
+                                    &self.syms.globals,
+                                )
                         }
                     };
                     if !has_sections && Some(&n) == list_name.as_ref() {

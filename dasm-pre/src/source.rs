@@ -21,10 +21,18 @@ pub struct SourceEntry {
     pub text: String,
 }
 
-/// `#[allow(dead_code)] static NAME_SOURCE: ::dasm_runtime::SourceMap = ...;` for the action
-/// list `name`: the files, the entries sorted by (run, offset, line) and the global label names.
-pub(crate) fn source_map(name: &str, entries: &[SourceEntry], globals: &[String]) -> String {
+/// `#[allow(dead_code)] VIS static NAME_SOURCE: ::dasm_runtime::SourceMap = ...;` for the
+/// action list `name` (with the list's visibility `vis`, so that a `pub` list can be debugged
+/// from another module): the files, the entries sorted by (run, offset, line) and the global
+/// label names.
+pub(crate) fn source_map(
+    vis: &str,
+    name: &str,
+    entries: &[SourceEntry],
+    globals: &[String],
+) -> String {
     let ident = format_ident!("{}_SOURCE", name);
+    let vis: TokenStream = vis.parse().unwrap_or_default();
     let mut files: Vec<&str> = Vec::new();
     let mut sorted: Vec<&SourceEntry> = entries.iter().collect();
     sorted.sort_by_key(|e| (e.run, e.at, e.line));
@@ -49,7 +57,7 @@ pub(crate) fn source_map(name: &str, entries: &[SourceEntry], globals: &[String]
     let globals = globals.iter().map(|g| g.split('@').next().unwrap_or(g));
     quote! {
         #[allow(dead_code)]
-        static #ident: ::dasm_runtime::SourceMap = ::dasm_runtime::SourceMap {
+        #vis static #ident: ::dasm_runtime::SourceMap = ::dasm_runtime::SourceMap {
             dir: match ::core::option_env!("CARGO_MANIFEST_DIR") { Some(d) => d, None => "" },
             files: &[#(#files),*],
             lines: &[#(#lines),*],

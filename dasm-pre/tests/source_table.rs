@@ -74,3 +74,30 @@ fn f(dst: &mut dasm_runtime::Dasm, n: i32) {
     // Line N stays line N; the action-list constant follows the last line.
     assert_eq!(out.rust.lines().count(), src.lines().count() + 1);
 }
+
+#[test]
+fn the_table_has_the_action_lists_visibility() {
+    for (decl, vis) in [
+        ("|.actionlist pub A", "pub static A_SOURCE"),
+        ("|.actionlist pub(crate) A", "pub (crate) static A_SOURCE"),
+    ] {
+        let src =
+            format!("|.arch x64\n{decl}\nfn f(dst: &mut dasm_runtime::Dasm) {{\n  | ret\n}}\n");
+        let opts = Options {
+            file_name: "v.dasr".into(),
+            ..Default::default()
+        };
+        let out = preprocess(src.as_bytes(), &opts, &HashMap::<PathBuf, Vec<u8>>::new());
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        let line = out.rust.lines().nth(1).unwrap();
+        assert!(line.contains(vis), "{line}");
+    }
+    let src = "|.arch x64\n|.actionlist A\nfn f(dst: &mut dasm_runtime::Dasm) {\n  | ret\n}\n";
+    let out = preprocess(
+        src.as_bytes(),
+        &Options::default(),
+        &HashMap::<PathBuf, Vec<u8>>::new(),
+    );
+    let line = out.rust.lines().nth(1).unwrap();
+    assert!(line.contains("] static A_SOURCE"), "{line}");
+}
