@@ -391,8 +391,8 @@ impl<'a> Dasm<'a> {
     }
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
-    /// Also sizes the label instance table and the active section's table of label
-    /// definitions for `n` labels. If the memory cannot be had, the engine keeps a
+    /// Also sizes the label instance table and the active section's tables of label
+    /// definitions and of label-dependent fields for `n` labels (one reference each). If the memory cannot be had, the engine keeps a
     /// [`DasmError::NoMemory`] error (reported by `check_step`, `link`, `encode` and `finish`,
     /// like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
@@ -406,6 +406,11 @@ impl<'a> Dasm<'a> {
             .sec
             .defs
             .try_reserve(n.saturating_sub(self.sec.defs.len()));
+        // A PC label is referenced at least once: room for a branch item per label.
+        let _ = self
+            .sec
+            .items
+            .try_reserve(n.saturating_sub(self.sec.items.len()));
     }
 
     /// Number of PC labels available.
