@@ -834,6 +834,23 @@ impl<'a> Dasm<'a> {
         }
     }
 
+    /// [`Dasm::pc_label_offset`] of every PC label, in one pass over the table.
+    pub(crate) fn pc_offsets(&self) -> Vec<Option<usize>> {
+        let insts = &self.labels.insts;
+        let linked = self.linked.is_some();
+        self.labels
+            .pcs
+            .iter()
+            .map(|&s| {
+                if s == EMPTY || s & PENDING != 0 || !linked {
+                    return None;
+                }
+                let l = insts.get(slot_inst(s) as usize)?;
+                (l.state() != ABS).then_some(l.fin as usize)
+            })
+            .collect()
+    }
+
     /// Offset of global label `index` (0-based) in the code after `link`, if it is defined.
     pub fn global_offset(&self, index: usize) -> Option<usize> {
         let l = self.labels.global_def(index)?;

@@ -1,7 +1,7 @@
 //! `Dasm::link_encode` (link, then encode into a `Vec` that is not zero-filled first) against
 //! `link` + `encode_at` at the same address: the same bytes, label offsets, globals and
 //! errors, on random action lists and on random well-formed branchy programs with several
-//! sections.
+//! sections; and `finish`'s PC label offsets against the engine's.
 
 #[path = "common/cases.rs"]
 mod cases;
@@ -63,6 +63,17 @@ fn compare(acts: &[u8], nsec: usize, npc: usize, puts: &Puts) -> bool {
     });
     let want = outcome(&two, code, npc);
     assert_eq!(got, want);
+    // `finish` keeps the engine's PC label offsets (the code itself is at another address).
+    let mut fin = build(acts, nsec, npc, puts);
+    let _ = fin.check_step(None);
+    if let Ok(code) = fin.finish() {
+        for pc in 0..npc + 1 {
+            assert_eq!(code.pc_offset(pc), fin.pc_label_offset(pc));
+        }
+        if let Ok(bytes) = &got.code {
+            assert_eq!(code.len(), bytes.len());
+        }
+    }
     got.code.is_ok()
 }
 
