@@ -392,9 +392,9 @@ impl<'a> Dasm<'a> {
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
     /// Also sizes the label instance table and the active section's tables of label
-    /// definitions and of label-dependent fields for `n` labels (one reference each). If the memory cannot be had, the engine keeps a
-    /// [`DasmError::NoMemory`] error (reported by `check_step`, `link`, `encode` and `finish`,
-    /// like every error of a put).
+    /// definitions and of label-dependent fields for `n` labels (one reference each). If the
+    /// memory cannot be had, the engine keeps a [`DasmError::NoMemory`] error (reported by
+    /// `check_step`, `link`, `encode` and `finish`, like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
         if let Err(e) = self.labels.grow_pc(n) {
             if self.status.is_none() {
