@@ -6,8 +6,8 @@
 #         `finish()` (executable memory, which the peers do not make);
 #   warm: runs 1 and 3 in one process with the engine reused; the difference / 2 is one warm
 #         run, minus the operand computation.
-# dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link and
-# Dasm::encode_at; put: the rest of the run, growth of the buffers and output included), and
+# dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link_parked
+# and Dasm::encode_into; put: the rest of the run, growth of the buffers and output included), and
 # the cost of a section switch (bench/src/sections.dasr, with and without switches).
 # Usage: scripts/callgrind-mix.sh [--plain-puts] [--lto] [--no-iced]
 #   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
@@ -63,9 +63,9 @@ for tool in $tools; do
     printf "%-9s cold %7s   (a fresh Dasm, finish() into fresh executable memory)\n" dasr "$(per $((f - b1)))"
   fi
   if [ "$tool" = dasr ]; then
-    lc=$(incl "$out/cg.dasr-cold.1" Dasm::link); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_at)
-    l1=$(incl "$out/cg.dasr.1" Dasm::link); e1=$(incl "$out/cg.dasr.1" Dasm::encode_at)
-    l3=$(incl "$out/cg.dasr.3" Dasm::link); e3=$(incl "$out/cg.dasr.3" Dasm::encode_at)
+    lc=$(incl "$out/cg.dasr-cold.1" Dasm::link_parked); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_into)
+    l1=$(incl "$out/cg.dasr.1" Dasm::link_parked); e1=$(incl "$out/cg.dasr.1" Dasm::encode_into)
+    l3=$(incl "$out/cg.dasr.3" Dasm::link_parked); e3=$(incl "$out/cg.dasr.3" Dasm::encode_into)
     lw=$(( (l3 - l1) / 2 )); ew=$(( (e3 - e1) / 2 ))
     printf "  dasr cold: put %s  link %s  encode %s\n" "$(per $((cold - lc - ec)))" "$(per $lc)" "$(per $ec)"
     printf "  dasr warm: put %s  link %s  encode %s\n" "$(per $((warm - lw - ew)))" "$(per $lw)" "$(per $ew)"

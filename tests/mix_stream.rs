@@ -45,3 +45,18 @@ fn mix_stream_has_dynasms_size_and_bytes() {
     let rel = i32::from_le_bytes(buf[at + 20..at + 24].try_into().unwrap());
     assert_eq!(to13, (at + 24) as i64 + i64::from(rel));
 }
+
+#[test]
+fn mix_stream_in_two_passes_is_the_same() {
+    let mut d = dasm_runtime::Dasm::new(&MIX_ACTIONS, 1);
+    let mut one = Vec::new();
+    mix_stream(&mut d, &mut one).unwrap();
+    let labels: Vec<_> = (0..=100_000).map(|pc| d.pc_label_offset(pc)).collect();
+    // The same engine again (reset by `mix_put`), then a fresh one.
+    for mut d in [d, dasm_runtime::Dasm::new(&MIX_ACTIONS, 1)] {
+        let mut two = Vec::new();
+        mix_stream_two_passes(&mut d, &mut two).unwrap();
+        assert!(one == two);
+        assert!((0..=100_000).all(|pc| d.pc_label_offset(pc) == labels[pc]));
+    }
+}

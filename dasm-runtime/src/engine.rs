@@ -16,6 +16,7 @@ use crate::error::DasmError;
 use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, MAX_INSTS, PENDING};
 use crate::put::Exec;
 use crate::runs::{Op, Run, Runs, StaticRun};
+use std::mem::MaybeUninit;
 
 /// Kinds of [`Item`]. Kinds below [`kind::ALIGN`] are branches to label instance `data`,
 /// the kind being the bytes a short form saves.
@@ -217,6 +218,7 @@ pub(crate) const SLACK: usize = 64;
 
 /// Unchecked little-endian stores into a section buffer, for `put`'s hot path.
 pub(crate) mod raw {
+    use std::mem::MaybeUninit;
     /// Store 16 bytes at `at`.
     #[inline(always)]
     pub fn put16(code: &mut [u8], at: usize, b: &[u8; 16]) {
@@ -253,7 +255,7 @@ pub(crate) mod raw {
     }
     /// Copy 32 bytes from `src[from..]` to `dst[at..]`.
     #[inline(always)]
-    pub fn copy32(dst: &mut [u8], at: usize, src: &[u8], from: usize) {
+    pub fn copy32(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
         assert_room(dst, at, 32);
         assert_room(src, from, 32);
         // SAFETY: the caller checked both ranges (`place`: `at + 40 <= dst.len()`, and
@@ -268,7 +270,7 @@ pub(crate) mod raw {
     }
     /// Store a field of `N` bytes at `at`.
     #[inline(always)]
-    pub fn field<const N: usize>(dst: &mut [u8], at: usize, v: [u8; N]) {
+    pub fn field<const N: usize>(dst: &mut [MaybeUninit<u8>], at: usize, v: [u8; N]) {
         assert_room(dst, at, N);
         // SAFETY: `place::<N>` returned `at` after checking that `N` bytes fit after it.
         unsafe {
@@ -280,7 +282,7 @@ pub(crate) mod raw {
     }
     /// The reservation invariant, checked in debug builds (and so by every test).
     #[inline(always)]
-    fn assert_room(code: &[u8], at: usize, n: usize) {
+    fn assert_room<T>(code: &[T], at: usize, n: usize) {
         debug_assert!(
             at.checked_add(n).is_some_and(|end| end <= code.len()),
             "store of {n} bytes at {at} outside a buffer of {}",
@@ -389,10 +391,10 @@ impl<'a> Dasm<'a> {
     }
 
     /// Make room for PC labels `0..n` (DynASM's `dasm_growpc`); may be called again to grow.
-    /// Also sizes the label instance table and the active section's table of label
-    /// definitions for `n` labels. If the memory cannot be had, the engine keeps a
-    /// [`DasmError::NoMemory`] error (reported by `check_step`, `link`, `encode` and `finish`,
-    /// like every error of a put).
+    /// Also sizes the label instance table and the active section's tables of label
+    /// definitions and of label-dependent fields for `n` labels (one reference each). If the
+    /// memory cannot be had, the engine keeps a [`DasmError::NoMemory`] error (reported by
+    /// `check_step`, `link`, `encode` and `finish`, like every error of a put).
     pub fn grow_pc(&mut self, n: usize) {
         if let Err(e) = self.labels.grow_pc(n) {
             if self.status.is_none() {
@@ -404,6 +406,11 @@ impl<'a> Dasm<'a> {
             .sec
             .defs
             .try_reserve(n.saturating_sub(self.sec.defs.len()));
+        // A PC label is referenced at least once: room for a branch item per label.
+        let _ = self
+            .sec
+            .items
+            .try_reserve(n.saturating_sub(self.sec.items.len()));
     }
 
     /// Number of PC labels available.
@@ -653,21 +660,9 @@ impl<'a> Dasm<'a> {
         }
     }
 
+    #[inline(never)]
     fn link_parked(&mut self) -> Result<usize, DasmError> {
-        if let Some(e) = &self.status {
-            return Err(e.clone());
-        }
-        if let Some(pc) = self.labels.first_pending_pc() {
-            return Err(DasmError::UndefPc(pc));
-        }
-        if let Some(n) = self.labels.first_pending_local() {
-            return Err(DasmError::UndefLocal(n));
-        }
-        if self.labels.insts.len() >= MAX_INSTS {
-            return Err(DasmError::NoMemory(format!(
-                "more than {MAX_INSTS} label instances"
-            )));
-        }
+        self.link_checks()?;
         let Dasm {
             sections, labels, ..
         } = self;
@@ -722,6 +717,23 @@ impl<'a> Dasm<'a> {
                 given: buf.len(),
             });
         }
+        // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the encoder only stores
+        // initialized bytes through the view, so `buf` stays initialized.
+        let buf = unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
+        self.encode_into(buf, size, base)
+    }
+
+    /// Pass 3 into `buf[..size]` (`buf` may be longer: slack for the chunked copies) for code
+    /// at `base`, with the sections parked. On success every byte of `buf[..size]` is
+    /// written: each step writes the output from where the last one ended (a piece of code,
+    /// then a field or an alignment's padding), and the walk is checked to end at `size`.
+    #[inline(never)]
+    fn encode_into(
+        &mut self,
+        buf: &mut [MaybeUninit<u8>],
+        size: usize,
+        base: u64,
+    ) -> Result<(), DasmError> {
         let Dasm {
             sections,
             labels,
@@ -730,35 +742,12 @@ impl<'a> Dasm<'a> {
             extern_resolver,
             ..
         } = self;
+        export_globals(labels, globals_out, base);
         let insts = &labels.insts;
-        // Globals defined in the code: the definition that comes last in the code counts.
-        globals_out.clear();
-        let mut last: Vec<u64> = Vec::new();
-        for &(key, i) in &labels.global_defs {
-            let Some(l) = insts.get(i as usize) else {
-                continue;
-            };
-            let LabelKind::Global(g) = l.kind() else {
-                continue;
-            };
-            let g = usize::from(g);
-            if globals_out.len() <= g {
-                globals_out.resize(g + 1, None);
-                last.resize(g + 1, 0);
-            }
-            if globals_out[g].is_none() || key >= last[g] {
-                last[g] = key;
-                globals_out[g] = Some(if l.state() == ABS {
-                    l.addr()
-                } else {
-                    base.wrapping_add(l.fin as u64)
-                });
-            }
-        }
         let mut o = 0usize;
         for sec in sections.iter() {
             let mut rare = Rare {
-                sec,
+                targets: &sec.targets,
                 base,
                 preset: globals_preset,
                 resolver: extern_resolver,
@@ -767,6 +756,55 @@ impl<'a> Dasm<'a> {
         }
         if o != size {
             return Err(DasmError::Phase);
+        }
+        Ok(())
+    }
+
+    /// [`Dasm::link`], then [`Dasm::encode`] into `out`, which is cleared and holds the code
+    /// afterwards (the code's address is `out`'s; `out` is not zero-filled first, which a
+    /// fresh buffer for `encode` would need). Returns the code size; on error `out` is left
+    /// empty.
+    pub fn link_encode(&mut self, out: &mut Vec<u8>) -> Result<usize, DasmError> {
+        out.clear();
+        self.park();
+        let r = self.link_encode_vec(out);
+        self.park();
+        r.map_err(|e| self.locate(e))
+    }
+
+    fn link_encode_vec(&mut self, out: &mut Vec<u8>) -> Result<usize, DasmError> {
+        let size = self.link_parked()?;
+        // Room for the code and the slack of the chunked copies.
+        let room = size.saturating_add(64);
+        out.try_reserve(room)
+            .map_err(|e| DasmError::NoMemory(e.to_string()))?;
+        let base = out.as_ptr() as u64;
+        let buf = out
+            .spare_capacity_mut()
+            .get_mut(..room)
+            .ok_or(DasmError::Phase)?;
+        self.encode_into(buf, size, base)?;
+        // SAFETY: `size < room <= out.capacity()`, and `encode_into` returned Ok, so every
+        // byte of `out[..size]` is written.
+        unsafe { out.set_len(size) };
+        Ok(size)
+    }
+
+    /// What `link` checks before its walk: a kept error, undefined labels, too many instances.
+    fn link_checks(&self) -> Result<(), DasmError> {
+        if let Some(e) = &self.status {
+            return Err(e.clone());
+        }
+        if let Some(pc) = self.labels.first_pending_pc() {
+            return Err(DasmError::UndefPc(pc));
+        }
+        if let Some(n) = self.labels.first_pending_local() {
+            return Err(DasmError::UndefLocal(n));
+        }
+        if self.labels.insts.len() >= MAX_INSTS {
+            return Err(DasmError::NoMemory(format!(
+                "more than {MAX_INSTS} label instances"
+            )));
         }
         Ok(())
     }
@@ -794,6 +832,23 @@ impl<'a> Dasm<'a> {
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
+    }
+
+    /// [`Dasm::pc_label_offset`] of every PC label, in one pass over the table.
+    pub(crate) fn pc_offsets(&self) -> Vec<Option<usize>> {
+        let insts = &self.labels.insts;
+        let linked = self.linked.is_some();
+        self.labels
+            .pcs
+            .iter()
+            .map(|&s| {
+                if s == EMPTY || s & PENDING != 0 || !linked {
+                    return None;
+                }
+                let l = insts.get(slot_inst(s) as usize)?;
+                (l.state() != ABS).then_some(l.fin as usize)
+            })
+            .collect()
     }
 
     /// Offset of global label `index` (0-based) in the code after `link`, if it is defined.
@@ -977,10 +1032,40 @@ fn link_section<const MULTI: bool>(
     Ok(ofs)
 }
 
+/// The addresses of the globals defined in the code, for code at `base` (the definition that
+/// comes last in the code counts).
+fn export_globals(labels: &Labels, globals_out: &mut Vec<Option<u64>>, base: u64) {
+    let insts = &labels.insts;
+    globals_out.clear();
+    let mut last: Vec<u64> = Vec::new();
+    for &(key, i) in &labels.global_defs {
+        let Some(l) = insts.get(i as usize) else {
+            continue;
+        };
+        let LabelKind::Global(g) = l.kind() else {
+            continue;
+        };
+        let g = usize::from(g);
+        if globals_out.len() <= g {
+            globals_out.resize(g + 1, None);
+            last.resize(g + 1, 0);
+        }
+        if globals_out[g].is_none() || key >= last[g] {
+            last[g] = key;
+            globals_out[g] = Some(if l.state() == ABS {
+                l.addr()
+            } else {
+                base.wrapping_add(l.fin as u64)
+            });
+        }
+    }
+}
+
 /// What encoding an item other than a branch to a code label needs, behind one pointer so that
 /// the branch loop keeps its registers.
 struct Rare<'r> {
-    sec: &'r Section,
+    /// The section's `REL_A` targets.
+    targets: &'r [i64],
     /// Address of the code.
     base: u64,
     /// Addresses of undefined globals.
@@ -991,7 +1076,7 @@ struct Rare<'r> {
 /// Pass 3 for one section: its code, placed at `o` in `buf`; returns where it ends.
 #[inline(never)]
 fn encode_section(
-    buf: &mut [u8],
+    buf: &mut [MaybeUninit<u8>],
     mut o: usize,
     sec: &Section,
     insts: &[Inst],
@@ -1053,7 +1138,7 @@ fn rel_far(l: &Inst, at: usize, rare: &Rare<'_>) -> Result<i32, DasmError> {
 /// Pass 3 for an item that is not a branch; returns the new output and code positions.
 #[inline(never)]
 fn encode_other(
-    buf: &mut [u8],
+    buf: &mut [MaybeUninit<u8>],
     o: usize,
     src: usize,
     code: Code<'_>,
@@ -1062,7 +1147,7 @@ fn encode_other(
     rare: &mut Rare<'_>,
 ) -> Result<(usize, usize), DasmError> {
     let Rare {
-        sec,
+        targets,
         base,
         preset,
         resolver,
@@ -1075,12 +1160,13 @@ fn encode_other(
             // The padding link decided (a mismatch with the real offset ends in PHASE).
             let o = place::<0>(buf, o, olim, code, src, pos)?;
             let end = o + item.data as usize;
-            buf.get_mut(o..end).ok_or(DasmError::Phase)?.fill(0x90);
+            buf.get_mut(o..end)
+                .ok_or(DasmError::Phase)?
+                .fill(MaybeUninit::new(0x90));
             Ok((end, pos))
         }
         kind::REL_A => {
-            let target = sec
-                .targets
+            let target = targets
                 .get(item.data as usize)
                 .copied()
                 .ok_or(DasmError::Phase)?;
@@ -1125,7 +1211,7 @@ struct Code<'c> {
 /// follows).
 #[inline(always)]
 fn place<const N: usize>(
-    buf: &mut [u8],
+    buf: &mut [MaybeUninit<u8>],
     o: usize,
     olim: usize,
     code: Code<'_>,
@@ -1143,7 +1229,7 @@ fn place<const N: usize>(
 #[cold]
 #[inline(never)]
 fn place_slow<const N: usize>(
-    buf: &mut [u8],
+    buf: &mut [MaybeUninit<u8>],
     o: usize,
     code: Code<'_>,
     from: usize,
@@ -1156,7 +1242,12 @@ fn place_slow<const N: usize>(
     if end + N > buf.len() {
         return Err(DasmError::Phase);
     }
-    buf[o..end].copy_from_slice(&code.bytes[from..to]);
+    let (src, dst) = (&code.bytes[from..to], &mut buf[o..end]);
+    // SAFETY: `src` and `dst` have the same length (`end - o == to - from`), and do not
+    // overlap (`buf` is borrowed mutably, the code shared).
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len())
+    };
     Ok(end)
 }
 

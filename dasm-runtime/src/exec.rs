@@ -4,7 +4,7 @@
 //! never writable and executable at once. The only `unsafe` of the crate is here: turning an
 //! address in the code into a function pointer.
 
-use crate::engine::{Dasm, PcLabel};
+use crate::engine::Dasm;
 use crate::error::DasmError;
 use memmap2::{Mmap, MmapMut};
 
@@ -77,12 +77,7 @@ impl Dasm<'_> {
         let globals = (0..self.labels.globals.len())
             .map(|g| self.global_offset(g))
             .collect();
-        let pcs = (0..self.pc_count())
-            .map(|pc| match self.pc_label(pc) {
-                PcLabel::Offset(o) => Some(o),
-                _ => None,
-            })
-            .collect();
+        let pcs = self.pc_offsets();
         Ok(ExecBuffer {
             map: CodeMap::Mmap(map),
             len: size,

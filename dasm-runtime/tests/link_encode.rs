@@ -1,0 +1,187 @@
+//! `Dasm::link_encode` (link, then encode into a `Vec` that is not zero-filled first) against
+//! `link` + `encode_at` at the same address: the same bytes, label offsets, globals and
+//! errors, on random action lists and on random well-formed branchy programs with several
+//! sections; and `finish`'s PC label offsets against the engine's.
+
+#[path = "common/cases.rs"]
+mod cases;
+
+use arbtest::arbitrary::{Result, Unstructured};
+use dasm_runtime::actions::*;
+use dasm_runtime::{Dasm, DasmError};
+
+/// The puts of one case: (start, arguments).
+type Puts = Vec<(usize, Vec<i64>)>;
+
+/// A fresh engine with the case's puts.
+fn build<'a>(acts: &'a [u8], nsec: usize, npc: usize, puts: &Puts) -> Dasm<'a> {
+    let mut d = Dasm::new(acts, nsec);
+    d.grow_pc(npc);
+    d.set_global(0, 0x1000_0000);
+    d.set_extern_resolver(|a, i, t| a as i32 ^ i32::from(i) ^ i32::from(t));
+    for (start, args) in puts {
+        d.put(*start, args);
+    }
+    d
+}
+
+/// What a compile gives: the code or the error, with the label offsets and globals after it.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    code: std::result::Result<Vec<u8>, DasmError>,
+    pcs: Vec<Option<usize>>,
+    globals: Vec<Option<u64>>,
+}
+
+fn outcome(d: &Dasm, code: std::result::Result<Vec<u8>, DasmError>, npc: usize) -> Outcome {
+    Outcome {
+        code,
+        pcs: (0..npc).map(|pc| d.pc_label_offset(pc)).collect(),
+        globals: (0..4).map(|g| d.global(g)).collect(),
+    }
+}
+
+/// Both ways on two engines with the same puts; returns whether the code was made.
+fn compare(acts: &[u8], nsec: usize, npc: usize, puts: &Puts) -> bool {
+    let mut fused = build(acts, nsec, npc, puts);
+    let _ = fused.check_step(None);
+    let mut out = vec![0xCC; 3];
+    let r = fused.link_encode(&mut out);
+    let base = out.as_ptr() as u64;
+    if let Ok(size) = r {
+        assert_eq!(out.len(), size);
+    } else {
+        assert!(out.is_empty());
+    }
+    let got = outcome(&fused, r.map(|_| out), npc);
+
+    let mut two = build(acts, nsec, npc, puts);
+    let _ = two.check_step(None);
+    let code = two.link().and_then(|size| {
+        let mut buf = vec![0u8; size];
+        two.encode_at(&mut buf, base).map(|()| buf)
+    });
+    let want = outcome(&two, code, npc);
+    assert_eq!(got, want);
+    // `finish` keeps the engine's PC label offsets (the code itself is at another address).
+    let mut fin = build(acts, nsec, npc, puts);
+    let _ = fin.check_step(None);
+    if let Ok(code) = fin.finish() {
+        for pc in 0..npc + 1 {
+            assert_eq!(code.pc_offset(pc), fin.pc_label_offset(pc));
+        }
+        if let Ok(bytes) = &got.code {
+            assert_eq!(code.len(), bytes.len());
+        }
+    }
+    got.code.is_ok()
+}
+
+fn args(u: &mut Unstructured<'_>, n: usize) -> Result<Vec<i64>> {
+    let mut args = Vec::new();
+    for _ in 0..n {
+        args.push(match u.int_in_range(0..=3)? {
+            0 => u.int_in_range(-3..=20)?,
+            1 => u.int_in_range(-200..=300)?,
+            2 => (u.arbitrary::<i32>()? >> 11).into(),
+            _ => u.arbitrary()?,
+        });
+    }
+    Ok(args)
+}
+
+/// Random action lists (as tests/safety.rs makes them), random puts.
+#[test]
+fn random_action_lists_same_as_two_passes() {
+    let mut made = 0;
+    cases::fixed_cases(1_500, |u| {
+        let len = u.int_in_range(0..=48)?;
+        let mut acts = Vec::with_capacity(len);
+        for _ in 0..len {
+            acts.push(if u.ratio(1, 2)? {
+                u.int_in_range(233..=255)?
+            } else {
+                u.arbitrary()?
+            });
+        }
+        let nsec = u.int_in_range(1..=3)?;
+        let npc = u.int_in_range(0..=4)?;
+        let mut puts = Puts::new();
+        for _ in 0..u.int_in_range(0..=4)? {
+            let start = u.int_in_range(0..=acts.len())?;
+            let n = u.int_in_range(0..=6)?;
+            puts.push((start, args(u, n)?));
+        }
+        made += usize::from(compare(&acts, nsec, npc, &puts));
+        Ok(())
+    });
+    println!("{made} cases made code");
+    assert!(made >= 250, "only {made} cases made code");
+}
+
+/// Well-formed programs of many branches (forward and backward, PC labels and local ones,
+/// short and long), alignments, label addresses, absolute targets and section switches.
+#[test]
+fn random_branchy_programs_same_as_two_passes() {
+    let mut made = 0;
+    cases::fixed_cases(1_500, |u| {
+        const NPC: usize = 6;
+        let nsec = u.int_in_range(1..=3)?;
+        let mut acts = Vec::new();
+        // (start, kind) of each run.
+        let mut runs = Vec::new();
+        for _ in 0..u.int_in_range(1..=30)? {
+            let mut k = u.int_in_range(0..=11)?;
+            // (REL_A targets are out of reach of heap addresses: a few such programs only.)
+            if k == 10 && u.ratio(7, 8)? {
+                k = 2;
+            }
+            runs.push((acts.len(), k));
+            match k {
+                0 => acts.extend([ESC, 0xE9, REL_LG, u.int_in_range(247..=249)?]),
+                1 => acts.extend([0x0F, 0x84, REL_LG, u.int_in_range(247..=249)?]),
+                2 => acts.extend([LABEL_LG, u.int_in_range(1..=3)?]),
+                3 => acts.extend([SPACE, 0x90]),
+                4 => acts.extend([ALIGN, (1u8 << u.int_in_range(1..=4)?) - 1]),
+                5 => acts.extend([0x8B, 0x83, DISP]),
+                6 => acts.extend([ESC, 0xE9, REL_PC]),
+                7 => acts.extend([0x0F, 0x8C, REL_PC]),
+                8 => acts.extend([LABEL_PC]),
+                9 => acts.extend([0x48, 0xB8, IMM_PC]),
+                10 => acts.extend([0xE8, REL_A]),
+                _ => acts.extend([SECTION, u.int_in_range(0..=nsec as u8 - 1)?]),
+            }
+            if k != 11 {
+                acts.push(STOP);
+            }
+        }
+        let mut puts = Puts::new();
+        for _ in 0..u.int_in_range(1..=60)? {
+            let (s, k) = runs[u.choose_index(runs.len())?];
+            let a = match k {
+                3 => vec![u.int_in_range(0..=140)?],
+                5 => vec![u.int_in_range(-300..=300)?],
+                6..=9 => vec![u.int_in_range(0..=NPC as i64 - 1)?],
+                10 => vec![0x4000 + u.int_in_range(-100_000..=100_000)?],
+                _ => vec![],
+            };
+            puts.push((s, a));
+        }
+        // Define the local labels and most PC labels at the end, so that most programs link.
+        let tail = acts.len();
+        acts.extend([LABEL_PC, STOP]);
+        for n in 1..=3 {
+            puts.push((acts.len(), vec![]));
+            acts.extend([LABEL_LG, n, STOP]);
+        }
+        for pc in 0..NPC as i64 {
+            if u.ratio(15, 16)? {
+                puts.push((tail, vec![pc]));
+            }
+        }
+        made += usize::from(compare(&acts, nsec, NPC, &puts));
+        Ok(())
+    });
+    println!("{made} programs made code");
+    assert!(made >= 1_000, "only {made} programs made code");
+}
