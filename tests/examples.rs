@@ -123,6 +123,166 @@ fn bf_jit_runs_every_program() {
 }
 
 #[test]
+fn bf_stride_loops_are_recognised() {
+    use bfir::{Op, StrideLoop, MARGIN};
+    let ops = bfir::compile(b"+[>>>]").unwrap();
+    let scan = StrideLoop::at(&ops[1..]).unwrap();
+    assert_eq!((scan.body, scan.step, scan.len), (&[][..], 3, 3));
+    assert_eq!(scan.unroll(4), 4);
+    let ops = bfir::compile(b"+[->>+<<<]").unwrap();
+    let l = StrideLoop::at(&ops[1..]).unwrap();
+    assert_eq!(
+        (l.body, l.step, l.len, l.reach()),
+        (
+            &[Op::Add { off: 0, n: 255 }, Op::Add { off: 2, n: 1 }][..],
+            -1,
+            5,
+            2
+        )
+    );
+    // Not stride loops: I/O or an inner loop in the body (balanced loops are multiply loops,
+    // gone from the IR).
+    for src in [&b"+[.>]"[..], b"+[>[<]>]", b"+[>[>]]", b"+[>,>]"] {
+        let ops = bfir::compile(src).unwrap();
+        assert_eq!(ops[1], Op::LoopStart { id: 0 });
+        assert_eq!(StrideLoop::at(&ops[1..]), None, "{ops:?}");
+    }
+    // Unrolling stops short of the guard margin.
+    let far = format!("+[{}]", ">".repeat(MARGIN / 3 + 1));
+    let ops = bfir::compile(far.as_bytes()).unwrap();
+    assert_eq!(StrideLoop::at(&ops[1..]).unwrap().unroll(4), 3);
+}
+
+/// xorshift64*: the fixed-seed generator of the generated BF programs.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) % n
+    }
+
+    fn pick(&mut self, a: char, b: char) -> char {
+        if self.below(2) == 0 {
+            a
+        } else {
+            b
+        }
+    }
+
+    fn repeat(&mut self, c: char, max: u64, out: &mut String) {
+        for _ in 0..=self.below(max) {
+            out.push(c);
+        }
+    }
+}
+
+/// A random BF program part: runs of `+-<>`, I/O, clears, scans, loops with a net move (stride
+/// loops) and nested loops.
+fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
+    for _ in 0..=rng.below(6) {
+        match rng.below(11) {
+            0 | 1 => {
+                let c = rng.pick('+', '-');
+                rng.repeat(c, 3, out)
+            }
+            2 | 3 => {
+                let c = rng.pick('>', '<');
+                rng.repeat(c, 4, out)
+            }
+            4 => out.push('.'),
+            5 => out.push_str(if rng.below(4) == 0 { "," } else { "[-]" }),
+            6 => {
+                out.push('[');
+                let c = rng.pick('>', '<');
+                rng.repeat(c, 9, out);
+                out.push(']');
+            }
+            7 | 8 => {
+                out.push('[');
+                for _ in 0..=rng.below(4) {
+                    let c = ['+', '-', '>', '<'][rng.below(4) as usize];
+                    rng.repeat(c, 3, out);
+                }
+                out.push(']');
+            }
+            _ if depth > 0 => {
+                out.push('[');
+                gen_bf(rng, depth - 1, out);
+                out.push(']');
+            }
+            _ => out.push('+'),
+        }
+    }
+}
+
+#[test]
+fn bf_jit_matches_the_interpreter() {
+    use bfir::{RunError, StrideLoop};
+    let dir = std::env::temp_dir().join(format!("dasr-bf-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.b");
+    // Walks off either end of the tape, through stride loops whose unrolled groups cross the
+    // end, and scans over guard-margin cells made nonzero through folded offsets.
+    let mut progs: Vec<String> = [
+        "+[>+]",
+        "+[>>>+]",
+        "+[>>>>>>>>>+]",
+        "+[<+]",
+        "+[-<<<+<]",
+        "<<+<+<<+>>>>>+[<]",
+        "<<+<+<<+>>>>>+[<<]",
+        "<<+<+<<+<+>>>>>>+[<]",
+        ">>>>>>>>>>+>+>+>+>+>+>+<<<<<<<[>]>.",
+        "+>+>+>+>+>+>+>+>+>+[<]>.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rng = Rng(0x5eed_b0f5);
+    for i in 0..400 {
+        let mut p = String::new();
+        p.push_str(&">".repeat([0, 2, 30][i % 3]));
+        rng.repeat('+', 5, &mut p);
+        gen_bf(&mut rng, 2, &mut p);
+        progs.push(p);
+    }
+    let (mut ran, mut strides, mut off_tape) = (0, 0, 0);
+    for p in &progs {
+        let ops = bfir::compile(p.as_bytes()).unwrap();
+        let mut want = Vec::new();
+        let result = bfir::interpret_limited(&ops, &[], &mut want, 100_000);
+        if result == Err(RunError::TooLong) {
+            continue;
+        }
+        ran += 1;
+        strides += usize::from((0..ops.len()).any(|i| StrideLoop::at(&ops[i..]).is_some()));
+        std::fs::write(&file, p).unwrap();
+        let out = run("bf_jit", &[file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if result.is_ok() {
+            assert!(out.status.success(), "{p}: {stderr}");
+            assert!(
+                out.stdout == want,
+                "{p}: output differs from the interpreter's"
+            );
+        } else {
+            off_tape += 1;
+            assert_eq!(out.status.code(), Some(2), "{p}: {stderr}");
+            assert!(stderr.contains("off the tape"), "{p}: {stderr}");
+        }
+    }
+    // The programs are varied enough to mean something.
+    assert!(
+        ran >= 300 && strides >= 100 && off_tape >= 30,
+        "{ran} {strides} {off_tape}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn bf_jit_reports_errors() {
     let dir = std::env::temp_dir().join(format!("dasr-bf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -188,6 +188,72 @@ fn simple_loop(code: &[u8], base: i32) -> Option<(Vec<Op>, usize)> {
     Some((ops, end + 1))
 }
 
+/// A loop whose body is straight-line cell arithmetic (`Add`, `Set`, `MulAdd`: no inner loop, no
+/// I/O) followed by one pointer move: `[>>>>]` (a scan, empty body) or `[->>+<<<]` with a net
+/// move. Its pointer moves by the same `step` every iteration, so a code generator can unroll
+/// it and check the tape bounds once per unrolled group (see [`StrideLoop::unroll`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrideLoop<'a> {
+    /// The loop's id (of its `LoopStart` and `LoopEnd`).
+    pub id: u32,
+    /// The body, without the final move.
+    pub body: &'a [Op],
+    /// The pointer move at the end of each iteration (never 0).
+    pub step: i32,
+    /// IR ops the loop takes, from its `LoopStart` to its `LoopEnd`.
+    pub len: usize,
+}
+
+impl StrideLoop<'_> {
+    /// Recognise a stride loop at the start of `ops` (which must start with its `LoopStart`).
+    pub fn at(ops: &[Op]) -> Option<StrideLoop<'_>> {
+        let Some(&Op::LoopStart { id }) = ops.first() else {
+            return None;
+        };
+        let end = 1 + ops[1..]
+            .iter()
+            .position(|op| !matches!(op, Op::Add { .. } | Op::Set { .. } | Op::MulAdd { .. }))?;
+        let (Some(&Op::Move { n: step }), Some(&Op::LoopEnd { id: end_id })) =
+            (ops.get(end), ops.get(end + 1))
+        else {
+            return None;
+        };
+        (end_id == id).then_some(StrideLoop {
+            id,
+            body: &ops[1..end],
+            step,
+            len: end + 2,
+        })
+    }
+
+    /// The largest cell distance the body reaches from the pointer.
+    pub fn reach(&self) -> usize {
+        self.body
+            .iter()
+            .map(|op| match *op {
+                Op::Add { off, .. } | Op::Set { off, .. } => off.unsigned_abs(),
+                Op::MulAdd { src, off, .. } => src.unsigned_abs().max(off.unsigned_abs()),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0) as usize
+    }
+
+    /// How many iterations (at most `max`, at least 1) can run between two bounds checks: the
+    /// pointer is checked at the group's start, iterations `k` of the group then touch cells
+    /// `k * step + offset` away, and those must stay inside the guard margin. Iterations that
+    /// run past the tape's end only touch the margin, and since the pointer moves the same way
+    /// every iteration, the check at the group's end (or at the loop's exit) still sees it off
+    /// the tape.
+    pub fn unroll(&self, max: usize) -> usize {
+        let step = self.step.unsigned_abs() as usize;
+        (1..=max.max(1))
+            .rev()
+            .find(|&u| self.reach() + (u - 1) * step < MARGIN)
+            .unwrap_or(1)
+    }
+}
+
 /// The tape: the cells with their guard margins, all zero.
 pub fn new_tape() -> Vec<u8> {
     vec![0; TAPE_CELLS + 2 * MARGIN]
@@ -198,10 +264,33 @@ pub fn new_tape() -> Vec<u8> {
 pub enum RunError {
     /// The pointer left the tape.
     PointerOffTape,
+    /// The loops ran more iterations than [`interpret_limited`] allows.
+    TooLong,
 }
 
 /// Run the IR with a plain interpreter (the reference the JIT is compared with).
 pub fn interpret(ops: &[Op], input: &[u8], output: &mut Vec<u8>) -> Result<(), RunError> {
+    run::<false>(ops, input, output, 0)
+}
+
+/// [`interpret`], stopping with [`RunError::TooLong`] after `max_iterations` loop iterations
+/// (for tests that run generated programs, which need not terminate).
+pub fn interpret_limited(
+    ops: &[Op],
+    input: &[u8],
+    output: &mut Vec<u8>,
+    max_iterations: u64,
+) -> Result<(), RunError> {
+    run::<true>(ops, input, output, max_iterations)
+}
+
+fn run<const LIMITED: bool>(
+    ops: &[Op],
+    input: &[u8],
+    output: &mut Vec<u8>,
+    max_iterations: u64,
+) -> Result<(), RunError> {
+    let mut iterations = 0u64;
     let mut tape = new_tape();
     // Matching loop positions.
     let mut jump = vec![0usize; ops.len()];
@@ -250,6 +339,12 @@ pub fn interpret(ops: &[Op], input: &[u8], output: &mut Vec<u8>) -> Result<(), R
             Op::LoopEnd { .. } => {
                 if tape[ptr as usize] != 0 {
                     pc = jump[pc];
+                    if LIMITED {
+                        iterations += 1;
+                        if iterations > max_iterations {
+                            return Err(RunError::TooLong);
+                        }
+                    }
                 }
             }
         }
