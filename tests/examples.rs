@@ -80,6 +80,203 @@ fn bf_front_end_optimises_loops() {
 }
 
 #[test]
+fn bf_front_end_simplifies_straight_line_code() {
+    use bfir::Op::*;
+    let c = |src: &str| bfir::compile(src.as_bytes()).unwrap();
+    // Adds fold into the store before them, stores kill the writes before them, adds merge.
+    assert_eq!(c("[-]+++"), [Set { off: 0, v: 3 }]);
+    assert_eq!(c("+++>+<[-]"), [Add { off: 1, n: 1 }, Set { off: 0, v: 0 }]);
+    assert_eq!(c("++>+<-"), [Add { off: 0, n: 1 }, Add { off: 1, n: 1 }]);
+    assert_eq!(c("+>+<-"), [Add { off: 1, n: 1 }]);
+    // A multiply from a cell of known value is an add (here of 0, so nothing).
+    assert_eq!(
+        c("[-]>[-]<[->+<]"),
+        [Set { off: 1, v: 0 }, Set { off: 0, v: 0 }]
+    );
+    assert_eq!(
+        c(">[-]++<[-]>[-<+++>]<"),
+        [Set { off: 0, v: 6 }, Set { off: 1, v: 0 }]
+    );
+    // A read between keeps the write before it.
+    assert_eq!(
+        c("+[->+<]"),
+        [
+            Add { off: 0, n: 1 },
+            MulAdd {
+                src: 0,
+                off: 1,
+                factor: 1
+            },
+            Set { off: 0, v: 0 }
+        ]
+    );
+    // Writes that nothing reads before a store go, with what they read.
+    assert_eq!(
+        c("+>[-<+>]<[-]"),
+        [Set { off: 1, v: 0 }, Set { off: 0, v: 0 }]
+    );
+    // Only straight-line runs: not across a loop or a pointer move.
+    assert_eq!(
+        c("+[>]+"),
+        [
+            Add { off: 0, n: 1 },
+            LoopStart { id: 0 },
+            Move { n: 1 },
+            LoopEnd { id: 0 },
+            Add { off: 0, n: 1 }
+        ]
+    );
+}
+
+#[test]
+fn bf_front_end_solves_counter_loops() {
+    use bfir::Op::*;
+    let c = |src: &str| bfir::compile(src.as_bytes()).unwrap();
+    // A loop counting its cell down by one that stores constants: an if.
+    assert_eq!(
+        c("+[>[-]+<->>++<<]"),
+        [
+            Add { off: 0, n: 1 },
+            LoopStart { id: 0 },
+            MulAdd {
+                src: 0,
+                off: 2,
+                factor: 2
+            },
+            Set { off: 1, v: 1 },
+            Set { off: 0, v: 0 },
+            LoopEnd { id: 0 }
+        ]
+    );
+    // Counting up: the loop runs 256 - c times, the factor is negated; only adds: no if.
+    assert_eq!(
+        c(">[+<-->]<"),
+        [
+            MulAdd {
+                src: 1,
+                off: 0,
+                factor: 2
+            },
+            Set { off: 1, v: 0 }
+        ]
+    );
+    // Counter loops whose inner loops were stores (hanoi.b's delay loop), inside another loop.
+    assert_eq!(
+        c("+[>+[>[-]++>[-]<<-]<-]"),
+        [
+            Add { off: 0, n: 1 },
+            LoopStart { id: 0 },
+            Add { off: 1, n: 1 },
+            Move { n: 1 },
+            LoopStart { id: 1 },
+            Set { off: 1, v: 2 },
+            Set { off: 2, v: 0 },
+            Set { off: 0, v: 0 },
+            LoopEnd { id: 1 },
+            Add { off: -1, n: 255 },
+            Move { n: -1 },
+            LoopEnd { id: 0 }
+        ]
+    );
+    // Not counter loops: a step of 2, a multiply, a store into the loop cell, a move.
+    for src in ["+[>[-]<--]", "+[>[-]<->[->+<]<]", "+[[-]>[-]<]", "+[>[-]>]"] {
+        assert!(c(src).contains(&LoopStart { id: 0 }), "{src}: {:?}", c(src));
+    }
+    // The loop ids are numbered again, in order.
+    assert_eq!(
+        c("+[>[-]+<-]+[>]"),
+        [
+            Add { off: 0, n: 1 },
+            LoopStart { id: 0 },
+            Set { off: 1, v: 1 },
+            Set { off: 0, v: 0 },
+            LoopEnd { id: 0 },
+            Add { off: 0, n: 1 },
+            LoopStart { id: 1 },
+            Move { n: 1 },
+            LoopEnd { id: 1 }
+        ]
+    );
+}
+
+/// A plain BF interpreter on the source (no IR): the reference for the front end's passes.
+/// `None` when the pointer leaves the tape or the loops run more than `max` iterations.
+fn naive_bf(src: &[u8], max: u64) -> Option<Vec<u8>> {
+    let code: Vec<u8> = src
+        .iter()
+        .copied()
+        .filter(|c| b"+-<>[],.".contains(c))
+        .collect();
+    let mut tape = vec![0u8; bfir::TAPE_CELLS];
+    let (mut ptr, mut pc, mut iterations, mut out) = (0usize, 0, 0, Vec::new());
+    while pc < code.len() {
+        match code[pc] {
+            b'+' => tape[ptr] = tape[ptr].wrapping_add(1),
+            b'-' => tape[ptr] = tape[ptr].wrapping_sub(1),
+            b'>' => ptr = (ptr + 1 < tape.len()).then_some(ptr + 1)?,
+            b'<' => ptr = ptr.checked_sub(1)?,
+            b'.' => out.push(tape[ptr]),
+            b',' => tape[ptr] = 0,
+            b'[' if tape[ptr] == 0 => {
+                let mut depth = 0;
+                loop {
+                    match code[pc] {
+                        b'[' => depth += 1,
+                        b']' if depth == 1 => break,
+                        b']' => depth -= 1,
+                        _ => {}
+                    }
+                    pc += 1;
+                }
+            }
+            b']' if tape[ptr] != 0 => {
+                iterations += 1;
+                if iterations > max {
+                    return None;
+                }
+                let mut depth = 0;
+                loop {
+                    match code[pc] {
+                        b']' => depth += 1,
+                        b'[' if depth == 1 => break,
+                        b'[' => depth -= 1,
+                        _ => {}
+                    }
+                    pc -= 1;
+                }
+            }
+            _ => {}
+        }
+        pc += 1;
+    }
+    Some(out)
+}
+
+#[test]
+fn bf_front_end_keeps_the_meaning_of_programs() {
+    let mut rng = Rng(0xbf_1e5);
+    let (mut checked, mut changed) = (0, 0);
+    for i in 0..3000 {
+        let mut p = ">".repeat([2, 30][i % 2]);
+        rng.repeat('+', 5, &mut p);
+        gen_bf(&mut rng, 2, &mut p);
+        let Some(want) = naive_bf(p.as_bytes(), 20_000) else {
+            continue;
+        };
+        checked += 1;
+        let ops = bfir::compile(p.as_bytes()).unwrap();
+        changed += usize::from(
+            ops.iter()
+                .any(|op| matches!(op, bfir::Op::MulAdd { src: 0, .. })),
+        );
+        let mut out = Vec::new();
+        assert_eq!(bfir::interpret(&ops, &[], &mut out), Ok(()), "{p}");
+        assert!(out == want, "{p}: {out:?} != {want:?}");
+    }
+    assert!(checked >= 1500 && changed >= 100, "{checked} {changed}");
+}
+
+#[test]
 fn bf_interpreter_matches_expected_outputs() {
     for prog in ["hello", "sierpinski"] {
         let src = std::fs::read(testdata(&format!("{prog}.b"))).unwrap();
@@ -180,10 +377,26 @@ impl Rng {
 }
 
 /// A random BF program part: runs of `+-<>`, I/O, clears, scans, loops with a net move (stride
-/// loops) and nested loops.
+/// loops), counter loops and nested loops.
 fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
     for _ in 0..=rng.below(6) {
-        match rng.below(11) {
+        match rng.below(12) {
+            9 => {
+                out.push('[');
+                let c = rng.pick('-', '+');
+                rng.repeat(c, 2, out);
+                for _ in 0..=rng.below(3) {
+                    let far = 1 + rng.below(3) as usize;
+                    out.push_str(&">".repeat(far));
+                    if rng.below(2) == 0 {
+                        out.push_str("[-]");
+                    }
+                    let c = rng.pick('+', '-');
+                    rng.repeat(c, 3, out);
+                    out.push_str(&"<".repeat(far));
+                }
+                out.push(']');
+            }
             0 | 1 => {
                 let c = rng.pick('+', '-');
                 rng.repeat(c, 3, out)

@@ -131,7 +131,199 @@ pub fn compile(src: &[u8]) -> Result<Vec<Op>, BfError> {
         i += 1;
     }
     flush(&mut out, &mut pending);
-    Ok(out)
+    Ok(optimize(out))
+}
+
+/// The passes over the IR: straight-line simplification, counter loops, and the loop ids
+/// numbered again from 0 in order.
+fn optimize(ops: Vec<Op>) -> Vec<Op> {
+    let mut ops = simplify(ops);
+    loop {
+        let (next, changed) = counter_loops(ops);
+        ops = simplify(next);
+        if !changed {
+            break;
+        }
+    }
+    let (mut next_id, mut ids) = (0, Vec::new());
+    for op in &mut ops {
+        match op {
+            Op::LoopStart { id } => {
+                ids.push(next_id);
+                *id = next_id;
+                next_id += 1;
+            }
+            Op::LoopEnd { id } => *id = ids.pop().unwrap_or(0),
+            _ => {}
+        }
+    }
+    ops
+}
+
+/// `Add`, `Set` and `MulAdd`: the operations of straight-line cell arithmetic.
+fn is_cell_op(op: &Op) -> bool {
+    matches!(op, Op::Add { .. } | Op::Set { .. } | Op::MulAdd { .. })
+}
+
+/// Whether a cell operation writes the cell at `c`.
+fn writes(op: &Op, c: i32) -> bool {
+    matches!(*op, Op::Add { off, .. } | Op::Set { off, .. } | Op::MulAdd { off, .. } if off == c)
+}
+
+/// Whether a cell operation reads or writes the cell at `c`.
+fn touches(op: &Op, c: i32) -> bool {
+    writes(op, c) || matches!(*op, Op::MulAdd { src, .. } if src == c)
+}
+
+/// Simplify each run of straight-line cell arithmetic: an `Add` after a `Set` (or an `Add`) of
+/// the same cell is folded into it, a `Set` drops the writes before it that nothing read, a
+/// `MulAdd` from a cell of known value is an `Add`, and operations that do nothing go.
+fn simplify(ops: Vec<Op>) -> Vec<Op> {
+    let mut out: Vec<Op> = Vec::with_capacity(ops.len());
+    let mut start = 0; // where the current run of cell operations starts in `out`
+    for op in ops {
+        if !is_cell_op(&op) {
+            out.push(op);
+            start = out.len();
+            continue;
+        }
+        let block = &out[start..];
+        let mut op = op;
+        if let Op::MulAdd { src, off, factor } = op {
+            // The value of `src` is known when the last write to it was a `Set`.
+            if let Some(&Op::Set { v, .. }) = block.iter().rev().find(|o| writes(o, src)) {
+                op = Op::Add {
+                    off,
+                    n: v.wrapping_mul(factor),
+                };
+            }
+        }
+        match op {
+            Op::Add { n: 0, .. } | Op::MulAdd { factor: 0, .. } => continue,
+            Op::Add { off, n } => {
+                // Fold into the last operation on the cell when it is a `Set` or an `Add`.
+                if let Some(i) = block.iter().rposition(|o| touches(o, off)) {
+                    match &mut out[start + i] {
+                        Op::Set { v, .. } => {
+                            *v = v.wrapping_add(n);
+                            continue;
+                        }
+                        Op::Add { n: m, .. } => {
+                            *m = m.wrapping_add(n);
+                            if *m == 0 {
+                                out.remove(start + i);
+                            }
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Op::Set { off, .. } => {
+                // Writes of the cell that nothing read since are dead.
+                while let Some(i) = out[start..].iter().rposition(|o| touches(o, off)) {
+                    if !matches!(out[start + i], Op::MulAdd { src, .. } if src == off) {
+                        out.remove(start + i);
+                    } else {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.push(op);
+    }
+    out
+}
+
+/// Loops whose body is straight-line cell arithmetic that only adds to the other cells or
+/// stores constants in them, and counts the loop cell down (or up) by 1: the body runs `c`
+/// times (or `256 - c`), so the adds are `MulAdd`s from the loop cell and the stores happen
+/// once if at all: `[->+>[-]<<]` becomes `MulAdd`s, then an if (a loop ending in `Set 0`, which
+/// runs at most once) holding the stores. Returns whether a loop changed.
+fn counter_loops(ops: Vec<Op>) -> (Vec<Op>, bool) {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < ops.len() {
+        if let Op::LoopStart { id } = ops[i] {
+            let body_len = ops[i + 1..].iter().take_while(|o| is_cell_op(o)).count();
+            let end = i + 1 + body_len;
+            if matches!(ops.get(end), Some(Op::LoopEnd { .. })) {
+                if let Some(new) = counter_loop(id, &ops[i + 1..end]) {
+                    out.extend(new);
+                    changed = true;
+                    i = end + 1;
+                    continue;
+                }
+            }
+        }
+        out.push(ops[i]);
+        i += 1;
+    }
+    (out, changed)
+}
+
+/// The closed form of one counter loop (see [`counter_loops`]), or `None`.
+fn counter_loop(id: u32, body: &[Op]) -> Option<Vec<Op>> {
+    let mut step = 0u8;
+    // Per other cell, in order of first use: the value stored last (if any), the sum of adds
+    // since.
+    let mut cells: Vec<(i32, Option<u8>, u8)> = Vec::new();
+    for op in body {
+        match *op {
+            Op::Add { off: 0, n } => step = step.wrapping_add(n),
+            Op::Add { off, n } | Op::Set { off, v: n } if off != 0 => {
+                let i = match cells.iter().position(|c| c.0 == off) {
+                    Some(i) => i,
+                    None => {
+                        cells.push((off, None, 0));
+                        cells.len() - 1
+                    }
+                };
+                let c = &mut cells[i];
+                if matches!(op, Op::Set { .. }) {
+                    (c.1, c.2) = (Some(n), 0);
+                } else {
+                    c.2 = c.2.wrapping_add(n);
+                }
+            }
+            _ => return None, // a store into the loop cell, a multiply
+        }
+    }
+    if step != 1 && step != 255 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for &(off, set, n) in &cells {
+        if set.is_none() && n != 0 {
+            // With step +1 the loop runs 256 - c times: the factor is negated.
+            let factor = if step == 255 { n } else { n.wrapping_neg() };
+            out.push(Op::MulAdd {
+                src: 0,
+                off,
+                factor,
+            });
+        }
+    }
+    let sets: Vec<Op> = cells
+        .iter()
+        .filter_map(|&(off, set, n)| {
+            set.map(|v| Op::Set {
+                off,
+                v: v.wrapping_add(n),
+            })
+        })
+        .collect();
+    if sets.is_empty() {
+        out.push(Op::Set { off: 0, v: 0 });
+    } else {
+        out.insert(0, Op::LoopStart { id });
+        out.extend(sets);
+        out.push(Op::Set { off: 0, v: 0 });
+        out.push(Op::LoopEnd { id });
+    }
+    Some(out)
 }
 
 fn flush(out: &mut Vec<Op>, pending: &mut i32) {
