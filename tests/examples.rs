@@ -260,6 +260,7 @@ fn bf_front_end_keeps_the_meaning_of_programs() {
         let mut p = ">".repeat([2, 30][i % 2]);
         rng.repeat('+', 5, &mut p);
         gen_bf(&mut rng, 2, &mut p);
+        p.push_str(SHOW_CELLS);
         let Some(want) = naive_bf(p.as_bytes(), 20_000) else {
             continue;
         };
@@ -273,7 +274,7 @@ fn bf_front_end_keeps_the_meaning_of_programs() {
         assert_eq!(bfir::interpret(&ops, &[], &mut out), Ok(()), "{p}");
         assert!(out == want, "{p}: {out:?} != {want:?}");
     }
-    assert!(checked >= 1500 && changed >= 100, "{checked} {changed}");
+    assert!(checked >= 1200 && changed >= 100, "{checked} {changed}");
 }
 
 #[test]
@@ -376,11 +377,35 @@ impl Rng {
     }
 }
 
+/// Appended to generated programs: print the cells around the pointer, so that a wrong cell
+/// shows in the output.
+const SHOW_CELLS: &str = ".>.>.>.<<<<.<.<.";
+
 /// A random BF program part: runs of `+-<>`, I/O, clears, scans, loops with a net move (stride
 /// loops), counter loops and nested loops.
 fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
     for _ in 0..=rng.below(6) {
-        match rng.below(12) {
+        match rng.below(13) {
+            10 => {
+                // A loop that does not move, with multiplies inside (a fixed loop).
+                out.push('[');
+                rng.repeat('-', 2, out);
+                for _ in 0..=rng.below(3) {
+                    let far = 1 + rng.below(3) as usize;
+                    let (to, back) = match rng.below(2) {
+                        0 => (">".repeat(far), "<".repeat(far)),
+                        _ => ("<".repeat(far), ">".repeat(far)),
+                    };
+                    out.push_str(&to);
+                    match rng.below(3) {
+                        0 => out.push_str("[-<+>]"),
+                        1 => out.push_str("[->+<<+++>]"),
+                        _ => rng.repeat('+', 3, out),
+                    }
+                    out.push_str(&back);
+                }
+                out.push(']');
+            }
             9 => {
                 out.push('[');
                 let c = rng.pick('-', '+');
@@ -433,7 +458,7 @@ fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
 
 #[test]
 fn bf_jit_matches_the_interpreter() {
-    use bfir::{RunError, StrideLoop};
+    use bfir::{Op, RunError, StrideLoop};
     let dir = std::env::temp_dir().join(format!("dasr-bf-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("p.b");
@@ -460,9 +485,10 @@ fn bf_jit_matches_the_interpreter() {
         p.push_str(&">".repeat([0, 2, 30][i % 3]));
         rng.repeat('+', 5, &mut p);
         gen_bf(&mut rng, 2, &mut p);
+        p.push_str(SHOW_CELLS);
         progs.push(p);
     }
-    let (mut ran, mut strides, mut off_tape) = (0, 0, 0);
+    let (mut ran, mut strides, mut fixed, mut off_tape) = (0, 0, 0, 0);
     for p in &progs {
         let ops = bfir::compile(p.as_bytes()).unwrap();
         let mut want = Vec::new();
@@ -472,6 +498,16 @@ fn bf_jit_matches_the_interpreter() {
         }
         ran += 1;
         strides += usize::from((0..ops.len()).any(|i| StrideLoop::at(&ops[i..]).is_some()));
+        // Loops that do not move and are not ifs: bf_jit keeps their cells in registers.
+        fixed += usize::from(ops.iter().enumerate().any(|(i, op)| {
+            let body = ops[i + 1..]
+                .iter()
+                .take_while(|o| matches!(o, Op::Add { .. } | Op::Set { .. } | Op::MulAdd { .. }));
+            let n = body.clone().count();
+            matches!(op, Op::LoopStart { .. })
+                && matches!(ops.get(i + 1 + n), Some(Op::LoopEnd { .. }))
+                && body.last() != Some(&Op::Set { off: 0, v: 0 })
+        }));
         std::fs::write(&file, p).unwrap();
         let out = run("bf_jit", &[file.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -488,9 +524,10 @@ fn bf_jit_matches_the_interpreter() {
         }
     }
     // The programs are varied enough to mean something.
+
     assert!(
-        ran >= 300 && strides >= 100 && off_tape >= 30,
-        "{ran} {strides} {off_tape}"
+        ran >= 300 && strides >= 100 && fixed >= 30 && off_tape >= 30,
+        "{ran} {strides} {fixed} {off_tape}"
     );
     std::fs::remove_dir_all(&dir).ok();
 }
