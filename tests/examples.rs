@@ -385,7 +385,31 @@ const SHOW_CELLS: &str = ".>.>.>.<<<<.<.<.";
 /// loops), counter loops and nested loops.
 fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
     for _ in 0..=rng.below(6) {
-        match rng.below(13) {
+        match rng.below(14) {
+            11 => {
+                // A stride loop with clears and copies inside (values moved along the tape).
+                out.push('[');
+                for _ in 0..=rng.below(2) {
+                    let far = rng.below(3) as usize;
+                    out.push_str(&">".repeat(far));
+                    match rng.below(3) {
+                        0 => out.push_str("[-]"),
+                        1 => {
+                            let by = 1 + rng.below(9) as usize;
+                            let (to, back) = match rng.below(2) {
+                                0 => (">".repeat(by), "<".repeat(by)),
+                                _ => ("<".repeat(by), ">".repeat(by)),
+                            };
+                            out.push_str(&format!("[-{to}+{back}]"));
+                        }
+                        _ => rng.repeat('+', 2, out),
+                    }
+                    out.push_str(&"<".repeat(far));
+                }
+                let c = rng.pick('>', '<');
+                rng.repeat(c, 9, out);
+                out.push(']');
+            }
             10 => {
                 // A loop that does not move, with multiplies inside (a fixed loop).
                 out.push('[');
@@ -479,10 +503,45 @@ fn bf_jit_matches_the_interpreter() {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    // Stride loops that clear or move values along a stretch of 40 nonzero cells, forwards and
+    // backwards, then the whole stretch printed: unrolled groups run to their end and exit from
+    // every position.
+    let stretch: String = (0..40).map(|i| "+".repeat(1 + i % 3) + ">").collect();
+    for step in [1, 2, 3, 9] {
+        for (dir, back) in [(">", "<"), ("<", ">")] {
+            let (to, from) = (dir.repeat(step), back.repeat(step));
+            let start = if dir == ">" {
+                "<".repeat(40)
+            } else {
+                "<".to_string()
+            };
+            for body in [
+                "[-]".to_string(),
+                format!(">[-{from}+{to}]<"),
+                format!(">[-<+>]<[-]>>+<<"),
+                format!("[-{to}+{from}]"),
+            ] {
+                progs.push(format!(
+                    "{}{stretch}{start}[{body}{to}]{}",
+                    ">".repeat(60),
+                    "<.".repeat(50) + &">.".repeat(100)
+                ));
+            }
+        }
+    }
     let mut rng = Rng(0x5eed_b0f5);
-    for i in 0..400 {
+    for i in 0..600 {
         let mut p = String::new();
         p.push_str(&">".repeat([0, 2, 30][i % 3]));
+        // Sometimes a stretch of nonzero cells for the stride loops to walk along.
+        if i % 2 == 1 {
+            let cells = rng.below(40) as usize;
+            for _ in 0..cells {
+                rng.repeat('+', 3, &mut p);
+                p.push('>');
+            }
+            p.push_str(&"<".repeat(rng.below(cells as u64 + 1) as usize));
+        }
         rng.repeat('+', 5, &mut p);
         gen_bf(&mut rng, 2, &mut p);
         p.push_str(SHOW_CELLS);
