@@ -518,7 +518,7 @@ fn bf_jit_matches_the_interpreter() {
             for body in [
                 "[-]".to_string(),
                 format!(">[-{from}+{to}]<"),
-                format!(">[-<+>]<[-]>>+<<"),
+                ">[-<+>]<[-]>>+<<".to_string(),
                 format!("[-{to}+{from}]"),
             ] {
                 progs.push(format!(
