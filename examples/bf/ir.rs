@@ -4,6 +4,9 @@
 //! Cells are 8-bit and wrap. The pointer lives on a tape of [`TAPE_CELLS`] cells; pointer moves
 //! are folded into the offsets of the operations that follow them, so the IR's pointer only
 //! moves at loop boundaries ([`Op::Move`]), where the JIT checks it against the tape bounds.
+//! Balanced loops without inner loops become multiplies (`[->++<]`); then straight-line runs
+//! are simplified (`simplify`) and counter loops solved (`counter_loops`).
+//! [`StrideLoop`] recognises the loops a code generator may unroll.
 
 use std::fmt;
 
