@@ -385,7 +385,24 @@ const SHOW_CELLS: &str = ".>.>.>.<<<<.<.<.";
 /// loops), counter loops and nested loops.
 fn gen_bf(rng: &mut Rng, depth: u32, out: &mut String) {
     for _ in 0..=rng.below(6) {
-        match rng.below(14) {
+        match rng.below(15) {
+            12 => {
+                // A balanced loop around a real inner loop: moves there and back.
+                out.push_str("[-");
+                let far = 1 + rng.below(3) as usize;
+                let (to, back) = match rng.below(2) {
+                    0 => (">".repeat(far), "<".repeat(far)),
+                    _ => ("<".repeat(far), ">".repeat(far)),
+                };
+                out.push_str(&to);
+                out.push_str("[-.");
+                if rng.below(2) == 0 && depth > 0 {
+                    gen_bf(rng, depth - 1, out);
+                }
+                out.push(']');
+                out.push_str(&back);
+                out.push(']');
+            }
             11 => {
                 // A stride loop with clears and copies inside (values moved along the tape).
                 out.push('[');
@@ -502,6 +519,10 @@ fn bf_jit_matches_the_interpreter() {
         // A copy into a cleared cell (a store), then a loop on that cell.
         ">++<+[-]>[-<+>]<[-.]",
         ">>+<<+[-]>[-<+>]<[.-]>>.",
+        // Balanced loops: the move back needs no check, the move out does.
+        "+[-<<[-.]>>]",
+        "+>>+[-<<[-.]>>]<<.",
+        "+>>>+<<[->[-.]<<[.-]>]>.",
         ">>+<<+[-]>[-<+>]<[-]+[-]>>.",
     ]
     .iter()
