@@ -3,8 +3,9 @@
 //! are spliced in verbatim.
 
 use crate::ir::{ArgKind, RtArg, Step, Term};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use std::fmt;
 
 /// Remove one pair of parentheses around a whole expression (`(i+4)` -> `i+4`), so the generated
 /// call does not trip `unused_parens`.
@@ -143,7 +144,7 @@ fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
     }
 }
 
-/// Stands, in a generated put call, for the name of the file's [`list_const`] (known only at
+/// Stands, in a generated put call, for the name of the file's [`write_list_const`] (known only at
 /// the end of the file). No Rust source holds a NUL.
 pub(crate) const LIST_MARK: &str = "\u{0}L";
 /// Stands, in a generated put call, for `shared ` or nothing (decided at the end of the file,
@@ -210,18 +211,40 @@ pub(crate) fn list_const_name(name: Option<&str>) -> String {
     }
 }
 
-/// The constant [`dasm_runtime::ActionList`] that put sites decode their runs from, written at
-/// the end of the file (one line).
-pub(crate) fn list_const(const_name: &str, list: &[u8]) -> String {
-    let ident = format_ident!("{}", const_name);
-    let n = list.len();
-    let bytes = list.iter().map(|b| Literal::u8_unsuffixed(*b));
-    quote! {
-        #[doc(hidden)]
-        #[allow(dead_code, non_upper_case_globals)]
-        const #ident: ::dasm_runtime::ActionList<#n> = ::dasm_runtime::ActionList::new([#(#bytes),*]);
+/// Write the constant [`dasm_runtime::ActionList`] that put sites decode their runs from,
+/// written at the end of the file (one line): what `quote!` printed for it, written directly
+/// (a file's list can be megabytes).
+pub(crate) fn write_list_const(
+    w: &mut dyn fmt::Write,
+    const_name: &str,
+    list: &[u8],
+) -> fmt::Result {
+    write!(
+        w,
+        "# [doc (hidden)] # [allow (dead_code , non_upper_case_globals)] const {const_name} : \
+         :: dasm_runtime :: ActionList < {}usize > = :: dasm_runtime :: ActionList :: new ([",
+        list.len()
+    )?;
+    let mut buf = String::with_capacity(6 * 1024);
+    for (i, b) in list.iter().enumerate() {
+        if i > 0 {
+            buf.push_str(" , ");
+        }
+        // (at most three digits, without the formatting machinery)
+        if *b >= 100 {
+            buf.push(char::from(b'0' + b / 100));
+        }
+        if *b >= 10 {
+            buf.push(char::from(b'0' + b / 10 % 10));
+        }
+        buf.push(char::from(b'0' + b % 10));
+        if buf.len() >= 6 * 1024 - 8 {
+            w.write_str(&buf)?;
+            buf.clear();
+        }
     }
-    .to_string()
+    w.write_str(&buf)?;
+    w.write_str("]) ;")
 }
 
 /// A visibility written before a name (`pub`, `pub(crate)`, ...) and the name, or `None` when
@@ -259,7 +282,7 @@ fn vis_tokens(vis: &str) -> TokenStream {
     vis.parse().unwrap_or_default()
 }
 
-/// `VIS static NAME: [u8; N] = LIST.bytes;` (the bytes are in the file's [`list_const`]) plus
+/// `VIS static NAME: [u8; N] = LIST.bytes;` (the bytes are in the file's [`write_list_const`]) plus
 /// the compile-time check of the action-list format.
 pub(crate) fn action_list(vis: &str, name: &str, const_name: &str, n: usize) -> String {
     let ident = format_ident!("{}", name);
@@ -323,6 +346,7 @@ pub(crate) fn sections(vis: &str, names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proc_macro2::Literal;
 
     #[test]
     fn put_sites() {
@@ -355,6 +379,28 @@ mod tests {
             format!("::dasm_runtime::put!(dst, in {LIST_MARK}, 7, {MODE_MARK}[__dasr_a0, __dasr_a1, __dasr_a2]);")
         );
         assert_eq!(unparen("(a)+(b)"), "(a)+(b)");
+    }
+
+    /// The direct writer of the list constant prints what `quote!` printed.
+    #[test]
+    fn list_const_agrees_with_quote() {
+        let quoted = |name: &str, list: &[u8]| {
+            let ident = format_ident!("{}", name);
+            let n = list.len();
+            let bytes = list.iter().map(|b| Literal::u8_unsuffixed(*b));
+            quote! {
+                #[doc(hidden)]
+                #[allow(dead_code, non_upper_case_globals)]
+                const #ident: ::dasm_runtime::ActionList<#n> = ::dasm_runtime::ActionList::new([#(#bytes),*]);
+            }
+            .to_string()
+        };
+        let all: Vec<u8> = (0..=255).cycle().take(5000).collect();
+        for list in [&[][..], &[0], &[9, 10, 99, 100, 255], &all] {
+            let mut got = String::new();
+            write_list_const(&mut got, "__DASR_LIST_A", list).unwrap();
+            assert_eq!(got, quoted("__DASR_LIST_A", list));
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
-use crate::source::SourceEntry;
+use crate::outtext::{self, Item, Line, OutText};
+use crate::source::{SourceEntry, SourceTable};
 use crate::{arm64, cond, emit, x64};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -97,6 +98,13 @@ impl Output {
 
 /// Preprocess one `.dasr` file.
 pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output {
+    generate(source, opts, loader).into_output()
+}
+
+/// Preprocess one `.dasr` file, keeping the generated Rust in a compact form that
+/// [`Generated::write_rust`] writes out (what [`preprocess`] does, without holding the whole
+/// text in memory: the command-line tool and [`crate::Build`] use it).
+pub fn generate(source: &[u8], opts: &Options, loader: &dyn Loader) -> Generated {
     let mut p = Pre::new(opts, loader);
     match std::str::from_utf8(source) {
         Ok(text) => p.run(text),
@@ -136,8 +144,8 @@ pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output 
 /// Where a statement comes from, for diagnostics and for placing output.
 #[derive(Clone, Debug)]
 struct Ctx {
-    file: String,
-    dir: Option<PathBuf>,
+    file: Rc<str>,
+    dir: Option<Rc<Path>>,
     line_no: usize,
     /// The source line (shared: every statement of a long line has a `Ctx`).
     line: Rc<str>,
@@ -147,15 +155,6 @@ struct Ctx {
     slot: usize,
     /// The macros being expanded, innermost last.
     macros: Vec<String>,
-}
-
-#[derive(Default, Debug)]
-struct Slot {
-    /// The input line, when it is Rust copied through.
-    rust: Option<String>,
-    indent: String,
-    code: Vec<String>,
-    comment: Option<String>,
 }
 
 #[derive(Debug)]
@@ -195,7 +194,10 @@ struct Fatal;
 struct Pre<'a> {
     opts: &'a Options,
     loader: &'a dyn Loader,
-    slots: Vec<Slot>,
+    /// The main file.
+    src: &'a str,
+    /// The output so far.
+    text: OutText<'a>,
     al: ActionList,
     run_slot: usize,
     /// The output line of each argument of the current run.
@@ -229,10 +231,11 @@ struct Pre<'a> {
     arch: bool,
     /// The arm64 backend, after `.arch arm64`.
     a64: Option<Box<arm64::Asm>>,
-    /// Statements of the current run: (offset in the run, file, line, text).
-    marks: Vec<(usize, String, usize, String)>,
+    /// Statements of the current run: (offset in the run, file number, line, text in
+    /// `source`).
+    marks: Vec<(usize, u32, usize, (usize, u32))>,
     /// Statements of the finished runs.
-    source: Vec<SourceEntry>,
+    source: SourceTable,
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -326,7 +329,8 @@ impl<'a> Pre<'a> {
         Pre {
             opts,
             loader,
-            slots: Vec::new(),
+            src: "",
+            text: OutText::default(),
             al: ActionList::new(),
             run_slot: 0,
             arg_slots: Vec::new(),
@@ -353,51 +357,90 @@ impl<'a> Pre<'a> {
             arch: false,
             a64: None,
             marks: Vec::new(),
-            source: Vec::new(),
+            source: SourceTable::default(),
         }
     }
 
-    fn run(&mut self, text: &str) {
-        let lines: Vec<&str> = text.split('\n').collect();
-        self.slots = lines
-            .iter()
-            .map(|l| Slot {
-                indent: lines::indent(l).to_string(),
-                ..Slot::default()
-            })
-            .collect();
-        let dir = Path::new(&self.opts.file_name)
-            .parent()
-            .map(Path::to_path_buf);
-        let file = self.opts.file_name.clone();
-        if self.file(&lines, &file, dir, None).is_err() {
+    fn run(&mut self, text: &'a str) {
+        self.src = text;
+        let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
+        let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
+        if self.file(text, &file, dir, None).is_err() {
             return;
         }
+        let n = text.split('\n').count();
+        let last = text.rsplit('\n').next().unwrap_or("");
         let end = Ctx {
             file: file.clone(),
             dir: None,
-            line_no: lines.len(),
-            line: Rc::from(*lines.last().unwrap_or(&"")),
+            line_no: n,
+            line: Rc::from(last),
             col: 0,
-            slot: lines.len().saturating_sub(1),
+            slot: n.saturating_sub(1),
             macros: Vec::new(),
         };
         self.end_of_file(&end);
+        self.text.finish_lines(usize::MAX, |_| false);
     }
 
-    /// Process the lines of a file; `include_slot` is the output line of the `.include`.
+    /// The first output line a run can still write to (the lines before it are finished), at
+    /// main-file line `i`.
+    fn open_from(&self, i: usize) -> usize {
+        if self.a64.is_some() {
+            // (an arm64 run writes only on its last statement's line)
+            return self.run_slot.min(i);
+        }
+        if self.al.run_len() == 0 {
+            return i;
+        }
+        self.arg_slots
+            .first()
+            .map_or(self.run_slot, |&a| a.min(self.run_slot))
+            .min(i)
+    }
+
+    /// Process the lines of a file (the main file: `text` is `self.src`); `include_slot` is
+    /// the output line of the `.include`.
     fn file(
         &mut self,
-        lines: &[&str],
-        file: &str,
-        dir: Option<PathBuf>,
+        text: &str,
+        file: &Rc<str>,
+        dir: Option<Rc<Path>>,
         include_slot: Option<usize>,
     ) -> Result<(), Fatal> {
-        for (i, raw) in lines.iter().enumerate() {
+        let mut pos = 0;
+        for (i, raw) in text.split('\n').enumerate() {
+            let at = pos;
+            pos += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             let slot = include_slot.unwrap_or(i);
+            // A main-file line starts its output line (the lines no run can write to any more
+            // are finished first).
+            let main: Option<&'a str> = match include_slot {
+                Some(_) => None,
+                None => {
+                    let bound = self.open_from(i);
+                    let deferred = &self.deferred;
+                    self.text.finish_lines(bound, |n| {
+                        deferred
+                            .iter()
+                            .rev()
+                            .take_while(|d| d.0 >= n)
+                            .any(|d| d.0 == n)
+                    });
+                    let raw = &self.src[at..at + raw.len()];
+                    self.text.begin(
+                        i,
+                        Line {
+                            indent: lines::indent(raw),
+                            ..Line::default()
+                        },
+                    );
+                    Some(raw)
+                }
+            };
             let ctx = Ctx {
-                file: file.to_string(),
+                file: file.clone(),
                 dir: dir.clone(),
                 line_no: i + 1,
                 line: Rc::from(line),
@@ -408,10 +451,9 @@ impl<'a> Pre<'a> {
             match lines::classify(line) {
                 LineKind::Rust => {
                     self.flush();
-                    if include_slot.is_some() {
-                        self.slots[slot].code.push(line.to_string());
-                    } else {
-                        self.slots[slot].rust = Some(raw.to_string());
+                    match main {
+                        None => self.text.line(slot).code.push(line.to_string()),
+                        Some(raw) => self.text.line(slot).rust = Some(raw),
                     }
                 }
                 LineKind::RustFromAsm(code) => {
@@ -440,15 +482,14 @@ impl<'a> Pre<'a> {
                         continue;
                     }
                     self.flush();
-                    if include_slot.is_some() {
-                        self.slots[slot].code.push(line.to_string());
-                    } else {
-                        self.slots[slot].rust = Some(raw.to_string());
+                    match main {
+                        None => self.text.line(slot).code.push(line.to_string()),
+                        Some(raw) => self.text.line(slot).rust = Some(raw),
                     }
                 }
                 LineKind::Asm(text, col) => {
-                    if include_slot.is_none() {
-                        self.slots[slot].comment = Some(text.to_string());
+                    if let Some(raw) = main {
+                        self.text.line(slot).comment = Some(&raw[col..line.len()]);
                     }
                     if let Some(at) = lines::unterminated_string(text) {
                         if !self.skipping() {
@@ -601,7 +642,7 @@ impl<'a> Pre<'a> {
     fn output(&mut self, slot: usize, code: String) {
         match &self.capturing {
             Some(name) => self.captures.entry(name.clone()).or_default().push(code),
-            None => self.slots[slot].code.push(code),
+            None => self.text.line(slot).code.push(code),
         }
     }
 
@@ -612,23 +653,19 @@ impl<'a> Pre<'a> {
             self.put_a64(run, self.run_slot);
             return;
         }
-        let marks = std::mem::take(&mut self.marks);
-        if let Some((start, bytes, args)) = self.al.flush() {
-            self.source.extend(
-                marks
-                    .into_iter()
-                    .map(|(off, file, line, text)| SourceEntry {
-                        run: start,
-                        at: start + off,
-                        file,
-                        line,
-                        text,
-                    }),
-            );
-            let arg_slots = std::mem::take(&mut self.arg_slots);
-            let slot = self.run_slot;
-            self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
+        let Some((start, bytes, args)) = self.al.flush() else {
+            if let Some(m) = self.marks.first() {
+                self.source.truncate_texts(m.3 .0);
+            }
+            self.marks.clear();
+            return;
+        };
+        for (off, file, line, text) in self.marks.drain(..) {
+            self.source.push(start, start + off, file, line, text);
         }
+        let arg_slots = std::mem::take(&mut self.arg_slots);
+        let slot = self.run_slot;
+        self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
     }
 
     /// Write the put of a run at output line `slot` and record its site. Each argument goes on
@@ -655,7 +692,7 @@ impl<'a> Pre<'a> {
         } else {
             for (i, l) in lets {
                 let at = arg_slots.get(i).copied().unwrap_or(slot);
-                self.slots[at.min(slot)].code.push(l);
+                self.text.line(at.min(slot)).code.push(l);
             }
             self.output(slot, call);
         }
@@ -701,7 +738,7 @@ impl<'a> Pre<'a> {
         self.diags.push(Diagnostic {
             level,
             message,
-            file: ctx.file.clone(),
+            file: ctx.file.to_string(),
             line: ctx.line_no,
             col,
             range,
@@ -1155,13 +1192,12 @@ impl<'a> Pre<'a> {
             return Ok(());
         }
         self.includes.push(path.clone());
-        let lines: Vec<&str> = text.split('\n').collect();
         self.include_depth += 1;
         self.include_stack.push(norm);
         let r = self.file(
-            &lines,
-            &path.display().to_string(),
-            path.parent().map(Path::to_path_buf),
+            &text,
+            &Rc::from(path.display().to_string()),
+            path.parent().map(Rc::from),
             Some(ctx.slot),
         );
         self.include_stack.pop();
@@ -1351,7 +1387,7 @@ impl<'a> Pre<'a> {
         let s = ctx.col + (raw.len() - raw.trim_start().len());
         let e = ctx.col + raw.trim_end().len();
         for d in &mut self.diags[before..] {
-            if d.file == ctx.file && d.line == ctx.line_no {
+            if *d.file == *ctx.file && d.line == ctx.line_no {
                 d.range = (s, e.max(s));
                 d.col = ctx
                     .line
@@ -1470,12 +1506,30 @@ impl<'a> Pre<'a> {
                     self.run_slot = ctx.slot;
                     // The statement's place in the run (again after a flush inside it).
                     if !enc.pieces.is_empty() && (first || self.marks.is_empty()) {
-                        let text = match op {
-                            ".label" => format!("{rest}:"),
-                            _ => format!("{op} {rest}").trim().to_string(),
-                        };
+                        let file = self.source.file_id(&ctx.file);
+                        let texts = self.source.texts();
+                        let start = texts.len();
+                        match op {
+                            ".label" => {
+                                texts.push_str(rest);
+                                texts.push(':');
+                            }
+                            _ => {
+                                let t = rest.trim_end();
+                                if op.is_empty() {
+                                    texts.push_str(t.trim_start());
+                                } else {
+                                    texts.push_str(op);
+                                    if !t.is_empty() {
+                                        texts.push(' ');
+                                        texts.push_str(t);
+                                    }
+                                }
+                            }
+                        }
+                        let text = self.source.text_since(start);
                         let at = self.al.run_len();
-                        self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
+                        self.marks.push((at, file, ctx.line_no, text));
                     }
                     first = false;
                     for piece in enc.pieces {
@@ -1637,7 +1691,7 @@ impl<'a> Pre<'a> {
         }
     }
 
-    fn finish(mut self) -> Output {
+    fn finish(mut self) -> Generated {
         let deferred = std::mem::take(&mut self.deferred);
         // The action list's name and visibility (the first `.actionlist`), which the section
         // constants share.
@@ -1652,104 +1706,151 @@ impl<'a> Pre<'a> {
         let has_sections = deferred
             .iter()
             .any(|(_, d)| matches!(d, Deferred::Sections(_)));
+        let mut parts = Vec::new();
         for (slot, d) in deferred {
-            let text = match d {
+            let mut part = Vec::new();
+            match d {
                 Deferred::ActionList(v, n) => {
-                    let mut t = match &self.a64 {
-                        Some(a) => arm64::action_list(&v, &n, a.list()),
+                    match &self.a64 {
+                        Some(a) => part.push(Item::Text(arm64::action_list(&v, &n, a.list()))),
                         None => {
-                            emit::action_list(&v, &n, &const_name, self.al.list.len())
-                                + " "
-                                + &crate::source::source_map(&n, &self.source, &self.syms.globals)
+                            part.push(Item::Text(
+                                emit::action_list(&v, &n, &const_name, self.al.list.len()) + " ",
+                            ));
+                            part.push(Item::SourceMap(n.clone()));
                         }
-                    };
+                    }
                     if !has_sections && Some(&n) == list_name.as_ref() {
-                        t.push(' ');
-                        t.push_str(&emit::sections(&v, &[]));
-                    }
-                    t
-                }
-                Deferred::Globals(v, p) => emit::globals_enum(&v, &p, &self.syms.globals),
-                Deferred::GlobalNames(v, n) => emit::names_table(&v, &n, &self.syms.globals),
-                Deferred::ExternNames(v, n) => emit::names_table(&v, &n, &self.syms.externs),
-                Deferred::Sections(names) => emit::sections(&list_vis, &names),
-            };
-            if let Some(s) = self.slots.get_mut(slot) {
-                s.code.push(text);
-            }
-        }
-        let mut rust = String::new();
-        for (i, s) in self.slots.iter().enumerate() {
-            if i > 0 {
-                rust.push('\n');
-            }
-            if let Some(r) = &s.rust {
-                rust.push_str(r);
-                continue;
-            }
-            if s.code.is_empty() && s.comment.is_none() {
-                continue;
-            }
-            rust.push_str(&s.indent);
-            // Several pieces of code on one line keep the line numbers; a piece that may end in a
-            // `//` comment (Rust from `||` lines or included files) must not swallow the next
-            // one, so the next piece then starts a new line.
-            for (k, part) in s.code.iter().enumerate() {
-                if k > 0 {
-                    if s.code[k - 1].contains("//") {
-                        rust.push('\n');
-                        rust.push_str(&s.indent);
-                    } else {
-                        rust.push(' ');
+                        part.push(Item::Text(format!(" {}", emit::sections(&v, &[]))));
                     }
                 }
-                rust.push_str(part);
-            }
-            if let Some(c) = &s.comment {
-                if s.code.last().is_some_and(|p| p.contains("//")) {
-                    rust.push('\n');
-                    rust.push_str(&s.indent);
-                } else if !s.code.is_empty() {
-                    rust.push(' ');
+                Deferred::Globals(v, p) => {
+                    part.push(Item::Text(emit::globals_enum(&v, &p, &self.syms.globals)))
                 }
-                rust.push_str("//|");
-                rust.push_str(c);
+                Deferred::GlobalNames(v, n) => {
+                    part.push(Item::Text(emit::names_table(&v, &n, &self.syms.globals)))
+                }
+                Deferred::ExternNames(v, n) => {
+                    part.push(Item::Text(emit::names_table(&v, &n, &self.syms.externs)))
+                }
+                Deferred::Sections(names) => {
+                    part.push(Item::Text(emit::sections(&list_vis, &names)))
+                }
             }
-        }
-        // The action list the put sites decode their runs from, after the last line (no line
-        // moves); `DASM_MAXSECTION` there too when neither `.section` nor `.actionlist` wrote it.
-        if !rust.is_empty() && !rust.ends_with('\n') {
-            rust.push('\n');
-        }
-        if self.a64.is_none() {
-            rust.push_str(&emit::list_const(&const_name, &self.al.list));
-        }
-        if !has_sections && list_name.is_none() {
-            rust.push(' ');
-            rust.push_str(&emit::sections("", &[]));
+            parts.push((slot, part));
         }
         let limit = self
             .opts
             .specialize_limit
             .unwrap_or(DEFAULT_SPECIALIZE_LIMIT);
-        let mode = if self.sites.len() > limit {
-            "shared "
-        } else {
-            ""
+        let shared = self.sites.len() > limit;
+        // DASM_MAXSECTION after the list when neither `.section` nor `.actionlist` wrote it.
+        let trailer = (!has_sections && list_name.is_none()).then(|| emit::sections("", &[]));
+        let text = std::mem::take(&mut self.text).into_text();
+        Generated {
+            output: Output {
+                rust: String::new(),
+                listing: self.sites,
+                diagnostics: self.diags,
+                includes: self.includes,
+                action_list: self.al.list,
+                action_words: self
+                    .a64
+                    .as_ref()
+                    .map(|a| a.list().to_vec())
+                    .unwrap_or_default(),
+                globals: self.syms.globals,
+                externs: self.syms.externs,
+                source: Vec::new(),
+            },
+            text,
+            parts,
+            const_name,
+            shared,
+            arm64: self.a64.is_some(),
+            trailer,
+            source: self.source,
+        }
+    }
+}
+
+/// What [`generate`] produces: an [`Output`] whose generated Rust and source table are kept in
+/// a compact form, to be written out ([`Generated::write_rust`]) without building them (for a
+/// big file, the Rust is several times the size of the input).
+#[derive(Debug)]
+pub struct Generated {
+    /// Everything but [`Output::rust`] and [`Output::source`], which are empty here:
+    /// [`Generated::write_rust`], [`Generated::rust`] and [`Generated::source`] give them.
+    pub output: Output,
+    text: outtext::Text,
+    /// The items written at the end of the file, by output line.
+    parts: Vec<(usize, outtext::Part)>,
+    const_name: String,
+    /// Whether put sites share one engine function (the file has many).
+    shared: bool,
+    arm64: bool,
+    /// Written after the list constant.
+    trailer: Option<String>,
+    source: SourceTable,
+}
+
+impl Generated {
+    /// Write the generated Rust ([`Output::rust`]) to `w`.
+    pub fn write_rust_fmt(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let mode = if self.shared { "shared " } else { "" };
+        let mut map = |name: &str, w: &mut dyn std::fmt::Write| {
+            self.source.write_map(w, name, &self.output.globals)
         };
-        let rust = rust
-            .replace(emit::LIST_MARK, &const_name)
-            .replace(emit::MODE_MARK, mode);
+        let newline = self
+            .text
+            .write(w, &self.const_name, mode, &self.parts, &mut map)?;
+        if newline {
+            w.write_char('\n')?;
+        }
+        if !self.arm64 {
+            emit::write_list_const(w, &self.const_name, &self.output.action_list)?;
+        }
+        if let Some(t) = &self.trailer {
+            w.write_char(' ')?;
+            w.write_str(t)?;
+        }
+        Ok(())
+    }
+
+    /// Write the generated Rust ([`Output::rust`]) to `w` (a buffered writer: the text goes in
+    /// many small pieces).
+    pub fn write_rust(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut io = outtext::IoWrite { w, err: None };
+        match self.write_rust_fmt(&mut io) {
+            Ok(()) => Ok(()),
+            Err(std::fmt::Error) => Err(io
+                .err
+                .unwrap_or_else(|| std::io::Error::other("formatting failed"))),
+        }
+    }
+
+    /// The generated Rust ([`Output::rust`]).
+    pub fn rust(&self) -> String {
+        let mut s =
+            String::with_capacity(self.text.len() + 6 * self.output.action_list.len() + 256);
+        // (writing into a `String` does not fail)
+        self.write_rust_fmt(&mut s).ok();
+        s
+    }
+
+    /// Where every `|` statement's actions are ([`Output::source`]).
+    pub fn source(&self) -> Vec<SourceEntry> {
+        self.source.entries()
+    }
+
+    /// The whole [`Output`].
+    pub fn into_output(self) -> Output {
+        let rust = self.rust();
+        let source = self.source();
         Output {
             rust,
-            listing: self.sites,
-            diagnostics: self.diags,
-            includes: self.includes,
-            action_list: self.al.list,
-            action_words: self.a64.map(|a| a.list().to_vec()).unwrap_or_default(),
-            globals: self.syms.globals,
-            externs: self.syms.externs,
-            source: self.source,
+            source,
+            ..self.output
         }
     }
 }
