@@ -30,6 +30,7 @@ mod builder;
 mod cond;
 mod diag;
 mod emit;
+mod hash;
 pub mod ir;
 mod lines;
 pub mod listing;

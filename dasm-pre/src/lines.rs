@@ -85,35 +85,48 @@ pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
     }
 }
 
-/// The byte offsets of the characters of `text` outside string and character literals, in
-/// order (a string that does not end stops the walk).
-fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+/// The bytes of `text` outside string and character literals, with their offsets, in order (a
+/// string that does not end stops the walk). The callers look for ASCII characters, which are
+/// single bytes in UTF-8 (the bytes of other characters are all 0x80 or more).
+fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || loop {
-        let c = text[i..].chars().next()?;
-        match literal_end(text, i) {
-            Some(Ok(e)) => i = e,
-            Some(Err(())) => {
-                i = text.len();
-                return None;
-            }
-            None => {
-                let at = i;
-                i += c.len_utf8();
-                return Some((at, c));
+        let c = *b.get(i)?;
+        // (only a quote can start a literal)
+        if c == b'"' || c == b'\'' {
+            match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => {
+                    i = text.len();
+                    return None;
+                }
+                None => {}
             }
         }
+        i += 1;
+        return Some((i - 1, c));
     })
 }
 
 /// Whether a string literal on the line does not end (its byte offset).
 pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
     let mut i = 0;
     while i < text.len() {
+        // (only a quote can start a literal; the bytes of other characters are skipped one by
+        // one, and a quote is always at a character boundary)
+        if b[i] != b'"' && b[i] != b'\'' {
+            i += 1;
+            continue;
+        }
         match literal_end(text, i) {
             Some(Ok(e)) => i = e,
             Some(Err(())) => return Some(i),
-            None => i += text[i..].chars().next().map_or(1, char::len_utf8),
+            None => i += 1,
         }
     }
     None
@@ -122,8 +135,8 @@ pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
 /// Cut an assembler line at its `//` comment (not inside a string or character literal).
 pub(crate) fn strip_comment(text: &str) -> &str {
     let b = text.as_bytes();
-    for (i, c) in code_chars(text) {
-        if c == '/' && b.get(i + 1) == Some(&b'/') {
+    for (i, c) in code_bytes(text) {
+        if c == b'/' && b.get(i + 1) == Some(&b'/') {
             return &text[..i];
         }
     }
@@ -135,8 +148,8 @@ pub(crate) fn strip_comment(text: &str) -> &str {
 pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in code_chars(text) {
-        if c == ';' {
+    for (i, c) in code_bytes(text) {
+        if c == b';' {
             out.push((&text[start..i], start));
             start = i + 1;
         }
@@ -149,27 +162,27 @@ pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
 /// Each operand is trimmed and comes with its byte offset in `text`.
 pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     let mut out = Vec::new();
-    let mut depth: Vec<char> = Vec::new();
+    let mut depth: Vec<u8> = Vec::new();
     let mut start = 0;
     fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
         let raw = &text[s..e];
         let lead = raw.len() - raw.trim_start().len();
         out.push((raw.trim(), s + lead));
     }
-    for (i, c) in code_chars(text) {
+    for (i, c) in code_bytes(text) {
         match c {
-            '(' | '[' | '{' => depth.push(c),
-            ')' | ']' | '}' => {
+            b'(' | b'[' | b'{' => depth.push(c),
+            b')' | b']' | b'}' => {
                 let open = match c {
-                    ')' => '(',
-                    ']' => '[',
-                    _ => '{',
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
                 };
                 if depth.pop() != Some(open) {
                     return Err(i);
                 }
             }
-            ',' if depth.is_empty() => {
+            b',' if depth.is_empty() => {
                 push(text, &mut out, start, i);
                 start = i + 1;
             }
@@ -202,31 +215,52 @@ pub(crate) fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`); `f` returns the
-/// replacement or `None` to keep the word.
-pub(crate) fn map_words(text: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Whether byte `c` can be part of a word (see [`is_word`]).
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The byte ranges of the whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
+fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
-        let c = b[i] as char;
-        if is_word(c) || (c == '#' && i + 1 < b.len() && is_word(b[i + 1] as char)) {
-            let s = i;
-            i += 1;
-            while i < b.len() && is_word(b[i] as char) {
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let c = b[i];
+            if is_word_byte(c) || (c == b'#' && i + 1 < b.len() && is_word_byte(b[i + 1])) {
+                let s = i;
                 i += 1;
+                while i < b.len() && is_word_byte(b[i]) {
+                    i += 1;
+                }
+                return Some((s, i));
             }
-            let w = &text[s..i];
-            match f(w) {
-                Some(r) => out.push_str(&r),
-                None => out.push_str(w),
-            }
-        } else {
-            let ch = text[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
+            // (the bytes of a non-ASCII character are never a word or `#`)
+            i += 1;
         }
+        None
+    })
+}
+
+/// The whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
+    word_ranges(text).map(move |(s, e)| &text[s..e])
+}
+
+/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
+/// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
+pub(crate) fn map_words(text: &str, mut f: impl FnMut(&str, &mut String) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut plain = 0;
+    for (s, e) in word_ranges(text) {
+        out.push_str(&text[plain..s]);
+        let w = &text[s..e];
+        if !f(w, &mut out) {
+            out.push_str(w);
+        }
+        plain = e;
     }
+    out.push_str(&text[plain..]);
     out
 }
 
@@ -275,10 +309,18 @@ mod tests {
     }
 
     #[test]
-    fn words() {
+    fn word_substitution() {
         assert_eq!(
-            map_words("mov PTR, #T+x_1", |w| (w == "PTR").then(|| "rbx".into())),
-            "mov rbx, #T+x_1"
+            map_words("mov PTR, #T+x_1 é", |w, out| {
+                let hit = w == "PTR";
+                if hit {
+                    out.push_str("rbx");
+                }
+                hit
+            }),
+            "mov rbx, #T+x_1 é"
         );
+        let w: Vec<&str> = words("a #b+c1 é_d #").collect();
+        assert_eq!(w, ["a", "#b", "c1", "_d"]);
     }
 }

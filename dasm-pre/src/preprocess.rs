@@ -5,12 +5,14 @@
 
 use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
+use crate::hash::{FxMap, FxSet};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
 use crate::lines::{self, LineKind};
 use crate::outtext::{self, Item, Line, OutText};
 use crate::source::{SourceEntry, SourceTable};
 use crate::{arm64, cond, emit, x64};
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -202,17 +204,18 @@ struct Pre<'a> {
     run_slot: usize,
     /// The output line of each argument of the current run.
     arg_slots: Vec<usize>,
-    defines: HashMap<String, String>,
+    defines: FxMap<String, String>,
     conds: Vec<Cond>,
-    macros: HashMap<(String, usize), Macro>,
+    /// Macros by name: (arity, macro) for each arity defined.
+    macros: FxMap<String, Vec<(usize, Rc<Macro>)>>,
     defining: Option<Defining>,
-    captures: HashMap<String, Vec<String>>,
+    captures: FxMap<String, Vec<String>>,
     /// Put sites collected by each capture (written where the capture is dumped).
-    capture_sites: HashMap<String, Vec<PutSite>>,
+    capture_sites: FxMap<String, Vec<PutSite>>,
     capturing: Option<String>,
     /// Where each capture was started (its first `.capture`) and the directive's text.
-    capture_at: HashMap<String, (Ctx, String)>,
-    dumped: HashSet<String>,
+    capture_at: FxMap<String, (Ctx, String)>,
+    dumped: FxSet<String>,
     sections: Vec<String>,
     syms: SymTab,
     deferred: Vec<(usize, Deferred)>,
@@ -243,7 +246,7 @@ struct Pre<'a> {
 struct SymTab {
     globals: Vec<String>,
     externs: Vec<String>,
-    types: HashMap<String, TypeDecl>,
+    types: FxMap<String, TypeDecl>,
     /// Local labels 1..=9 defined somewhere in the file.
     local_defined: [bool; 10],
     /// Local labels referenced by the statement being encoded.
@@ -319,7 +322,7 @@ const DATA_OPS: [&str; 9] = [
 
 impl<'a> Pre<'a> {
     fn new(opts: &'a Options, loader: &'a dyn Loader) -> Self {
-        let mut defines = HashMap::new();
+        let mut defines = FxMap::default();
         for (k, v) in &opts.defines {
             defines.insert(k.clone(), v.clone());
         }
@@ -336,13 +339,13 @@ impl<'a> Pre<'a> {
             arg_slots: Vec::new(),
             defines,
             conds: Vec::new(),
-            macros: HashMap::new(),
+            macros: FxMap::default(),
             defining: None,
-            captures: HashMap::new(),
-            capture_sites: HashMap::new(),
+            captures: FxMap::default(),
+            capture_sites: FxMap::default(),
             capturing: None,
-            capture_at: HashMap::new(),
-            dumped: HashSet::new(),
+            capture_at: FxMap::default(),
+            dumped: FxSet::default(),
             sections: Vec::new(),
             syms: SymTab::default(),
             deferred: Vec::new(),
@@ -571,21 +574,16 @@ impl<'a> Pre<'a> {
         if self.capturing.is_some() {
             return Some("it is not collected by the `.capture' around it".into());
         }
-        let mut word = None;
-        lines::map_words(code, |w| {
-            if word.is_none() && self.defines.contains_key(w) {
-                word = Some(w.to_string());
-            }
-            None
-        });
-        word.map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
+        lines::words(code)
+            .find(|w| self.defines.contains_key(*w))
+            .map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
     }
 
     /// Whether a word is a statement: a mnemonic, directive or macro (or a label form).
     fn is_statement_word(&self, w: &str) -> bool {
         x64::is_mnemonic(w)
             || w.starts_with(['.', '-', '=', '<', '>'])
-            || self.macros.keys().any(|(n, _)| n == w)
+            || self.macros.contains_key(w)
             || (self.a64.is_some() && !w.is_empty())
     }
 
@@ -611,10 +609,7 @@ impl<'a> Pre<'a> {
         let params = &text[..end];
         let first = params.split_whitespace().next().unwrap_or("");
         let first = first.trim_end_matches([',', ':']);
-        if x64::is_mnemonic(first)
-            || first.starts_with('.')
-            || self.macros.keys().any(|(n, _)| n == first)
-        {
+        if x64::is_mnemonic(first) || first.starts_with('.') || self.macros.contains_key(first) {
             return None;
         }
         let plausible = params.split(',').all(|p| {
@@ -785,19 +780,22 @@ impl<'a> Pre<'a> {
     }
 
     /// Define substitution, repeated until nothing changes (at most 100 rounds).
-    fn substitute(&mut self, text: &str, ctx: &Ctx) -> Result<String, Fatal> {
-        if self.defines.is_empty() {
-            return Ok(text.to_string());
+    fn substitute<'t>(&mut self, text: &'t str, ctx: &Ctx) -> Result<Cow<'t, str>, Fatal> {
+        // (no allocation when no word is a define: most statements)
+        if self.defines.is_empty() || !lines::words(text).any(|w| self.defines.contains_key(w)) {
+            return Ok(Cow::Borrowed(text));
         }
         let mut cur = text.to_string();
         for _ in 0..100 {
             let mut hit = None;
-            let next = lines::map_words(&cur, |w| {
-                let r = self.defines.get(w).cloned();
-                if r.is_some() {
+            let defines = &self.defines;
+            let next = lines::map_words(&cur, |w, out| match defines.get(w) {
+                Some(v) => {
+                    out.push_str(v);
                     hit = Some(w.to_string());
+                    true
                 }
-                r
+                None => false,
             });
             if next == cur {
                 match hit {
@@ -809,7 +807,7 @@ impl<'a> Pre<'a> {
                             format!("recursive define involving `{w}'"),
                         ))
                     }
-                    None => return Ok(cur),
+                    None => return Ok(Cow::Owned(cur)),
                 }
             }
             if next.len() > MAX_SUBSTITUTION.max(64 * text.len()) {
@@ -838,18 +836,19 @@ impl<'a> Pre<'a> {
             match op {
                 ".endmacro" => {
                     if let Some(d) = self.defining.take() {
-                        let key = (d.name.clone(), d.params.len());
-                        match self.macros.entry(key) {
-                            std::collections::hash_map::Entry::Occupied(_) => {
-                                let c = d.ctx.clone();
-                                self.err(&c, "", format!("duplicate macro `{}'", d.name), None);
-                            }
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                v.insert(Macro {
+                        let arity = d.params.len();
+                        let same = self.macros.entry(d.name.clone()).or_default();
+                        if same.iter().any(|(k, _)| *k == arity) {
+                            let c = d.ctx.clone();
+                            self.err(&c, "", format!("duplicate macro `{}'", d.name), None);
+                        } else {
+                            same.push((
+                                arity,
+                                Rc::new(Macro {
                                     params: d.params,
                                     body: d.body,
-                                });
-                            }
+                                }),
+                            ));
                         }
                     }
                 }
@@ -1007,21 +1006,17 @@ impl<'a> Pre<'a> {
                     self.flush();
                     return Ok(());
                 }
-                let nargs = if rest.is_empty() {
-                    0
-                } else {
-                    lines::operands(rest).map_or(0, |v| v.len())
-                };
-                if let Some(m) = self.macros.get(&(op.to_string(), nargs)).cloned() {
-                    return self.expand(op, &m, rest, raw, ctx);
-                }
-                let mut arities: Vec<usize> = self
-                    .macros
-                    .keys()
-                    .filter(|(n, _)| n == op)
-                    .map(|(_, k)| *k)
-                    .collect();
-                if !arities.is_empty() {
+                if let Some(same) = self.macros.get(op) {
+                    let nargs = if rest.is_empty() {
+                        0
+                    } else {
+                        lines::operands(rest).map_or(0, |v| v.len())
+                    };
+                    if let Some((_, m)) = same.iter().find(|(k, _)| *k == nargs) {
+                        let m = Rc::clone(m);
+                        return self.expand(op, &m, rest, raw, ctx);
+                    }
+                    let mut arities: Vec<usize> = same.iter().map(|(k, _)| *k).collect();
                     arities.sort_unstable();
                     let takes: Vec<String> = arities.iter().map(|k| k.to_string()).collect();
                     self.err(
@@ -1142,7 +1137,7 @@ impl<'a> Pre<'a> {
         }
         // The value is substituted now, as DynASM does.
         let value = self.substitute(value, ctx)?;
-        self.defines.insert(name.to_string(), value);
+        self.defines.insert(name.to_string(), value.into_owned());
         Ok(())
     }
 
@@ -1345,12 +1340,16 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
-            let text = lines::map_words(body, |w| {
+            let text = lines::map_words(body, |w, out| {
                 let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
-                m.params
-                    .iter()
-                    .position(|p| p == name)
-                    .map(|i| format!("{hash}{}", args[i]))
+                match m.params.iter().position(|p| p == name) {
+                    Some(i) => {
+                        out.push_str(hash);
+                        out.push_str(&args[i]);
+                        true
+                    }
+                    None => false,
+                }
             });
             let mut c = ctx.clone();
             c.macros.push(key.clone());

@@ -126,22 +126,54 @@ impl SourceTable {
         )?;
         string_list(w, files.iter().copied())?;
         w.write_str("] , lines : & [")?;
+        // The rows go through a buffer, written out in big pieces.
+        let mut buf = String::with_capacity(BUF + 512);
         for (k, &i) in order.iter().enumerate() {
             let r = &self.rows[i as usize];
             if k > 0 {
-                w.write_str(" , ")?;
+                buf.push_str(" , ");
             }
-            write!(
-                w,
-                ":: dasm_runtime :: SourceLine {{ run : {} , at : {} , file : {} , line : {} , text : ",
-                r.run, r.at, file_no[r.file as usize], r.line
-            )?;
-            string_literal(w, self.text(r))?;
-            w.write_str(" }")?;
+            buf.push_str(":: dasm_runtime :: SourceLine { run : ");
+            push_u32(&mut buf, r.run);
+            buf.push_str(" , at : ");
+            push_u32(&mut buf, r.at);
+            buf.push_str(" , file : ");
+            push_u32(&mut buf, file_no[r.file as usize]);
+            buf.push_str(" , line : ");
+            push_u32(&mut buf, r.line);
+            buf.push_str(" , text : ");
+            string_literal(&mut buf, self.text(r))?;
+            buf.push_str(" }");
+            if buf.len() >= BUF {
+                w.write_str(&buf)?;
+                buf.clear();
+            }
         }
+        w.write_str(&buf)?;
         w.write_str("] , globals : & [")?;
         string_list(w, globals.iter().map(|g| g.split('@').next().unwrap_or(g)))?;
         w.write_str("] , } ;")
+    }
+}
+
+/// The size of the pieces the source map is written in.
+const BUF: usize = 1 << 15;
+
+/// Append the decimal digits of `n`.
+fn push_u32(buf: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        buf.push(char::from(d));
     }
 }
 
@@ -158,7 +190,7 @@ fn string_list<'s>(w: &mut dyn Write, items: impl Iterator<Item = &'s str>) -> f
 
 /// A string literal as `proc_macro2` prints one (`Literal::string`): `escape_debug` per
 /// character, except `'` (kept) and NUL (`\0`, or `\x00` before an octal digit).
-pub(crate) fn string_literal(w: &mut dyn Write, s: &str) -> fmt::Result {
+pub(crate) fn string_literal<W: Write + ?Sized>(w: &mut W, s: &str) -> fmt::Result {
     w.write_char('"')?;
     let b = s.as_bytes();
     let mut plain = 0;
