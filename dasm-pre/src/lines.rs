@@ -249,7 +249,10 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
 
 /// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
 /// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
-pub(crate) fn map_words(text: &str, mut f: impl FnMut(&str, &mut String) -> bool) -> String {
+pub(crate) fn map_words<'t>(
+    text: &'t str,
+    mut f: impl FnMut(&'t str, &mut String) -> bool,
+) -> String {
     let mut out = String::with_capacity(text.len());
     let mut plain = 0;
     for (s, e) in word_ranges(text) {

@@ -155,8 +155,51 @@ struct Ctx {
     col: usize,
     /// Output line (0-based line of the main file) the statement's output goes to.
     slot: usize,
-    /// The macros being expanded, innermost last.
-    macros: Vec<String>,
+    /// The macros being expanded.
+    macros: MacroStack,
+}
+
+/// The macros being expanded (`name (arity)`), a list shared by the statements of an
+/// expansion (a clone is a reference count).
+#[derive(Clone, Debug, Default)]
+struct MacroStack(Option<Rc<MacroFrame>>);
+
+#[derive(Debug)]
+struct MacroFrame {
+    key: String,
+    depth: usize,
+    outer: MacroStack,
+}
+
+impl MacroStack {
+    /// The stack with `key` expanded inside.
+    fn push(&self, key: String) -> MacroStack {
+        MacroStack(Some(Rc::new(MacroFrame {
+            key,
+            depth: self.len() + 1,
+            outer: self.clone(),
+        })))
+    }
+    fn frames(&self) -> impl Iterator<Item = &MacroFrame> {
+        std::iter::successors(self.0.as_deref(), |f| f.outer.0.as_deref())
+    }
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |f| f.depth)
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+    fn contains(&self, key: &str) -> bool {
+        self.frames().any(|f| f.key == key)
+    }
+    /// The innermost macro.
+    fn last(&self) -> Option<&String> {
+        self.0.as_ref().map(|f| &f.key)
+    }
+    /// The outermost macro (the invocation in the source).
+    fn first(&self) -> Option<&String> {
+        self.frames().last().map(|f| &f.key)
+    }
 }
 
 #[derive(Debug)]
@@ -380,7 +423,7 @@ impl<'a> Pre<'a> {
             line: Rc::from(last),
             col: 0,
             slot: n.saturating_sub(1),
-            macros: Vec::new(),
+            macros: MacroStack::default(),
         };
         self.end_of_file(&end);
         self.text.finish_lines(usize::MAX, |_| false);
@@ -449,7 +492,7 @@ impl<'a> Pre<'a> {
                 line: Rc::from(line),
                 col: 0,
                 slot,
-                macros: Vec::new(),
+                macros: MacroStack::default(),
             };
             match lines::classify(line) {
                 LineKind::Rust => {
@@ -786,13 +829,13 @@ impl<'a> Pre<'a> {
             return Ok(Cow::Borrowed(text));
         }
         let mut cur = text.to_string();
-        for _ in 0..100 {
+        for round in 0..100 {
             let mut hit = None;
             let defines = &self.defines;
             let next = lines::map_words(&cur, |w, out| match defines.get(w) {
                 Some(v) => {
                     out.push_str(v);
-                    hit = Some(w.to_string());
+                    hit = Some(w);
                     true
                 }
                 None => false,
@@ -821,6 +864,11 @@ impl<'a> Pre<'a> {
                 ));
             }
             cur = next;
+            // When no word is a define any more, the next round would change nothing (the
+            // last round, changing something, still ends in the error below).
+            if round < 99 && !lines::words(&cur).any(|w| self.defines.contains_key(w)) {
+                return Ok(Cow::Owned(cur));
+            }
         }
         Err(self.fatal(ctx, text, "recursive define"))
     }
@@ -1303,15 +1351,16 @@ impl<'a> Pre<'a> {
             self.expanded = 0;
             self.expansion_aborted = false;
         }
-        let args: Vec<String> = if rest.is_empty() {
+        let args: Vec<&str> = if rest.is_empty() {
             Vec::new()
         } else {
             lines::operands(rest)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(s, _)| s.to_string())
+                .map(|(s, _)| s)
                 .collect()
         };
+        let inner = ctx.macros.push(key.clone());
         for (body, _) in &m.body {
             if self.expansion_aborted {
                 return Ok(());
@@ -1323,7 +1372,7 @@ impl<'a> Pre<'a> {
                 let top = top.split(" (").next().unwrap_or(top).to_string();
                 // Reported at the invocation in the source, not inside the expansion.
                 let mut at = ctx.clone();
-                at.macros.clear();
+                at.macros = MacroStack::default();
                 self.err(
                     &at,
                     raw,
@@ -1340,19 +1389,23 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
-            let text = lines::map_words(body, |w, out| {
-                let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
-                match m.params.iter().position(|p| p == name) {
-                    Some(i) => {
-                        out.push_str(hash);
-                        out.push_str(&args[i]);
-                        true
+            let text: Cow<str> = if m.params.is_empty() {
+                Cow::Borrowed(body)
+            } else {
+                Cow::Owned(lines::map_words(body, |w, out| {
+                    let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
+                    match m.params.iter().position(|p| p == name) {
+                        Some(i) => {
+                            out.push_str(hash);
+                            out.push_str(args[i]);
+                            true
+                        }
+                        None => false,
                     }
-                    None => false,
-                }
-            });
+                }))
+            };
             let mut c = ctx.clone();
-            c.macros.push(key.clone());
+            c.macros = inner.clone();
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
                     continue;
@@ -1408,7 +1461,8 @@ impl<'a> Pre<'a> {
             );
             self.arch = true;
         }
-        let rest_off = raw.find(rest).unwrap_or(0);
+        let found = raw.find(rest);
+        let rest_off = found.unwrap_or(0);
         let ops = match lines::operands(rest) {
             Ok(v) => v,
             Err(at) => {
@@ -1460,7 +1514,7 @@ impl<'a> Pre<'a> {
         }
         // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
         // text; after `.define` substitution, the whole operand written at the same position.
-        let exact = raw.contains(rest);
+        let exact = found.is_some();
         let raw_lead = raw.len() - raw.trim_start().len();
         // Only diagnostics call this: the line's operands are split again only then.
         let in_raw = |sp: Span| -> Option<(usize, usize)> {

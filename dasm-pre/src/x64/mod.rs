@@ -44,7 +44,7 @@ pub fn assemble(
     if op.starts_with('.') {
         return pseudo::assemble(op, operands, syms);
     }
-    let forms = table::by_mnemonic().get(op);
+    let forms = table::forms(op);
     if let Some((_, why)) = table::INVALID_IN_64BIT.iter().find(|(m, _)| *m == op) {
         return Err(EncodeError {
             message: format!("`{op}' is not valid in 64-bit mode"),
@@ -116,7 +116,7 @@ pub fn assemble(
                 hint: Some(mov64_hint()),
             });
     }
-    let forms = forms.map(|v| v.as_slice()).unwrap_or(&[]);
+    let forms = forms.unwrap_or(&[]);
     let hint = || Some(forms_hint(op, forms, ops.len()));
     if !forms.iter().any(|f| f.ops.len() == ops.len()) {
         return Err(EncodeError {
@@ -438,7 +438,7 @@ pub(crate) fn is_base_register(text: &str) -> bool {
 /// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
     name == "mov64"
-        || table::by_mnemonic().contains_key(name)
+        || table::has_mnemonic(name)
         || table::INVALID_IN_64BIT.iter().any(|(m, _)| *m == name)
 }
 
@@ -457,7 +457,7 @@ pub fn operand_forms(name: &str) -> Vec<String> {
         ];
     }
     let mut v: Vec<String> = Vec::new();
-    if let Some(forms) = table::by_mnemonic().get(name) {
+    if let Some(forms) = table::forms(name) {
         for f in forms {
             let s = format!(
                 "{name} {}",

@@ -84,7 +84,7 @@ mod gp;
 mod sse;
 mod x87;
 
-use std::collections::HashMap;
+use crate::hash::FxMap;
 use std::sync::OnceLock;
 
 /// One instruction form: mnemonic, operand forms, encoding. See the module documentation.
@@ -474,29 +474,52 @@ fn infer_roles(f: &Form) -> Vec<Role> {
     roles
 }
 
-/// All parsed rows, by mnemonic, in matching order.
-pub(crate) fn by_mnemonic() -> &'static HashMap<&'static str, Vec<Form>> {
-    static MAP: OnceLock<HashMap<&'static str, Vec<Form>>> = OnceLock::new();
+/// The rows of one mnemonic, in matching order, and their forms, parsed on first use (a file
+/// uses a few dozen of the table's mnemonics; parsing all rows would cost more than
+/// preprocessing a LuaJIT-sized file).
+struct Mnemonic {
+    rows: Vec<&'static Row>,
+    forms: OnceLock<Vec<Form>>,
+}
+
+/// The rows by mnemonic.
+fn index() -> &'static FxMap<&'static str, Mnemonic> {
+    static MAP: OnceLock<FxMap<&'static str, Mnemonic>> = OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: HashMap<&'static str, Vec<Form>> = HashMap::new();
+        let mut m: FxMap<&'static str, Mnemonic> = FxMap::default();
         for fam in FAMILIES {
             for row in fam.iter() {
-                // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
-                if let Ok(f) = parse_row(row) {
-                    m.entry(row.0).or_default().push(f);
-                }
+                m.entry(row.0)
+                    .or_insert_with(|| Mnemonic {
+                        rows: Vec::new(),
+                        forms: OnceLock::new(),
+                    })
+                    .rows
+                    .push(row);
             }
         }
         m
     })
 }
 
+/// The parsed forms of mnemonic `op`, in matching order (`None`: not in the table).
+pub(crate) fn forms(op: &str) -> Option<&'static [Form]> {
+    let m = index().get(op)?;
+    let forms = m.forms.get_or_init(|| {
+        // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
+        m.rows.iter().filter_map(|r| parse_row(r).ok()).collect()
+    });
+    Some(forms)
+}
+
+/// Whether `op` is a mnemonic of the table.
+pub(crate) fn has_mnemonic(op: &str) -> bool {
+    index().contains_key(op)
+}
+
 /// Every mnemonic of the table (unordered), plus `mov64`.
 pub(crate) fn all_mnemonics() -> impl Iterator<Item = &'static str> {
-    by_mnemonic()
-        .keys()
-        .copied()
-        .chain(std::iter::once("mov64"))
+    index().keys().copied().chain(std::iter::once("mov64"))
 }
 
 #[cfg(test)]
