@@ -296,25 +296,30 @@ pub(crate) fn action_list(vis: &str, name: &str, const_name: &str, n: usize) -> 
     ts.to_string()
 }
 
-/// `VIS const PREFIXname: usize = i; ... VIS const PREFIX_MAX: usize = n;`
+/// `VIS const PREFIXname: usize = i; ... VIS const PREFIX_MAX: usize = n;`: what `quote!`
+/// printed for these items, written directly (a file has up to 236 globals).
 pub(crate) fn globals_enum(vis: &str, prefix: &str, names: &[String]) -> String {
-    let vis = vis_tokens(vis);
-    let mut items = Vec::new();
+    // The visibility as `quote!` prints it (`pub (crate)`), then a space, or nothing.
+    let mut vis = vis_tokens(vis).to_string();
+    if !vis.is_empty() {
+        vis.push(' ');
+    }
+    let mut out = String::with_capacity((names.len() + 1) * (140 + prefix.len()));
     for (i, n) in names.iter().enumerate() {
         let base = n.split('@').next().unwrap_or(n);
+        // (the name must be an identifier, as `format_ident!` required)
         let id = format_ident!("{}{}", prefix, base);
-        items.push(
-            quote! { #[doc = "Global label number (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #id: usize = #i; },
-        );
+        out.push_str("# [doc = \"Global label number (`.globals`).\"] # [allow (non_upper_case_globals , dead_code)] ");
+        out.push_str(&vis);
+        out.push_str(&format!("const {id} : usize = {i}usize ; "));
     }
-    let max = format_ident!("{}_MAX", prefix);
-    let n = names.len();
-    items.push(quote! { #[doc = "Number of global labels (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #max: usize = #n; });
-    items
-        .into_iter()
-        .map(|t| t.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    out.push_str("# [doc = \"Number of global labels (`.globals`).\"] # [allow (non_upper_case_globals , dead_code)] ");
+    out.push_str(&vis);
+    out.push_str(&format!(
+        "const {prefix}_MAX : usize = {}usize ;",
+        names.len()
+    ));
+    out
 }
 
 /// `VIS static NAME: [&str; n] = ["a", ...];`
@@ -400,6 +405,36 @@ mod tests {
             let mut got = String::new();
             write_list_const(&mut got, "__DASR_LIST_A", list).unwrap();
             assert_eq!(got, quoted("__DASR_LIST_A", list));
+        }
+    }
+
+    /// The direct writer of `.globals` prints what `quote!` printed.
+    #[test]
+    fn globals_agree_with_quote() {
+        fn quoted(vis: &str, prefix: &str, names: &[String]) -> String {
+            let vis = vis_tokens(vis);
+            let mut items = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                let base = n.split('@').next().unwrap_or(n);
+                let id = format_ident!("{}{}", prefix, base);
+                items.push(
+                    quote! { #[doc = "Global label number (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #id: usize = #i; },
+                );
+            }
+            let max = format_ident!("{}_MAX", prefix);
+            let n = names.len();
+            items.push(quote! { #[doc = "Number of global labels (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #max: usize = #n; });
+            items
+                .into_iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        let names: Vec<String> = ["a", "b@x", "_c1", "fn_"].map(String::from).to_vec();
+        for vis in ["", "pub", "pub(crate)", "pub(in crate::jit)"] {
+            for n in [&names[..0], &names[..1], &names[..]] {
+                assert_eq!(globals_enum(vis, "GLOB_", n), quoted(vis, "GLOB_", n));
+            }
         }
     }
 

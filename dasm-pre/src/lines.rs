@@ -210,6 +210,17 @@ pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
     }
 }
 
+/// The first occurrence of `needle` in `hay`, as `str::find` gives it; short texts (a
+/// statement) by a plain scan, which costs less than setting up `str::find`'s searcher.
+pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if h.len() > 256 || n.is_empty() {
+        return hay.find(needle);
+    }
+    // (a match starts at a character boundary: `needle` starts with one)
+    (0..(h.len() + 1).checked_sub(n.len())?).find(|&i| h[i] == n[0] && &h[i..i + n.len()] == n)
+}
+
 /// Whether `c` can be part of a word for define and macro-parameter substitution.
 pub(crate) fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
@@ -309,6 +320,20 @@ mod tests {
         );
         assert_eq!(unterminated_string(r#" mov rdi, "abc"#), Some(10));
         assert_eq!(unterminated_string(" f::<'a>(x)"), None);
+    }
+
+    #[test]
+    fn short_find() {
+        for (h, n) in [
+            ("a a", "a"),
+            ("mov eax, eax", "eax, eax"),
+            ("ab", "abc"),
+            ("x", ""),
+            ("é, é", ", é"),
+            ("", ""),
+        ] {
+            assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
+        }
     }
 
     #[test]

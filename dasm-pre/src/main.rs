@@ -134,6 +134,8 @@ fn run() -> Result<ExitCode, lexopt::Error> {
         None => write_out(&generated, want_listing, std::io::stdout().lock())
             .map_err(|e| format!("cannot write standard output: {e}")),
     };
+    // (the process ends here: freeing a big file's records one by one would only cost time)
+    std::mem::forget(generated);
     if let Err(e) = written {
         eprintln!("dasm-pre: {e}");
         return Ok(ExitCode::from(1));

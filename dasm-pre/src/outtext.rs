@@ -63,6 +63,12 @@ pub(crate) struct Text {
 }
 
 impl<'a> OutText<'a> {
+    /// Room for `n` bytes of text (a guess from the input's size, so that the text does not
+    /// grow by copies; pages not written cost nothing).
+    pub fn reserve(&mut self, n: usize) {
+        self.body.reserve(n);
+    }
+
     /// Start output line `n` (the next one; lines before it that were not started are empty).
     pub fn begin(&mut self, n: usize, line: Line<'a>) {
         while self.first + self.win.len() < n {

@@ -247,7 +247,7 @@ struct Pre<'a> {
     run_slot: usize,
     /// The output line of each argument of the current run.
     arg_slots: Vec<usize>,
-    defines: FxMap<String, String>,
+    defines: Defines,
     conds: Vec<Cond>,
     /// Macros by name: (arity, macro) for each arity defined.
     macros: FxMap<String, Vec<(usize, Rc<Macro>)>>,
@@ -282,6 +282,41 @@ struct Pre<'a> {
     marks: Vec<(usize, u32, usize, (usize, u32))>,
     /// Statements of the finished runs.
     source: SourceTable,
+}
+
+/// The defines, with the set of their first bytes, so that most words of a statement
+/// (mnemonics, registers, numbers) are found not to be defines without hashing them.
+#[derive(Debug, Default)]
+struct Defines {
+    map: FxMap<String, String>,
+    /// Bit `b` for each first byte `b` (ASCII) of a name, or of a name ever removed.
+    first: u128,
+}
+
+impl Defines {
+    fn insert(&mut self, name: String, value: String) {
+        if let Some(&b) = name.as_bytes().first() {
+            self.first |= 1u128 << (b & 127);
+        }
+        self.map.insert(name, value);
+    }
+    fn remove(&mut self, name: &str) {
+        self.map.remove(name);
+    }
+    #[inline]
+    fn get(&self, w: &str) -> Option<&String> {
+        match w.as_bytes().first() {
+            Some(&b) if b < 128 && self.first & (1u128 << b) == 0 => None,
+            _ => self.map.get(w),
+        }
+    }
+    #[inline]
+    fn contains_key(&self, w: &str) -> bool {
+        self.get(w).is_some()
+    }
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -365,7 +400,7 @@ const DATA_OPS: [&str; 9] = [
 
 impl<'a> Pre<'a> {
     fn new(opts: &'a Options, loader: &'a dyn Loader) -> Self {
-        let mut defines = FxMap::default();
+        let mut defines = Defines::default();
         for (k, v) in &opts.defines {
             defines.insert(k.clone(), v.clone());
         }
@@ -409,6 +444,7 @@ impl<'a> Pre<'a> {
 
     fn run(&mut self, text: &'a str) {
         self.src = text;
+        self.text.reserve(text.len() + text.len() / 2);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
         if self.file(text, &file, dir, None).is_err() {
@@ -618,7 +654,7 @@ impl<'a> Pre<'a> {
             return Some("it is not collected by the `.capture' around it".into());
         }
         lines::words(code)
-            .find(|w| self.defines.contains_key(*w))
+            .find(|w| self.defines.contains_key(w))
             .map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
     }
 
@@ -1461,7 +1497,7 @@ impl<'a> Pre<'a> {
             );
             self.arch = true;
         }
-        let found = raw.find(rest);
+        let found = lines::find_str(raw, rest);
         let rest_off = found.unwrap_or(0);
         let ops = match lines::operands(rest) {
             Ok(v) => v,
