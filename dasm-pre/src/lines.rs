@@ -145,17 +145,22 @@ pub(crate) fn strip_comment(text: &str) -> &str {
 
 /// Split a line into statements at every `;` outside string and character literals, with
 /// byte offsets. Linear in the length of the line.
-pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in code_bytes(text) {
-        if c == b';' {
-            out.push((&text[start..i], start));
-            start = i + 1;
+pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
+    let mut semis = code_bytes(text).filter(|&(_, c)| c == b';');
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let s = start?;
+        match semis.next() {
+            Some((i, _)) => {
+                start = Some(i + 1);
+                Some((&text[s..i], s))
+            }
+            None => {
+                start = None;
+                Some((&text[s..], s))
+            }
         }
-    }
-    out.push((&text[start..], start));
-    out
+    })
 }
 
 /// Split an operand list at commas outside `()`, `[]` and `{}`; `Err` on unbalanced brackets.
@@ -313,7 +318,10 @@ mod tests {
             r##" x(r#"a"//"#) "##
         );
         assert_eq!(strip_comment(r#" x(br"\") // c"#), r#" x(br"\") "#);
-        assert_eq!(statements(r#"a "x;y"; b"#), [(r#"a "x;y""#, 0), (" b", 8)]);
+        let st: Vec<(&str, usize)> = statements(r#"a "x;y"; b"#).collect();
+        assert_eq!(st, [(r#"a "x;y""#, 0), (" b", 8)]);
+        let st: Vec<(&str, usize)> = statements("a;").collect();
+        assert_eq!(st, [("a", 0), ("", 2)]);
         assert_eq!(
             operands(r#" f("a,b"), ','"#).unwrap(),
             [(r#"f("a,b")"#, 1), ("','", 11)]

@@ -149,14 +149,22 @@ struct Ctx {
     file: Rc<str>,
     dir: Option<Rc<Path>>,
     line_no: usize,
-    /// The source line (shared: every statement of a long line has a `Ctx`).
-    line: Rc<str>,
+    /// The source line (see [`Pre::line_text`]).
+    line: LineText,
     /// Byte offset of the statement in `line`.
     col: usize,
     /// Output line (0-based line of the main file) the statement's output goes to.
     slot: usize,
     /// The macros being expanded.
     macros: MacroStack,
+}
+
+/// A source line: a range of the main file, or a line of an included file (shared: every
+/// statement of a long line has a `Ctx`).
+#[derive(Clone, Debug)]
+enum LineText {
+    Main(usize, usize),
+    Other(Rc<str>),
 }
 
 /// The macros being expanded (`name (arity)`), a list shared by the statements of an
@@ -456,13 +464,21 @@ impl<'a> Pre<'a> {
             file: file.clone(),
             dir: None,
             line_no: n,
-            line: Rc::from(last),
+            line: LineText::Main(text.len() - last.len(), text.len()),
             col: 0,
             slot: n.saturating_sub(1),
             macros: MacroStack::default(),
         };
         self.end_of_file(&end);
         self.text.finish_lines(usize::MAX, |_| false);
+    }
+
+    /// The text of a source line.
+    fn line_text<'s>(&'s self, line: &'s LineText) -> &'s str {
+        match line {
+            LineText::Main(a, b) => &self.src[*a..*b],
+            LineText::Other(l) => l,
+        }
     }
 
     /// The first output line a run can still write to (the lines before it are finished), at
@@ -525,7 +541,10 @@ impl<'a> Pre<'a> {
                 file: file.clone(),
                 dir: dir.clone(),
                 line_no: i + 1,
-                line: Rc::from(line),
+                line: match main {
+                    Some(_) => LineText::Main(at, at + line.len()),
+                    None => LineText::Other(Rc::from(line)),
+                },
                 col: 0,
                 slot,
                 macros: MacroStack::default(),
@@ -799,10 +818,11 @@ impl<'a> Pre<'a> {
         message: String,
         help: Option<String>,
     ) {
-        let col = ctx
-            .line
-            .get(..range.0.min(ctx.line.len()))
+        let line = self.line_text(&ctx.line);
+        let col = line
+            .get(..range.0.min(line.len()))
             .map_or(1, |s| s.chars().count() + 1);
+        let source_line = line.to_string();
         let note = ctx.macros.last().map(|m| {
             format!(
                 "in the expansion of macro `{}'",
@@ -816,7 +836,7 @@ impl<'a> Pre<'a> {
             line: ctx.line_no,
             col,
             range,
-            source_line: ctx.line.to_string(),
+            source_line,
             help,
             note,
         });
@@ -1474,12 +1494,15 @@ impl<'a> Pre<'a> {
         // Point the new diagnostics at the whole invocation.
         let s = ctx.col + (raw.len() - raw.trim_start().len());
         let e = ctx.col + raw.trim_end().len();
+        let line = match &ctx.line {
+            LineText::Main(a, b) => &self.src[*a..*b],
+            LineText::Other(l) => l,
+        };
         for d in &mut self.diags[before..] {
             if *d.file == *ctx.file && d.line == ctx.line_no {
                 d.range = (s, e.max(s));
-                d.col = ctx
-                    .line
-                    .get(..s.min(ctx.line.len()))
+                d.col = line
+                    .get(..s.min(line.len()))
                     .map_or(1, |x| x.chars().count() + 1);
             }
         }
@@ -1730,18 +1753,21 @@ impl<'a> Pre<'a> {
         }
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
+            let rest = self.line_text(&c.line)[c.col..].to_string();
             self.err_whole(
                 &c,
-                &c.line[c.col..],
+                &rest,
                 format!("unfinished macro `{}'", d.name),
                 Some("add `.endmacro'".into()),
             );
         }
         while let Some(c) = self.conds.pop() {
             let ctx = c.ctx;
+            let line = self.line_text(&ctx.line);
+            let rest = line[ctx.col.min(line.len())..].to_string();
             self.err_whole(
                 &ctx,
-                &ctx.line[ctx.col.min(ctx.line.len())..],
+                &rest,
                 "unbalanced conditional: `.if' without `.endif'".into(),
                 Some("add `.endif'".into()),
             );
