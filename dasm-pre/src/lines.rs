@@ -226,15 +226,37 @@ pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
     (0..(h.len() + 1).checked_sub(n.len())?).find(|&i| h[i] == n[0] && &h[i..i + n.len()] == n)
 }
 
+/// The first occurrence of the two ASCII bytes `a`, `b` in `hay` (`hay.find("ab")`, without
+/// setting up a substring searcher).
+#[inline]
+pub(crate) fn find_pair(hay: &str, a: u8, b: u8) -> Option<usize> {
+    hay.as_bytes()
+        .windows(2)
+        .position(|w| w[0] == a && w[1] == b)
+}
+
 /// Whether `c` can be part of a word for define and macro-parameter substitution.
 pub(crate) fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
 /// Whether byte `c` can be part of a word (see [`is_word`]).
+#[inline]
 fn is_word_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    WORD_BYTES[usize::from(c)]
 }
+
+/// [`is_word_byte`] as a table.
+static WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
 
 /// The byte ranges of the whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
 fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {

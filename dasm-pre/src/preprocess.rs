@@ -689,7 +689,7 @@ impl<'a> Pre<'a> {
     /// a multi-line pattern): the first word is not a statement and `=>` follows it.
     fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
         let body = lines::strip_comment(text);
-        let arrow = body.find("=>")?;
+        let arrow = lines::find_pair(body, b'=', b'>')?;
         let pat = body[..arrow].trim();
         let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
         if pat.is_empty() || first.is_empty() || self.is_statement_word(first) {
@@ -2033,7 +2033,7 @@ fn label_without_colon(op: &str) -> Option<String> {
 /// A register name directly before a `..` (DynASM cannot paste onto registers).
 fn pasted_register(s: &str) -> Option<String> {
     let mut rest = s;
-    while let Some(i) = rest.find("..") {
+    while let Some(i) = lines::find_pair(rest, b'.', b'.') {
         let left = rest[..i].trim_end();
         let start = left
             .rfind(|c: char| !lines::is_word(c))
@@ -2049,12 +2049,12 @@ fn pasted_register(s: &str) -> Option<String> {
 
 /// DynASM's token pasting: delete every `..` together with the blanks around it.
 fn paste(s: &str) -> String {
-    if !s.contains("..") {
+    if lines::find_pair(s, b'.', b'.').is_none() {
         return s.to_string();
     }
     let mut out = String::new();
     let mut rest = s;
-    while let Some(i) = rest.find("..") {
+    while let Some(i) = lines::find_pair(rest, b'.', b'.') {
         out.push_str(rest[..i].trim_end());
         rest = rest[i + 2..].trim_start();
     }
