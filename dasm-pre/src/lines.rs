@@ -1,5 +1,50 @@
 //! Lexing `.dasr` lines: which lines are assembler, splitting statements and operands.
 
+/// `str::trim`, `trim_start` and `trim_end` (the same whitespace: `char::is_whitespace`),
+/// without decoding characters while the edges are ASCII (statements and operands are
+/// trimmed many times each).
+pub(crate) trait Trim {
+    /// `str::trim`.
+    fn trim_ws(&self) -> &str;
+    /// `str::trim_start`.
+    fn trim_start_ws(&self) -> &str;
+    /// `str::trim_end`.
+    fn trim_end_ws(&self) -> &str;
+}
+
+impl Trim for str {
+    #[inline]
+    fn trim_ws(&self) -> &str {
+        self.trim_start_ws().trim_end_ws()
+    }
+    #[inline]
+    fn trim_start_ws(&self) -> &str {
+        let b = self.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => i += 1,
+                c if c < 0x80 => return &self[i..],
+                _ => return self[i..].trim_start(),
+            }
+        }
+        &self[i..]
+    }
+    #[inline]
+    fn trim_end_ws(&self) -> &str {
+        let b = self.as_bytes();
+        let mut e = b.len();
+        while e > 0 {
+            match b[e - 1] {
+                b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => e -= 1,
+                c if c < 0x80 => return &self[..e],
+                _ => return self[..e].trim_end(),
+            }
+        }
+        &self[..e]
+    }
+}
+
 /// What a source line is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LineKind<'a> {
@@ -13,7 +58,7 @@ pub(crate) enum LineKind<'a> {
 
 /// Classify a line by its first non-blank character.
 pub(crate) fn classify(line: &str) -> LineKind<'_> {
-    let trimmed = line.trim_start();
+    let trimmed = line.trim_start_ws();
     let Some(rest) = trimmed.strip_prefix('|') else {
         return LineKind::Rust;
     };
@@ -26,7 +71,7 @@ pub(crate) fn classify(line: &str) -> LineKind<'_> {
 
 /// The leading whitespace of a line.
 pub(crate) fn indent(line: &str) -> &str {
-    &line[..line.len() - line.trim_start().len()]
+    &line[..line.len() - line.trim_start_ws().len()]
 }
 
 /// If a Rust string or character literal starts at byte `i` of `text` (`"..."`, `b"..."`,
@@ -171,8 +216,8 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     let mut start = 0;
     fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
         let raw = &text[s..e];
-        let lead = raw.len() - raw.trim_start().len();
-        out.push((raw.trim(), s + lead));
+        let lead = raw.len() - raw.trim_start_ws().len();
+        out.push((raw.trim_ws(), s + lead));
     }
     for (i, c) in code_bytes(text) {
         match c {
@@ -197,7 +242,7 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     if !depth.is_empty() {
         return Err(text.len());
     }
-    if !text[start..].trim().is_empty() || !out.is_empty() {
+    if !text[start..].trim_ws().is_empty() || !out.is_empty() {
         push(text, &mut out, start, text.len());
     }
     Ok(out)
@@ -205,7 +250,7 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
 
 /// Split a statement into its first word (the opcode) and the rest, with the rest's offset.
 pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
-    let s = stmt.trim_start();
+    let s = stmt.trim_start_ws();
     let lead = stmt.len() - s.len();
     // As dynasm.lua, a comma also ends the opcode (`savex_, 0, 1` calls macro `savex_`).
     match s.find(|c: char| c.is_whitespace() || c == ',') {
@@ -350,6 +395,25 @@ mod tests {
         );
         assert_eq!(unterminated_string(r#" mov rdi, "abc"#), Some(10));
         assert_eq!(unterminated_string(" f::<'a>(x)"), None);
+    }
+
+    #[test]
+    fn fast_trims() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a b\t",
+            "\u{a0}a\u{a0}",
+            "\u{85} x \u{2003}",
+            "\x0b\x0cé\r\n",
+            "é",
+            " \u{3000}",
+        ] {
+            assert_eq!(t.trim_ws(), t.trim(), "{t:?}");
+            assert_eq!(t.trim_start_ws(), t.trim_start(), "{t:?}");
+            assert_eq!(t.trim_end_ws(), t.trim_end(), "{t:?}");
+        }
     }
 
     #[test]

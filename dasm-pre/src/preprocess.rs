@@ -7,6 +7,7 @@ use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
 use crate::hash::{FxMap, FxSet};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
+use crate::lines::Trim;
 use crate::lines::{self, LineKind};
 use crate::outtext::{self, Item, Line, OutText};
 use crate::source::{SourceEntry, SourceTable};
@@ -567,11 +568,11 @@ impl<'a> Pre<'a> {
                     // differently (a `.define` to substitute, an `.if` or a capture around it),
                     // it is an error instead of a silent difference.
                     if let Some(why) = self.double_bar_ambiguity(code) {
-                        let s = line.len() - line.trim_start().len();
+                        let s = line.len() - line.trim_start_ws().len();
                         self.diag(
                             Level::Error,
                             &ctx,
-                            (s, line.trim_end().len()),
+                            (s, line.trim_end_ws().len()),
                             format!("a line starting with `||' outside a `.macro' is Rust: {why}"),
                             Some(
                                 "DynASM's `||' lines (Rust after `.define' substitution) are kept \
@@ -607,11 +608,11 @@ impl<'a> Pre<'a> {
                     }
                     if let Some(arm) = self.match_arm_shape(text) {
                         if !self.skipping() {
-                            let s = line.len() - line.trim_start().len();
+                            let s = line.len() - line.trim_start_ws().len();
                             self.diag(
                                 Level::Error,
                                 &ctx,
-                                (s, line.trim_end().len()),
+                                (s, line.trim_end_ws().len()),
                                 format!(
                                     "a line starting with `|' is assembler, not the pattern \
                                      alternative `| {arm} =>'"
@@ -628,7 +629,7 @@ impl<'a> Pre<'a> {
                     }
                     if let Some(params) = self.closure_shape(text) {
                         if !self.skipping() {
-                            let s = line.len() - line.trim_start().len();
+                            let s = line.len() - line.trim_start_ws().len();
                             self.diag(
                                 Level::Error,
                                 &ctx,
@@ -690,7 +691,7 @@ impl<'a> Pre<'a> {
     fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
         let body = lines::strip_comment(text);
         let arrow = lines::find_pair(body, b'=', b'>')?;
-        let pat = body[..arrow].trim();
+        let pat = body[..arrow].trim_ws();
         let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
         if pat.is_empty() || first.is_empty() || self.is_statement_word(first) {
             return None;
@@ -711,20 +712,21 @@ impl<'a> Pre<'a> {
             return None;
         }
         let plausible = params.split(',').all(|p| {
-            let pat = p.split(':').next().unwrap_or("").trim();
-            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start();
-            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim();
+            let pat = p.split(':').next().unwrap_or("").trim_ws();
+            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start_ws();
+            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim_ws();
             let single = pat
                 .chars()
                 .all(|c| lines::is_word(c) || matches!(c, '(' | ')' | ',' | ' ' | '&'))
                 && (pat.starts_with('(') || !pat.contains(' '));
             pat.is_empty() || single
         });
-        let tuple_or_words = params.trim().is_empty()
+        let tuple_or_words = params.trim_ws().is_empty()
             || params
-                .trim()
+                .trim_ws()
                 .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '&' | '('));
-        (plausible && tuple_or_words && !params.contains(['[', ';', '"'])).then_some(params.trim())
+        (plausible && tuple_or_words && !params.contains(['[', ';', '"']))
+            .then_some(params.trim_ws())
     }
 
     fn skipping(&self) -> bool {
@@ -845,16 +847,16 @@ impl<'a> Pre<'a> {
     /// An error on the whole statement.
     /// An error about a whole statement (a directive left open): the caret under all of it.
     fn err_whole(&mut self, ctx: &Ctx, stmt: &str, message: String, help: Option<String>) {
-        let s = ctx.col + (stmt.len() - stmt.trim_start().len());
-        let e = ctx.col + stmt.trim_end().len();
+        let s = ctx.col + (stmt.len() - stmt.trim_start_ws().len());
+        let e = ctx.col + stmt.trim_end_ws().len();
         self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
     }
 
     fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
         let message = message.into();
-        let lead = stmt.len() - stmt.trim_start().len();
+        let lead = stmt.len() - stmt.trim_start_ws().len();
         let mut s = ctx.col + lead;
-        let mut e = ctx.col + stmt.trim_end().len();
+        let mut e = ctx.col + stmt.trim_end_ws().len();
         // A message about one operand of a directive (``bad name `x' ...``): the caret under
         // that operand, not the whole statement.
         let body = &stmt[lead..];
@@ -863,7 +865,7 @@ impl<'a> Pre<'a> {
             .split_once('`')
             .and_then(|(_, r)| r.split_once('\''))
             .map(|(q, _)| q)
-            .filter(|q| !q.trim().is_empty())
+            .filter(|q| !q.trim_ws().is_empty())
         {
             if let Some(i) = body[word..].find(q) {
                 s = ctx.col + lead + word + i;
@@ -930,7 +932,7 @@ impl<'a> Pre<'a> {
     }
 
     fn statement(&mut self, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let stmt = raw.trim();
+        let stmt = raw.trim_ws();
         if stmt.is_empty() {
             return Ok(());
         }
@@ -975,13 +977,13 @@ impl<'a> Pre<'a> {
         }
         if op == ".define" {
             // The name is taken as written: substituting it would name the old value.
-            let rest = lines::opcode(stmt).1.trim();
+            let rest = lines::opcode(stmt).1.trim_ws();
             return self.define(rest, raw, ctx);
         }
         let stmt = self.substitute(stmt, ctx)?;
-        let stmt = stmt.trim();
+        let stmt = stmt.trim_ws();
         if let Some(label) = stmt.strip_suffix(':') {
-            if label.trim().is_empty() {
+            if label.trim_ws().is_empty() {
                 self.err(
                     ctx,
                     raw,
@@ -993,7 +995,7 @@ impl<'a> Pre<'a> {
             return self.encode(".label", label, ctx, raw);
         }
         let (op, rest, _) = lines::opcode(stmt);
-        let rest = rest.trim();
+        let rest = rest.trim_ws();
         match op {
             ".arch" => {
                 if self.arch {
@@ -1013,7 +1015,7 @@ impl<'a> Pre<'a> {
             }
             ".include" => return self.include(rest, raw, ctx),
             ".macro" => {
-                let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+                let parts: Vec<String> = rest.split(',').map(|s| s.trim_ws().to_string()).collect();
                 let name = parts.first().cloned().unwrap_or_default();
                 if !is_ident(name.strip_prefix('.').unwrap_or(&name)) {
                     self.err(ctx, raw, format!("bad macro name `{name}'"), None);
@@ -1162,7 +1164,7 @@ impl<'a> Pre<'a> {
     }
 
     fn conditional(&mut self, op: &str, stmt: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let expr = lines::opcode(stmt).1.trim().to_string();
+        let expr = lines::opcode(stmt).1.trim_ws().to_string();
         match op {
             ".if" => {
                 let parent = !self.skipping();
@@ -1222,8 +1224,8 @@ impl<'a> Pre<'a> {
 
     fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
         let (name, value) = match rest.split_once(',') {
-            Some((n, v)) => (n.trim(), v.trim()),
-            None => (rest.trim(), "1"),
+            Some((n, v)) => (n.trim_ws(), v.trim_ws()),
+            None => (rest.trim_ws(), "1"),
         };
         if !is_ident(name) {
             self.err(
@@ -1246,7 +1248,7 @@ impl<'a> Pre<'a> {
     }
 
     fn include(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let name = rest.trim().trim_matches('"');
+        let name = rest.trim_ws().trim_matches('"');
         if self.include_depth >= 32 {
             return Err(self.fatal(ctx, raw, "includes nested too deeply"));
         }
@@ -1309,7 +1311,7 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "`.section' may appear only once", None);
             return;
         }
-        let names: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+        let names: Vec<String> = rest.split(',').map(|s| s.trim_ws().to_string()).collect();
         if let Some(bad) = names.iter().find(|n| !is_ident(n)) {
             let m = format!("bad section name `{bad}'");
             self.err(ctx, raw, m, None);
@@ -1492,8 +1494,8 @@ impl<'a> Pre<'a> {
         let before = self.diags.len();
         let r = self.statement(text, ctx);
         // Point the new diagnostics at the whole invocation.
-        let s = ctx.col + (raw.len() - raw.trim_start().len());
-        let e = ctx.col + raw.trim_end().len();
+        let s = ctx.col + (raw.len() - raw.trim_start_ws().len());
+        let e = ctx.col + raw.trim_end_ws().len();
         let line = match &ctx.line {
             LineText::Main(a, b) => &self.src[*a..*b],
             LineText::Other(l) => l,
@@ -1574,7 +1576,7 @@ impl<'a> Pre<'a> {
         // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
         // text; after `.define` substitution, the whole operand written at the same position.
         let exact = found.is_some();
-        let raw_lead = raw.len() - raw.trim_start().len();
+        let raw_lead = raw.len() - raw.trim_start_ws().len();
         // Only diagnostics call this: the line's operands are split again only then.
         let in_raw = |sp: Span| -> Option<(usize, usize)> {
             if exact {
@@ -1612,7 +1614,7 @@ impl<'a> Pre<'a> {
                     for (msg, span) in enc.warnings {
                         let range = span
                             .and_then(in_raw)
-                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end().len()));
+                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end_ws().len()));
                         self.diag(Level::Warning, ctx, range, msg, None);
                     }
                     self.run_slot = ctx.slot;
@@ -1627,9 +1629,9 @@ impl<'a> Pre<'a> {
                                 texts.push(':');
                             }
                             _ => {
-                                let t = rest.trim_end();
+                                let t = rest.trim_end_ws();
                                 if op.is_empty() {
-                                    texts.push_str(t.trim_start());
+                                    texts.push_str(t.trim_start_ws());
                                 } else {
                                     texts.push_str(op);
                                     if !t.is_empty() {
@@ -1697,19 +1699,19 @@ impl<'a> Pre<'a> {
         ctx: &Ctx,
         mapped: Option<(usize, usize)>,
     ) -> (usize, usize) {
-        let lead = raw.len() - raw.trim_start().len();
+        let lead = raw.len() - raw.trim_start_ws().len();
         let word = raw[lead..]
             .find(char::is_whitespace)
-            .map_or(raw.trim_end().len(), |i| lead + i);
+            .map_or(raw.trim_end_ws().len(), |i| lead + i);
         match mapped {
             Some(r) => r,
             _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
                 (ctx.col + lead, ctx.col + word)
             }
-            _ if !rest.trim().is_empty() && raw.contains(rest) => {
-                (ctx.col + rest_off, ctx.col + raw.trim_end().len())
+            _ if !rest.trim_ws().is_empty() && raw.contains(rest) => {
+                (ctx.col + rest_off, ctx.col + raw.trim_end_ws().len())
             }
-            _ => (ctx.col + lead, ctx.col + raw.trim_end().len()),
+            _ => (ctx.col + lead, ctx.col + raw.trim_end_ws().len()),
         }
     }
 
@@ -1983,7 +1985,7 @@ fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
             b'>' if i > 0 && b[i - 1] == b'-' => {}
             b')' | b']' | b'}' | b'>' => depth -= 1,
             b',' if depth == 0 => {
-                out.push(s[start..i].trim());
+                out.push(s[start..i].trim_ws());
                 start = i + 1;
             }
             _ => {}
@@ -1995,7 +1997,7 @@ fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
     if depth != 0 {
         return None;
     }
-    out.push(s[start..].trim());
+    out.push(s[start..].trim_ws());
     Some(out)
 }
 
@@ -2034,7 +2036,7 @@ fn label_without_colon(op: &str) -> Option<String> {
 fn pasted_register(s: &str) -> Option<String> {
     let mut rest = s;
     while let Some(i) = lines::find_pair(rest, b'.', b'.') {
-        let left = rest[..i].trim_end();
+        let left = rest[..i].trim_end_ws();
         let start = left
             .rfind(|c: char| !lines::is_word(c))
             .map_or(0, |k| k + 1);
@@ -2055,8 +2057,8 @@ fn paste(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = lines::find_pair(rest, b'.', b'.') {
-        out.push_str(rest[..i].trim_end());
-        rest = rest[i + 2..].trim_start();
+        out.push_str(rest[..i].trim_end_ws());
+        rest = rest[i + 2..].trim_start_ws();
     }
     out.push_str(rest);
     out

@@ -1,6 +1,7 @@
 //! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
 
 use crate::ir::{ArgKind, RtArg, Step, Symbols, Term};
+use crate::lines::Trim;
 
 /// A register number: fixed, or a runtime Rust expression (VREG).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +166,7 @@ pub(crate) fn size_letter(s: Option<u16>) -> char {
 /// fraction/exponent. Returns `None` if the text is not a number at all, `Some(Err)` for a
 /// number that is not an integer.
 pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
-    let t = s.trim();
+    let t = s.trim_ws();
     let (neg, body) = match t.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
@@ -203,13 +204,13 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
 /// A literal immediate in DynASM's range, or an error message.
 pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
     match parse_number(s)? {
-        Err(()) => Some(Err(format!("not an integer number `{}'", s.trim()))),
+        Err(()) => Some(Err(format!("not an integer number `{}'", s.trim_ws()))),
         Ok(v) => {
             if !(-2147483648.0..=4294967295.0).contains(&v) {
                 Some(Err(format!(
                     "integer `{}' out of range: a literal is -2147483648..4294967295 \
                      (use `mov64' for a 64-bit constant)",
-                    s.trim()
+                    s.trim_ws()
                 )))
             } else {
                 Some(Ok(v as i64))
@@ -221,8 +222,8 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
 /// `SIZE*N` folded to a number.
 fn size_times(s: &str) -> Option<i64> {
     let (a, b) = s.split_once('*')?;
-    let sz = size_keyword(a.trim())?;
-    let n = literal(b.trim())?.ok()?;
+    let sz = size_keyword(a.trim_ws())?;
+    let n = literal(b.trim_ws())?.ok()?;
     Some(sz as i64 * n)
 }
 
@@ -323,7 +324,7 @@ fn call_form(s: &str) -> Option<(&str, &str)> {
             _ => {}
         }
     }
-    Some((name, s[open + 1..s.len() - 1].trim()))
+    Some((name, s[open + 1..s.len() - 1].trim_ws()))
 }
 
 /// A runtime register `Rq(expr)` etc.
@@ -390,7 +391,7 @@ fn is_global_name(s: &str) -> bool {
 
 /// Parse a label/pointer/extern reference, if `s` is one.
 pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, String>> {
-    let s = s.trim();
+    let s = s.trim_ws();
     if let Some(rest) = s.strip_prefix("->") {
         if !is_global_name(rest) {
             return Some(Err(format!(
@@ -400,7 +401,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
         return Some(syms.global_label(rest).map(Target::Lg));
     }
     if let Some(rest) = s.strip_prefix("=>") {
-        let e = rest.trim();
+        let e = rest.trim_ws();
         if e.is_empty() {
             return Some(Err(
                 "bad label `=>': a PC label is `=>expr' with a Rust expression".into(),
@@ -431,7 +432,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
         };
     }
     if let Some(rest) = s.strip_prefix('&') {
-        let e = rest.trim();
+        let e = rest.trim_ws();
         if e.is_empty() {
             return Some(Err("bad address expression".into()));
         }
@@ -442,7 +443,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
     }
     if let Some(rest) = s.strip_prefix("extern") {
         if rest.starts_with(|c: char| c.is_whitespace()) {
-            let name = rest.trim();
+            let name = rest.trim_ws();
             if name.is_empty() {
                 return Some(Err("bad extern name".into()));
             }
@@ -471,19 +472,19 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
                     continue;
                 }
                 // A sign after `*` or `/` is unary (`[rbx+dword*-2]`, which DynASM folds).
-                if s[..i].trim_end().ends_with(['*', '/']) {
+                if s[..i].trim_end_ws().ends_with(['*', '/']) {
                     continue;
                 }
                 // A sign right after `e` of a decimal exponent is part of the number.
                 if i > 0 && matches!(b[i - 1], b'e' | b'E') {
-                    let head = s[start..i].trim();
+                    let head = s[start..i].trim_ws();
                     if head.chars().next().is_some_and(|c| c.is_ascii_digit())
                         && !head.starts_with("0x")
                     {
                         continue;
                     }
                 }
-                let seg = s[start..i].trim();
+                let seg = s[start..i].trim_ws();
                 if !seg.is_empty() || seen_sign {
                     out.push((sign_at, neg, seg));
                 }
@@ -495,13 +496,13 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
             _ => {}
         }
     }
-    out.push((sign_at, neg, s[start..].trim()));
+    out.push((sign_at, neg, s[start..].trim_ws()));
     out
 }
 
 /// Parse the inside of `[...]`.
 fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem, String> {
-    let inner = inner.trim();
+    let inner = inner.trim_ws();
     let mut m = Mem {
         size,
         base: None,
@@ -532,7 +533,9 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     while k < ts.len() {
         let (_, neg, text) = ts[k];
         let (regtext, scale) = match text.rsplit_once('*') {
-            Some((r, sc)) if typed_reg(r.trim(), syms).is_some() => (r.trim(), Some(sc.trim())),
+            Some((r, sc)) if typed_reg(r.trim_ws(), syms).is_some() => {
+                (r.trim_ws(), Some(sc.trim_ws()))
+            }
             _ => (text, None),
         };
         let reg = match typed_reg(regtext, syms) {
@@ -596,7 +599,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     if k < ts.len() {
         let (at, neg, text) = ts[k];
         // The displacement is everything from this term on.
-        let rest = if k == 0 { inner } else { inner[at..].trim() };
+        let rest = if k == 0 { inner } else { inner[at..].trim_ws() };
         if let Some((terms, reg)) = typed_sum(&ts[k..], syms)? {
             let written = m.base.is_some() || m.index.is_some();
             match reg {
@@ -656,7 +659,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                 return Ok(m);
             }
         }
-        let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
+        let expr = rest.strip_prefix('+').unwrap_or(rest).trim_ws();
         m.disp = Disp::Rt(RtArg::int(rust_expr(expr, syms)?));
     }
     Ok(m)
@@ -693,7 +696,7 @@ fn bracketed(s: &str) -> Option<(&str, &str)> {
             ']' | ')' | '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return (c == ']').then(|| (s[1..i].trim(), &s[i + 1..]));
+                    return (c == ']').then(|| (s[1..i].trim_ws(), &s[i + 1..]));
                 }
             }
             _ => {}
@@ -712,7 +715,7 @@ fn lexes(e: &str) -> bool {
             _ => true,
         })
     }
-    !e.trim().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+    !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
 }
 
 /// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
@@ -744,7 +747,7 @@ pub(crate) fn type_path(
     let mut reg = decl.reg.clone().map(|r| (r, false));
     if let Some(r) = rest.strip_prefix(':') {
         let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
-        let rt = r[..e].trim();
+        let rt = r[..e].trim_ws();
         if rt.is_empty() {
             return bad("expected a register after `:'");
         }
@@ -808,7 +811,7 @@ pub(crate) fn type_path(
             return Some(Err(format!(
                 "bad `.type' path `{s}': unexpected `{}' (a path is `{name}->field.field[index]', \
                  optionally followed by `+'/`-' terms)",
-                rest.trim()
+                rest.trim_ws()
             )));
         }
     }
@@ -828,10 +831,10 @@ pub(crate) fn type_path(
 
 /// A register allowed as a memory base: a 64- or 32-bit general register.
 fn base_reg(reg: &str) -> Result<Reg, String> {
-    match any_reg(reg.trim()) {
+    match any_reg(reg.trim_ws()) {
         Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4)) => Ok(r),
         Some(Err(e)) => Err(e),
-        _ => Err(format!("bad base register `{}'", reg.trim())),
+        _ => Err(format!("bad base register `{}'", reg.trim_ws())),
     }
 }
 
@@ -920,7 +923,7 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
         }
     }
     if !lexes(expr) {
-        return Err(format!("`{}' is not a Rust expression", expr.trim()));
+        return Err(format!("`{}' is not a Rust expression", expr.trim_ws()));
     }
     Ok(subst_sizeof(expr, syms))
 }
@@ -960,33 +963,33 @@ fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
         return Some(r);
     }
     if let Some((name, reg)) = s.split_once(':') {
-        if is_ident(name.trim()) && syms.type_decl(name.trim()).is_some() {
-            return any_reg(reg.trim());
+        if is_ident(name.trim_ws()) && syms.type_decl(name.trim_ws()).is_some() {
+            return any_reg(reg.trim_ws());
         }
         return None;
     }
     if is_ident(s) {
         let reg = syms.type_decl(s)?.reg?;
-        return any_reg(reg.trim());
+        return any_reg(reg.trim_ws());
     }
     None
 }
 
 /// Parse one operand.
 pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
-    let mut s = text.trim();
+    let mut s = text.trim_ws();
     let mut size = None;
     if let Some((w, rest)) = s.split_once(|c: char| c.is_whitespace()) {
         if let Some(sz) = size_keyword(w) {
             size = Some(sz);
-            s = rest.trim();
+            s = rest.trim_ws();
         }
     }
     if s.is_empty() {
         return Err(if size.is_some() {
             format!(
                 "bad operand `{}': a size keyword without an operand",
-                text.trim()
+                text.trim_ws()
             )
         } else {
             "empty operand".into()
