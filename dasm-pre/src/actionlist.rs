@@ -86,19 +86,22 @@ impl ActionList {
         if !std::mem::take(&mut self.terminated) {
             self.run.push(STOP);
         }
-        let run = std::mem::take(&mut self.run);
+        // (the run is built in one buffer, reused; the site gets an exact copy)
+        let run = self.run.as_slice();
         let args = std::mem::take(&mut self.args);
         self.secpos = 1;
-        let start = match self.index.find(&self.list, &run) {
+        let start = match self.index.find(&self.list, run) {
             Some(at) => at,
             None => {
                 let at = self.list.len();
-                self.list.extend_from_slice(&run);
+                self.list.extend_from_slice(run);
                 self.index.extend(&self.list);
                 at
             }
         };
-        Some((start, run, args))
+        let bytes = run.to_vec();
+        self.run.clear();
+        Some((start, bytes, args))
     }
 }
 

@@ -122,26 +122,59 @@ fn offset_expr(ty: &str, path: &[Step]) -> String {
 
 /// The Rust expression of one argument.
 fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
+    let mut out = String::new();
+    push_arg_expr(&mut out, a, bound);
+    out
+}
+
+/// Append the Rust expression of one argument.
+fn push_arg_expr(out: &mut String, a: &RtArg, bound: Option<&str>) {
     let e = bound.unwrap_or_else(|| unparen(&a.expr));
-    match &a.kind {
-        ArgKind::Int => format!("::dasm_runtime::arg({e})"),
-        ArgKind::Neg => format!("-::dasm_runtime::arg({e})"),
-        ArgKind::Ptr => format!("::dasm_runtime::ptr({e})"),
-        ArgKind::Lo32 => format!("::dasm_runtime::lo32({e})"),
-        ArgKind::Hi32 => format!("::dasm_runtime::hi32({e})"),
-        ArgKind::Sum(terms) => sum_expr(terms),
+    let (head, tail) = match &a.kind {
+        ArgKind::Int => ("::dasm_runtime::arg(", ")"),
+        ArgKind::Neg => ("-::dasm_runtime::arg(", ")"),
+        ArgKind::Ptr => ("::dasm_runtime::ptr(", ")"),
+        ArgKind::Lo32 => ("::dasm_runtime::lo32(", ")"),
+        ArgKind::Hi32 => ("::dasm_runtime::hi32(", ")"),
+        ArgKind::X87Reg => ("::dasm_runtime::x87_reg(::dasm_runtime::arg(", "))"),
+        ArgKind::Sum(terms) => return out.push_str(&sum_expr(terms)),
         ArgKind::Sx32(inner) => {
             let inner = RtArg {
                 expr: a.expr.clone(),
                 kind: (**inner).clone(),
             };
-            format!(
-                "::dasm_runtime::sx32({})",
-                unparen(&arg_expr(&inner, bound))
-            )
+            out.push_str("::dasm_runtime::sx32(");
+            out.push_str(unparen(&arg_expr(&inner, bound)));
+            return out.push(')');
         }
-        ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
+    };
+    out.push_str(head);
+    out.push_str(e);
+    out.push_str(tail);
+}
+
+/// Append the decimal digits of `n`.
+fn push_usize(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Append the name of argument `i`, `__dasr_a{i}`.
+fn push_arg_name(out: &mut String, i: usize) {
+    out.push_str("__dasr_a");
+    push_usize(out, i);
 }
 
 /// Stands, in a generated put call, for the name of the file's [`write_list_const`] (known only at
@@ -162,43 +195,61 @@ pub(crate) fn put_site(
     plain: bool,
 ) -> (Vec<(usize, String)>, String) {
     let mut lets = Vec::new();
-    let mut names = Vec::new();
+    // (strings built by appending: a big file has hundreds of thousands of these)
+    let mut call = String::with_capacity(64 + 12 * args.len());
+    if plain {
+        call.push_str("dst.put(");
+    } else {
+        call.push_str("::dasm_runtime::put!(dst, in ");
+        call.push_str(LIST_MARK);
+        call.push_str(", ");
+    }
+    push_usize(&mut call, start);
+    call.push_str(if plain { ", &[" } else { ", " });
+    if !plain {
+        call.push_str(MODE_MARK);
+        call.push('[');
+    }
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        let name = format!("__dasr_a{i}");
+        if i > 0 {
+            call.push_str(", ");
+        }
+        let mut l = String::with_capacity(48 + a.expr.len());
         if a.kind == ArgKind::Lo32
             && args
                 .get(i + 1)
                 .is_some_and(|b| b.kind == ArgKind::Hi32 && b.expr == a.expr)
         {
-            let hi = format!("__dasr_a{}", i + 1);
-            lets.push((
-                i,
-                format!(
-                    "let ({name}, {hi}) = {{ let __dasr_v = {}; ({}, {}) }};",
-                    unparen(&a.expr),
-                    arg_expr(a, Some("__dasr_v")),
-                    arg_expr(&args[i + 1], Some("__dasr_v"))
-                ),
-            ));
-            names.push(name);
-            names.push(hi);
+            l.push_str("let (");
+            push_arg_name(&mut l, i);
+            l.push_str(", ");
+            push_arg_name(&mut l, i + 1);
+            l.push_str(") = { let __dasr_v = ");
+            l.push_str(unparen(&a.expr));
+            l.push_str("; (");
+            push_arg_expr(&mut l, a, Some("__dasr_v"));
+            l.push_str(", ");
+            push_arg_expr(&mut l, &args[i + 1], Some("__dasr_v"));
+            l.push_str(") };");
+            lets.push((i, l));
+            push_arg_name(&mut call, i);
+            call.push_str(", ");
+            push_arg_name(&mut call, i + 1);
             i += 2;
             continue;
         }
-        lets.push((i, format!("let {name} = {};", arg_expr(a, None))));
-        names.push(name);
+        l.push_str("let ");
+        push_arg_name(&mut l, i);
+        l.push_str(" = ");
+        push_arg_expr(&mut l, a, None);
+        l.push(';');
+        lets.push((i, l));
+        push_arg_name(&mut call, i);
         i += 1;
     }
-    let call = if plain {
-        format!("dst.put({start}, &[{}]);", names.join(", "))
-    } else {
-        format!(
-            "::dasm_runtime::put!(dst, in {LIST_MARK}, {start}, {MODE_MARK}[{}]);",
-            names.join(", ")
-        )
-    };
+    call.push_str("]);");
     (lets, call)
 }
 
