@@ -651,7 +651,7 @@ impl<'a> Pre<'a> {
                     for (stmt, off) in lines::statements(body) {
                         let mut c = ctx.clone();
                         c.col = col + off;
-                        self.statement(stmt, &c)?;
+                        self.statement(stmt, &c, false)?;
                     }
                     if self.opts.flush_lines {
                         self.flush();
@@ -931,7 +931,9 @@ impl<'a> Pre<'a> {
         Err(self.fatal(ctx, text, "recursive define"))
     }
 
-    fn statement(&mut self, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+    /// One statement; `substituted`: its words are already not defines (a macro body
+    /// statement substituted by `expand` with nothing pasted since).
+    fn statement(&mut self, raw: &str, ctx: &Ctx, substituted: bool) -> Result<(), Fatal> {
         let stmt = raw.trim_ws();
         if stmt.is_empty() {
             return Ok(());
@@ -980,7 +982,11 @@ impl<'a> Pre<'a> {
             let rest = lines::opcode(stmt).1.trim_ws();
             return self.define(rest, raw, ctx);
         }
-        let stmt = self.substitute(stmt, ctx)?;
+        let stmt = if substituted {
+            Cow::Borrowed(stmt)
+        } else {
+            self.substitute(stmt, ctx)?
+        };
         let stmt = stmt.trim_ws();
         if let Some(label) = stmt.strip_suffix(':') {
             if label.trim_ws().is_empty() {
@@ -1470,7 +1476,7 @@ impl<'a> Pre<'a> {
                 }
                 self.flush();
                 let code = self.substitute(code, &c)?;
-                self.output(c.slot, paste(&code));
+                self.output(c.slot, paste(&code).into_owned());
                 continue;
             }
             let subst = self.substitute(&text, &c)?;
@@ -1484,15 +1490,23 @@ impl<'a> Pre<'a> {
                 continue;
             }
             let text = paste(&subst);
-            self.statement_expanded(&text, raw, &c)?;
+            // (substitution leaves no define; only pasting can make new words)
+            let substituted = matches!(text, Cow::Borrowed(_));
+            self.statement_expanded(&text, raw, &c, substituted)?;
         }
         Ok(())
     }
 
     /// A statement from a macro body: diagnostics point at the invocation.
-    fn statement_expanded(&mut self, text: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+    fn statement_expanded(
+        &mut self,
+        text: &str,
+        raw: &str,
+        ctx: &Ctx,
+        substituted: bool,
+    ) -> Result<(), Fatal> {
         let before = self.diags.len();
-        let r = self.statement(text, ctx);
+        let r = self.statement(text, ctx, substituted);
         // Point the new diagnostics at the whole invocation.
         let s = ctx.col + (raw.len() - raw.trim_start_ws().len());
         let e = ctx.col + raw.trim_end_ws().len();
@@ -2050,9 +2064,9 @@ fn pasted_register(s: &str) -> Option<String> {
 }
 
 /// DynASM's token pasting: delete every `..` together with the blanks around it.
-fn paste(s: &str) -> String {
+fn paste(s: &str) -> Cow<'_, str> {
     if lines::find_pair(s, b'.', b'.').is_none() {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let mut out = String::new();
     let mut rest = s;
@@ -2061,5 +2075,5 @@ fn paste(s: &str) -> String {
         rest = rest[i + 2..].trim_start_ws();
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
