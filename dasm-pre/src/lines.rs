@@ -211,8 +211,11 @@ pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_
 /// Split an operand list at commas outside `()`, `[]` and `{}`; `Err` on unbalanced brackets.
 /// Each operand is trimmed and comes with its byte offset in `text`.
 pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
-    let mut out = Vec::new();
-    let mut depth: Vec<u8> = Vec::new();
+    let mut out = Vec::with_capacity(4);
+    // The open brackets (on the stack up to 32 deep).
+    let mut inline = [0u8; 32];
+    let mut deep: Vec<u8> = Vec::new();
+    let mut n = 0;
     let mut start = 0;
     fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
         let raw = &text[s..e];
@@ -221,25 +224,37 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     }
     for (i, c) in code_bytes(text) {
         match c {
-            b'(' | b'[' | b'{' => depth.push(c),
+            b'(' | b'[' | b'{' => {
+                match inline.get_mut(n) {
+                    Some(slot) => *slot = c,
+                    None => deep.push(c),
+                }
+                n += 1;
+            }
             b')' | b']' | b'}' => {
                 let open = match c {
                     b')' => b'(',
                     b']' => b'[',
                     _ => b'{',
                 };
-                if depth.pop() != Some(open) {
+                let top = match n.checked_sub(1) {
+                    None => None,
+                    Some(k) if k < inline.len() => Some(inline[k]),
+                    Some(_) => deep.pop(),
+                };
+                if top != Some(open) {
                     return Err(i);
                 }
+                n -= 1;
             }
-            b',' if depth.is_empty() => {
+            b',' if n == 0 => {
                 push(text, &mut out, start, i);
                 start = i + 1;
             }
             _ => {}
         }
     }
-    if !depth.is_empty() {
+    if n != 0 {
         return Err(text.len());
     }
     if !text[start..].trim_ws().is_empty() || !out.is_empty() {
@@ -370,6 +385,13 @@ mod tests {
         assert!(operands("[rax").is_err());
         assert!(operands("f(a]").is_err());
         assert_eq!(operands("   ").unwrap(), []);
+        // Nesting deeper than the brackets kept on the stack.
+        let deep = format!("a, {}x{}, b", "([{".repeat(20), "}])".repeat(20));
+        assert_eq!(operands(&deep).unwrap().len(), 3);
+        let bad = format!("{}x{}", "(".repeat(40), ")".repeat(41));
+        assert_eq!(operands(&bad), Err(bad.len() - 1));
+        let open = format!("{}x", "[".repeat(40));
+        assert_eq!(operands(&open), Err(open.len()));
     }
 
     #[test]

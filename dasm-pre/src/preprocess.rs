@@ -758,9 +758,12 @@ impl<'a> Pre<'a> {
         for (off, file, line, text) in self.marks.drain(..) {
             self.source.push(start, start + off, file, line, text);
         }
-        let arg_slots = std::mem::take(&mut self.arg_slots);
+        let mut arg_slots = std::mem::take(&mut self.arg_slots);
         let slot = self.run_slot;
         self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
+        // (the buffer is reused by the next run)
+        arg_slots.clear();
+        self.arg_slots = arg_slots;
     }
 
     /// Write the put of a run at output line `slot` and record its site. Each argument goes on
