@@ -113,7 +113,7 @@ impl<'a> OutText<'a> {
                     code: &line.code,
                     comment: line.comment,
                 };
-                render(&mut self.body, &l, &[], &mut |_, _| Ok(())).ok();
+                render(&mut self.body, &l, &[], &mut |_, _| Ok(false)).ok();
             }
         }
         self.first = self.first.max(upto);
@@ -137,7 +137,8 @@ impl Text {
 
     /// Write the whole text (every line finished): the body with the held lines and their
     /// `parts` (by line number, in order), the list name and put mode in place of their marks.
-    /// `map` writes a source map by its action list's name. Returns whether a newline must
+    /// `map` writes a source map by its action list's name and tells whether that text holds
+    /// `//`. Returns whether a newline must
     /// follow before the list constant: the text is not empty and does not end with one (as
     /// written before the marks were replaced).
     pub fn write(
@@ -146,7 +147,7 @@ impl Text {
         list_name: &str,
         mode: &str,
         parts: &[(usize, Part)],
-        map: &mut dyn FnMut(&str, &mut dyn Write) -> fmt::Result,
+        map: &mut dyn FnMut(&str, &mut dyn Write) -> Result<bool, fmt::Error>,
     ) -> Result<bool, fmt::Error> {
         let mut marks = Marks {
             w,
@@ -197,7 +198,7 @@ fn render(
     w: &mut dyn Write,
     line: &View,
     parts: &[&Part],
-    map: &mut dyn FnMut(&str, &mut dyn Write) -> fmt::Result,
+    map: &mut dyn FnMut(&str, &mut dyn Write) -> Result<bool, fmt::Error>,
 ) -> fmt::Result {
     if let Some(r) = line.rust {
         return w.write_str(r);
@@ -223,18 +224,25 @@ fn render(
     }
     for part in parts {
         sep(w, prev)?;
-        let mut s = Slashes {
-            w: &mut *w,
-            slash: false,
-            seen: false,
-        };
+        // Whether the part holds `//` so far, and whether its text so far ends with `/`.
+        let (mut seen, mut slash) = (false, false);
         for item in part.iter() {
             match item {
-                Item::Text(t) => s.write_str(t)?,
-                Item::SourceMap(name) => map(name, &mut s)?,
+                Item::Text(t) => {
+                    if !seen && !t.is_empty() {
+                        seen = (slash && t.starts_with('/')) || t.contains("//");
+                        slash = t.ends_with('/');
+                    }
+                    w.write_str(t)?;
+                }
+                Item::SourceMap(name) => {
+                    // (it ends with `;`)
+                    seen |= map(name, w)?;
+                    slash = false;
+                }
             }
         }
-        prev = Some(s.seen);
+        prev = Some(seen);
     }
     if let Some(c) = line.comment {
         match prev {
@@ -249,23 +257,6 @@ fn render(
         w.write_str(c)?;
     }
     Ok(())
-}
-
-/// Passes text on and notes whether it holds `//`.
-struct Slashes<'w> {
-    w: &'w mut dyn Write,
-    slash: bool,
-    seen: bool,
-}
-
-impl Write for Slashes<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !self.seen && !s.is_empty() {
-            self.seen = (self.slash && s.starts_with('/')) || s.contains("//");
-            self.slash = s.ends_with('/');
-        }
-        self.w.write_str(s)
-    }
 }
 
 /// Passes text on and keeps its last byte.

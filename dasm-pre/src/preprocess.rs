@@ -1933,7 +1933,8 @@ impl Generated {
     pub fn write_rust_fmt(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
         let mode = if self.shared { "shared " } else { "" };
         let mut map = |name: &str, w: &mut dyn std::fmt::Write| {
-            self.source.write_map(w, name, &self.output.globals)
+            self.source.write_map(w, name, &self.output.globals)?;
+            Ok(self.source.map_has_double_slash())
         };
         let newline = self
             .text
