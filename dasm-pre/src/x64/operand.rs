@@ -244,6 +244,16 @@ pub(crate) fn fixed_reg(name: &str) -> Option<Reg> {
     const R32: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
     const R16: [&str; 8] = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"];
     const R8: [&str; 8] = ["al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"];
+    // Every register name is 2 to 5 bytes (`al` .. `xmm15`) and starts with one of these
+    // letters: other words are refused without the table walks below.
+    if !(2..=5).contains(&name.len())
+        || !matches!(
+            name.as_bytes()[0],
+            b'r' | b'e' | b'a' | b'b' | b'c' | b'd' | b's' | b'x' | b'y'
+        )
+    {
+        return None;
+    }
     let mk = |kind, n: usize, high8, rex8| {
         Some(Reg {
             kind,
