@@ -268,7 +268,22 @@ pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
     let s = stmt.trim_start_ws();
     let lead = stmt.len() - s.len();
     // As dynasm.lua, a comma also ends the opcode (`savex_, 0, 1` calls macro `savex_`).
-    match s.find(|c: char| c.is_whitespace() || c == ',') {
+    // (by byte while the text is ASCII; then by character, for other whitespace)
+    let b = s.as_bytes();
+    let mut i = 0;
+    let end = loop {
+        match b.get(i) {
+            None => break None,
+            Some(b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b',') => break Some(i),
+            Some(&c) if c >= 0x80 => {
+                break s[i..]
+                    .find(|c: char| c.is_whitespace() || c == ',')
+                    .map(|k| i + k)
+            }
+            Some(_) => i += 1,
+        }
+    };
+    match end {
         Some(i) if s.as_bytes()[i] == b',' => (&s[..i], &s[i + 1..], lead + i + 1),
         Some(i) => (&s[..i], &s[i..], lead + i),
         None => (s, "", stmt.len()),
@@ -417,6 +432,15 @@ mod tests {
         );
         assert_eq!(unterminated_string(r#" mov rdi, "abc"#), Some(10));
         assert_eq!(unterminated_string(" f::<'a>(x)"), None);
+    }
+
+    #[test]
+    fn opcodes() {
+        assert_eq!(opcode("  mov eax, 1"), ("mov", " eax, 1", 5));
+        assert_eq!(opcode("savex_, 0, 1"), ("savex_", " 0, 1", 7));
+        assert_eq!(opcode("nop"), ("nop", "", 3));
+        assert_eq!(opcode("a\u{a0}b"), ("a", "\u{a0}b", 1));
+        assert_eq!(opcode("é\u{2003}x"), ("é", "\u{2003}x", 2));
     }
 
     #[test]
