@@ -378,6 +378,9 @@ impl Symbols for SymTab {
     fn type_decl(&self, name: &str) -> Option<TypeDecl> {
         self.types.get(name).cloned()
     }
+    fn has_type(&self, name: &str) -> bool {
+        self.types.contains_key(name)
+    }
     fn local_label(&mut self, n: u8, defined: bool) {
         if defined {
             self.local_defined[n as usize] = true;

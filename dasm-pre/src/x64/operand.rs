@@ -860,7 +860,7 @@ fn typed_sum(
 ) -> Result<Option<(Vec<Term>, FirstPath)>, String> {
     let size_name = |t: &str| {
         t.strip_prefix('#')
-            .filter(|n| is_ident(n) && syms.type_decl(n).is_some())
+            .filter(|n| is_ident(n) && syms.has_type(n))
             .map(str::to_string)
     };
     if !ts
@@ -926,7 +926,7 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
         let name = ident_prefix(&expr[i + 1..]);
         let raw =
             i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
-        if !name.is_empty() && !raw && syms.type_decl(name).is_none() {
+        if !name.is_empty() && !raw && !syms.has_type(name) {
             return Err(format!(
                 "unknown type `{name}' in `#{name}': declare it with `.type {name}, RustType'"
             ));
@@ -973,7 +973,7 @@ fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
         return Some(r);
     }
     if let Some((name, reg)) = s.split_once(':') {
-        if is_ident(name.trim_ws()) && syms.type_decl(name.trim_ws()).is_some() {
+        if is_ident(name.trim_ws()) && syms.has_type(name.trim_ws()) {
             return any_reg(reg.trim_ws());
         }
         return None;
@@ -1028,7 +1028,7 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return t.map(Operand::Target);
     }
-    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.type_decl(s).is_some()) {
+    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
         let r = r?;
         if size.is_some() {
             return Err("bad operand size override".into());
