@@ -725,6 +725,12 @@ fn lexes(e: &str) -> bool {
             _ => true,
         })
     }
+    // (a plain identifier or decimal number is one token: no need for the lexer)
+    let b = e.as_bytes();
+    let word = !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if word && (!b[0].is_ascii_digit() || b.iter().all(u8::is_ascii_digit)) {
+        return true;
+    }
     !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
 }
 
@@ -1066,6 +1072,31 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         size,
         val: Imm::Rt(RtArg::int(rust_expr(s, syms)?)),
     })
+}
+
+#[cfg(test)]
+mod lex_tests {
+    use super::lexes;
+
+    /// The shortcut for identifiers and numbers agrees with the lexer.
+    #[test]
+    fn words_lex() {
+        for e in [
+            "a", "_", "_a1", "abc_DEF", "0", "123", "007", "fn", "self", "A1b2",
+        ] {
+            assert!(lexes(e), "{e}");
+            assert!(e.parse::<proc_macro2::TokenStream>().is_ok(), "{e}");
+        }
+        for e in ["1abc", "a b", "~a", "a$", "", "0x", "1e"] {
+            assert_eq!(
+                lexes(e),
+                !e.trim().is_empty()
+                    && e.parse::<proc_macro2::TokenStream>().is_ok()
+                    && !e.contains(['~', '$']),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
