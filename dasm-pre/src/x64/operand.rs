@@ -734,6 +734,29 @@ fn lexes(e: &str) -> bool {
     !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
 }
 
+/// Whether `s` starts like a `.type` path: `type_path(s, ..).is_some()`, without parsing it.
+fn is_type_path(s: &str, syms: &dyn Symbols) -> bool {
+    let name = ident_prefix(s);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let after = &s[name.len()..];
+    let known = syms.has_type(name);
+    let starts = after.starts_with("->")
+        || (after.starts_with(':') && !after.starts_with("::"))
+        || (after.starts_with('[') && known);
+    if !starts || !known {
+        // (an unknown type is an error: `Some`)
+        return starts;
+    }
+    if let Some(r) = after.strip_prefix(':') {
+        let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
+        // `NAME:reg` alone is a register, not a path (`None`).
+        return r[..e].trim_ws().is_empty() || !r[e..].is_empty();
+    }
+    true
+}
+
 /// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
 /// `None` when `s` does not start like one (it is then some other operand or Rust).
 pub(crate) fn type_path(
@@ -871,7 +894,7 @@ fn typed_sum(
     };
     if !ts
         .iter()
-        .any(|(_, neg, t)| type_path(t, *neg, syms).is_some() || size_name(t).is_some())
+        .any(|(_, _, t)| is_type_path(t, syms) || size_name(t).is_some())
     {
         return Ok(None);
     }
@@ -1041,7 +1064,7 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return Ok(Operand::Reg(r));
     }
-    if type_path(s, false, syms).is_some() {
+    if is_type_path(s, syms) {
         // `PT->field+8` is the memory operand `[PT->field+8]`.
         return memory(s, size, syms).map(Operand::Mem);
     }
@@ -1076,7 +1099,62 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
 
 #[cfg(test)]
 mod lex_tests {
-    use super::lexes;
+    use super::{is_type_path, lexes, type_path};
+    use crate::ir::{Symbols, TypeDecl};
+
+    struct Types;
+    impl Symbols for Types {
+        fn global_label(&mut self, _: &str) -> Result<u8, String> {
+            Ok(10)
+        }
+        fn extern_index(&mut self, _: &str) -> Result<u8, String> {
+            Ok(0)
+        }
+        fn type_decl(&self, name: &str) -> Option<TypeDecl> {
+            let reg = match name {
+                "T" => Some("rbx".to_string()),
+                "U" => None,
+                _ => return None,
+            };
+            Some(TypeDecl {
+                ty: "S".into(),
+                reg,
+            })
+        }
+    }
+
+    /// The quick test agrees with the parser on paths, registers, errors and other operands.
+    #[test]
+    fn type_path_starts() {
+        for s in [
+            "T->a",
+            "U->a.b",
+            "T[1]",
+            "U[i].c",
+            "X->a",
+            "X[1]",
+            "T:rcx->a",
+            "T:rcx",
+            "T:",
+            "T:->a",
+            "T:[1]",
+            "T::a",
+            "a::b",
+            "T",
+            "1->a",
+            "T->",
+            "T[",
+            "x[1]",
+            "T:rcx[2].f",
+            "",
+        ] {
+            assert_eq!(
+                is_type_path(s, &Types),
+                type_path(s, false, &Types).is_some(),
+                "{s}"
+            );
+        }
+    }
 
     /// The shortcut for identifiers and numbers agrees with the lexer.
     #[test]
