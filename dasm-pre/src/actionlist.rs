@@ -202,12 +202,16 @@ impl PairIndex {
             .enumerate()
             .map(|(a, w)| (a, self.bucket(pair(w[0], w[1]))))
             .min_by_key(|&(_, g)| self.count[g])?;
+        let (x, y) = (needle[a], needle[a + 1]);
         let mut p = self.head[g];
         while p != NIL {
             let at = p as usize;
-            if let Some(s) = at.checked_sub(a) {
-                if list.get(s..s + needle.len()) == Some(needle) {
-                    return Some(s);
+            // (the bucket may hold other pairs: those are skipped without comparing the run)
+            if list[at] == x && list[at + 1] == y {
+                if let Some(s) = at.checked_sub(a) {
+                    if list.get(s..s + needle.len()) == Some(needle) {
+                        return Some(s);
+                    }
                 }
             }
             p = self.next[at];
