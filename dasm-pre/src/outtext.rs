@@ -87,12 +87,11 @@ impl<'a> OutText<'a> {
     }
 
     /// Finish the lines before `upto`: no more code goes to them. `held(n)` tells whether line
-    /// `n` gets an item at the end of the file.
+    /// `n` gets an item at the end of the file (then it is kept for [`Text::write`]).
     pub fn finish_lines(&mut self, upto: usize, held: impl Fn(usize) -> bool) {
         while self.first < upto {
-            let Some(line) = self.win.pop_front() else {
-                break;
-            };
+            // (a line never started, after a fatal error, is empty)
+            let line = self.win.pop_front().unwrap_or_default();
             let n = self.first;
             self.first += 1;
             if n > 0 {
@@ -116,7 +115,6 @@ impl<'a> OutText<'a> {
                 render(&mut self.body, &l, &[], &mut |_, _| Ok(false)).ok();
             }
         }
-        self.first = self.first.max(upto);
     }
 
     /// The text, once every line is finished.

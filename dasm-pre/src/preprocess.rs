@@ -459,10 +459,12 @@ impl<'a> Pre<'a> {
         self.text.reserve(text.len() + text.len() / 2);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
+        let n = text.split('\n').count();
         if self.file(text, &file, dir, None).is_err() {
+            // (the lines after the fatal error stay empty)
+            self.finish_lines(n);
             return;
         }
-        let n = text.split('\n').count();
         let last = text.rsplit('\n').next().unwrap_or("");
         let end = Ctx {
             file: file.clone(),
@@ -474,7 +476,21 @@ impl<'a> Pre<'a> {
             macros: MacroStack::default(),
         };
         self.end_of_file(&end);
-        self.text.finish_lines(usize::MAX, |_| false);
+        self.finish_lines(n);
+    }
+
+    /// Finish the output lines before `upto` (no run writes to them any more), holding back
+    /// those that get an item at the end of the file.
+    fn finish_lines(&mut self, upto: usize) {
+        let deferred = &self.deferred;
+        // (the items come in line order: only the last ones can be on line `n` or after)
+        self.text.finish_lines(upto, |n| {
+            deferred
+                .iter()
+                .rev()
+                .take_while(|d| d.0 >= n)
+                .any(|d| d.0 == n)
+        });
     }
 
     /// The text of a source line.
@@ -522,14 +538,7 @@ impl<'a> Pre<'a> {
                 Some(_) => None,
                 None => {
                     let bound = self.open_from(i);
-                    let deferred = &self.deferred;
-                    self.text.finish_lines(bound, |n| {
-                        deferred
-                            .iter()
-                            .rev()
-                            .take_while(|d| d.0 >= n)
-                            .any(|d| d.0 == n)
-                    });
+                    self.finish_lines(bound);
                     let raw = &self.src[at..at + raw.len()];
                     self.text.begin(
                         i,
