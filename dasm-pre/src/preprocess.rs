@@ -459,7 +459,7 @@ impl<'a> Pre<'a> {
         self.text.reserve(text.len() + text.len() / 2);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
-        let n = text.split('\n').count();
+        let n = text.bytes().filter(|&b| b == b'\n').count() + 1;
         if self.file(text, &file, dir, None).is_err() {
             // (the lines after the fatal error stay empty)
             self.finish_lines(n);

@@ -351,6 +351,10 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
             _ => return None,
         })
     };
+    // (every name above starts so: other operands are not looked at further)
+    if !(s.starts_with('R') || s.starts_with("xmm") || s.starts_with("ymm")) {
+        return None;
+    }
     if kind(s).is_some() {
         return Some(Err("bad variable register expression".into()));
     }
