@@ -1022,10 +1022,13 @@ fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
 pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
     let mut s = text.trim_ws();
     let mut size = None;
-    if let Some((w, rest)) = s.split_once(|c: char| c.is_whitespace()) {
-        if let Some(sz) = size_keyword(w) {
+    // A size keyword (lowercase letters), then whitespace: the first word split off at the
+    // first whitespace character, as `split_once(char::is_whitespace)` does.
+    let k = s.bytes().take_while(u8::is_ascii_lowercase).count();
+    if let Some(sz) = size_keyword(&s[..k]) {
+        if let Some(c) = s[k..].chars().next().filter(|c| c.is_whitespace()) {
             size = Some(sz);
-            s = rest.trim_ws();
+            s = s[k + c.len_utf8()..].trim_ws();
         }
     }
     if s.is_empty() {
