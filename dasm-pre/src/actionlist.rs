@@ -86,19 +86,22 @@ impl ActionList {
         if !std::mem::take(&mut self.terminated) {
             self.run.push(STOP);
         }
-        let run = std::mem::take(&mut self.run);
+        // (the run is built in one buffer, reused; the site gets an exact copy)
+        let run = self.run.as_slice();
         let args = std::mem::take(&mut self.args);
         self.secpos = 1;
-        let start = match self.index.find(&self.list, &run) {
+        let start = match self.index.find(&self.list, run) {
             Some(at) => at,
             None => {
                 let at = self.list.len();
-                self.list.extend_from_slice(&run);
+                self.list.extend_from_slice(run);
                 self.index.extend(&self.list);
                 at
             }
         };
-        Some((start, run, args))
+        let bytes = run.to_vec();
+        self.run.clear();
+        Some((start, bytes, args))
     }
 }
 
@@ -114,34 +117,27 @@ fn positions(code: u8) -> usize {
 /// No position.
 const NIL: u32 = u32::MAX;
 
-/// An index of the byte pairs of the action list: for each pair value, the positions where it
-/// starts, in increasing order (a chain through `next`). The first occurrence of a run is
-/// found by walking the positions of the run's rarest pair and comparing the run there: every
-/// occurrence contains that pair at the same offset, and the walk goes in increasing order, so
-/// the first match is the first occurrence, as dynasm.lua's `string.find` gives. Memory: 4
-/// bytes per list byte plus fixed 768 KiB; time: the length of the rarest pair's chain per
-/// flushed run (short unless every pair of the run is common in the list).
-#[derive(Debug)]
+/// An index of the byte pairs of the action list: for each pair value (or, while the list is
+/// small, each bucket of pair values), the positions where it starts, in increasing order (a
+/// chain through `next`). The first occurrence of a run is found by walking the positions of
+/// the run's rarest pair's bucket and comparing the run there: every occurrence contains that
+/// pair at the same offset, and the walk goes in increasing order, so the first match is the
+/// first occurrence, as dynasm.lua's `string.find` gives. Memory: 4 bytes per list byte plus
+/// 12 bytes per bucket, from 1,024 buckets up to one per pair value (65,536: 768 KiB) as the
+/// list grows (rebuilt at each step, linear in all); time: the length of the rarest bucket's
+/// chain per flushed run (short unless every pair of the run is common in the list).
+#[derive(Debug, Default)]
 struct PairIndex {
-    /// First (lowest) position of each pair value, or `NIL`.
+    /// log2 of the number of buckets (0: not built yet).
+    bits: u32,
+    /// First (lowest) position of each bucket, or `NIL`.
     head: Vec<u32>,
-    /// Last (highest) position of each pair value, or `NIL`.
+    /// Last (highest) position of each bucket, or `NIL`.
     tail: Vec<u32>,
-    /// Number of positions of each pair value.
+    /// Number of positions of each bucket.
     count: Vec<u32>,
-    /// For each indexed position, the next position with the same pair, or `NIL`.
+    /// For each indexed position, the next position in its bucket, or `NIL`.
     next: Vec<u32>,
-}
-
-impl Default for PairIndex {
-    fn default() -> Self {
-        PairIndex {
-            head: vec![NIL; 1 << 16],
-            tail: vec![NIL; 1 << 16],
-            count: vec![0; 1 << 16],
-            next: Vec::new(),
-        }
-    }
 }
 
 /// The index of the pair of bytes `a`, `b`.
@@ -149,14 +145,41 @@ fn pair(a: u8, b: u8) -> usize {
     usize::from(a) << 8 | usize::from(b)
 }
 
+/// The fewest and most buckets (log2).
+const MIN_BITS: u32 = 10;
+const MAX_BITS: u32 = 16;
+
 impl PairIndex {
-    /// Index the pairs of `list` that start at positions not yet indexed (after an append).
+    /// The bucket of a pair value: the pair itself at full size, else a multiplicative hash.
+    #[inline]
+    fn bucket(&self, g: usize) -> usize {
+        if self.bits == MAX_BITS {
+            g
+        } else {
+            ((g as u32).wrapping_mul(0x9E37_79B1) >> (32 - self.bits)) as usize
+        }
+    }
+
+    /// Index the pairs of `list` that start at positions not yet indexed (after an append);
+    /// with more buckets (a rebuild) when the list has grown to four pairs per bucket.
     fn extend(&mut self, list: &[u8]) {
         if list.len() > NIL as usize {
             return; // beyond 4 GiB the list is not indexed further: `find` then scans.
         }
+        let want = (usize::BITS - (list.len() / 4).leading_zeros()).clamp(MIN_BITS, MAX_BITS);
+        if want > self.bits {
+            self.bits = want;
+            let n = 1 << want;
+            for v in [&mut self.head, &mut self.tail] {
+                v.clear();
+                v.resize(n, NIL);
+            }
+            self.count.clear();
+            self.count.resize(n, 0);
+            self.next.clear();
+        }
         for p in self.next.len()..list.len().saturating_sub(1) {
-            let g = pair(list[p], list[p + 1]);
+            let g = self.bucket(pair(list[p], list[p + 1]));
             let p32 = p as u32;
             self.next.push(NIL);
             match self.tail[g] {
@@ -170,21 +193,25 @@ impl PairIndex {
 
     /// First occurrence of `needle` in `list` (whose pairs are all indexed).
     fn find(&self, list: &[u8], needle: &[u8]) -> Option<usize> {
-        if needle.len() < 2 || self.next.len() + 1 < list.len() {
+        if needle.len() < 2 || self.bits == 0 || self.next.len() + 1 < list.len() {
             return find(list, needle);
         }
-        // The needle's rarest pair, at offset `a`.
+        // The needle's rarest pair (by its bucket), at offset `a`.
         let (a, g) = needle
             .windows(2)
             .enumerate()
-            .map(|(a, w)| (a, pair(w[0], w[1])))
+            .map(|(a, w)| (a, self.bucket(pair(w[0], w[1]))))
             .min_by_key(|&(_, g)| self.count[g])?;
+        let (x, y) = (needle[a], needle[a + 1]);
         let mut p = self.head[g];
         while p != NIL {
             let at = p as usize;
-            if let Some(s) = at.checked_sub(a) {
-                if list.get(s..s + needle.len()) == Some(needle) {
-                    return Some(s);
+            // (the bucket may hold other pairs: those are skipped without comparing the run)
+            if list[at] == x && list[at + 1] == y {
+                if let Some(s) = at.checked_sub(a) {
+                    if list.get(s..s + needle.len()) == Some(needle) {
+                        return Some(s);
+                    }
                 }
             }
             p = self.next[at];
@@ -218,16 +245,28 @@ mod tests {
             x ^= x << 5;
             x % n
         };
-        for _ in 0..200 {
+        for case in 0..200 {
             let mut list = Vec::new();
             let mut index = PairIndex::default();
-            for _ in 0..60 {
+            // Some lists grow past 4,096 bytes (any byte values; a third of the runs taken
+            // from the list): the index is rebuilt with more buckets on the way.
+            let big = case % 20 == 0;
+            let runs = if big { 3000 } else { 60 };
+            for _ in 0..runs {
                 let len = 1 + rnd(8) as usize;
-                let run: Vec<u8> = (0..len)
-                    .map(|_| alphabet[rnd(alphabet.len() as u32) as usize])
-                    .collect();
+                let run: Vec<u8> = if big && list.len() > len && rnd(3) == 0 {
+                    let at = rnd((list.len() - len) as u32) as usize;
+                    list[at..at + len].to_vec()
+                } else if big {
+                    (0..len).map(|_| rnd(256) as u8).collect()
+                } else {
+                    (0..len)
+                        .map(|_| alphabet[rnd(alphabet.len() as u32) as usize])
+                        .collect()
+                };
                 let want = find(&list, &run);
                 assert_eq!(index.find(&list, &run), want, "{run:?} in {list:?}");
+                assert!(!big || list.len() < 8192 || index.bits >= 12);
                 if want.is_none() {
                     list.extend_from_slice(&run);
                     index.extend(&list);

@@ -1,6 +1,8 @@
 //! The build.rs API, in the style of `cc` and `prost-build`.
 
-use crate::preprocess::{preprocess, FsLoader, Options};
+use crate::preprocess::{generate, FsLoader, Options};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Preprocess `.dasr` files from a build script into `OUT_DIR` (see [`Build::output_path`]).
@@ -223,7 +225,8 @@ impl Build {
             };
             let mut opts = self.opts.clone();
             opts.file_name = f.display().to_string();
-            let out = preprocess(&src, &opts, &FsLoader);
+            let generated = generate(&src, &opts, &FsLoader);
+            let out = &generated.output;
             if self.cargo {
                 for inc in &out.includes {
                     println!("cargo:rerun-if-changed={}", inc.display());
@@ -268,7 +271,12 @@ impl Build {
             let res = path
                 .parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::write(&path, out.rust.as_bytes()))
+                .and_then(|()| {
+                    // Written as generated, without the whole text in memory.
+                    let mut w = std::io::BufWriter::with_capacity(1 << 16, File::create(&path)?);
+                    generated.write_rust(&mut w)?;
+                    w.flush()
+                })
                 .map_err(|e| (path.clone(), e))
                 .and_then(|()| match &alias {
                     Some(a) if a != &path => {

@@ -3,8 +3,9 @@
 //! are spliced in verbatim.
 
 use crate::ir::{ArgKind, RtArg, Step, Term};
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
+use std::fmt;
 
 /// Remove one pair of parentheses around a whole expression (`(i+4)` -> `i+4`), so the generated
 /// call does not trip `unused_parens`.
@@ -121,29 +122,62 @@ fn offset_expr(ty: &str, path: &[Step]) -> String {
 
 /// The Rust expression of one argument.
 fn arg_expr(a: &RtArg, bound: Option<&str>) -> String {
+    let mut out = String::new();
+    push_arg_expr(&mut out, a, bound);
+    out
+}
+
+/// Append the Rust expression of one argument.
+fn push_arg_expr(out: &mut String, a: &RtArg, bound: Option<&str>) {
     let e = bound.unwrap_or_else(|| unparen(&a.expr));
-    match &a.kind {
-        ArgKind::Int => format!("::dasm_runtime::arg({e})"),
-        ArgKind::Neg => format!("-::dasm_runtime::arg({e})"),
-        ArgKind::Ptr => format!("::dasm_runtime::ptr({e})"),
-        ArgKind::Lo32 => format!("::dasm_runtime::lo32({e})"),
-        ArgKind::Hi32 => format!("::dasm_runtime::hi32({e})"),
-        ArgKind::Sum(terms) => sum_expr(terms),
+    let (head, tail) = match &a.kind {
+        ArgKind::Int => ("::dasm_runtime::arg(", ")"),
+        ArgKind::Neg => ("-::dasm_runtime::arg(", ")"),
+        ArgKind::Ptr => ("::dasm_runtime::ptr(", ")"),
+        ArgKind::Lo32 => ("::dasm_runtime::lo32(", ")"),
+        ArgKind::Hi32 => ("::dasm_runtime::hi32(", ")"),
+        ArgKind::X87Reg => ("::dasm_runtime::x87_reg(::dasm_runtime::arg(", "))"),
+        ArgKind::Sum(terms) => return out.push_str(&sum_expr(terms)),
         ArgKind::Sx32(inner) => {
             let inner = RtArg {
                 expr: a.expr.clone(),
                 kind: (**inner).clone(),
             };
-            format!(
-                "::dasm_runtime::sx32({})",
-                unparen(&arg_expr(&inner, bound))
-            )
+            out.push_str("::dasm_runtime::sx32(");
+            out.push_str(unparen(&arg_expr(&inner, bound)));
+            return out.push(')');
         }
-        ArgKind::X87Reg => format!("::dasm_runtime::x87_reg(::dasm_runtime::arg({e}))"),
+    };
+    out.push_str(head);
+    out.push_str(e);
+    out.push_str(tail);
+}
+
+/// Append the decimal digits of `n`.
+fn push_usize(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
     }
 }
 
-/// Stands, in a generated put call, for the name of the file's [`list_const`] (known only at
+/// Append the name of argument `i`, `__dasr_a{i}`.
+fn push_arg_name(out: &mut String, i: usize) {
+    out.push_str("__dasr_a");
+    push_usize(out, i);
+}
+
+/// Stands, in a generated put call, for the name of the file's [`write_list_const`] (known only at
 /// the end of the file). No Rust source holds a NUL.
 pub(crate) const LIST_MARK: &str = "\u{0}L";
 /// Stands, in a generated put call, for `shared ` or nothing (decided at the end of the file,
@@ -161,43 +195,61 @@ pub(crate) fn put_site(
     plain: bool,
 ) -> (Vec<(usize, String)>, String) {
     let mut lets = Vec::new();
-    let mut names = Vec::new();
+    // (strings built by appending: a big file has hundreds of thousands of these)
+    let mut call = String::with_capacity(64 + 12 * args.len());
+    if plain {
+        call.push_str("dst.put(");
+    } else {
+        call.push_str("::dasm_runtime::put!(dst, in ");
+        call.push_str(LIST_MARK);
+        call.push_str(", ");
+    }
+    push_usize(&mut call, start);
+    call.push_str(if plain { ", &[" } else { ", " });
+    if !plain {
+        call.push_str(MODE_MARK);
+        call.push('[');
+    }
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        let name = format!("__dasr_a{i}");
+        if i > 0 {
+            call.push_str(", ");
+        }
+        let mut l = String::with_capacity(48 + a.expr.len());
         if a.kind == ArgKind::Lo32
             && args
                 .get(i + 1)
                 .is_some_and(|b| b.kind == ArgKind::Hi32 && b.expr == a.expr)
         {
-            let hi = format!("__dasr_a{}", i + 1);
-            lets.push((
-                i,
-                format!(
-                    "let ({name}, {hi}) = {{ let __dasr_v = {}; ({}, {}) }};",
-                    unparen(&a.expr),
-                    arg_expr(a, Some("__dasr_v")),
-                    arg_expr(&args[i + 1], Some("__dasr_v"))
-                ),
-            ));
-            names.push(name);
-            names.push(hi);
+            l.push_str("let (");
+            push_arg_name(&mut l, i);
+            l.push_str(", ");
+            push_arg_name(&mut l, i + 1);
+            l.push_str(") = { let __dasr_v = ");
+            l.push_str(unparen(&a.expr));
+            l.push_str("; (");
+            push_arg_expr(&mut l, a, Some("__dasr_v"));
+            l.push_str(", ");
+            push_arg_expr(&mut l, &args[i + 1], Some("__dasr_v"));
+            l.push_str(") };");
+            lets.push((i, l));
+            push_arg_name(&mut call, i);
+            call.push_str(", ");
+            push_arg_name(&mut call, i + 1);
             i += 2;
             continue;
         }
-        lets.push((i, format!("let {name} = {};", arg_expr(a, None))));
-        names.push(name);
+        l.push_str("let ");
+        push_arg_name(&mut l, i);
+        l.push_str(" = ");
+        push_arg_expr(&mut l, a, None);
+        l.push(';');
+        lets.push((i, l));
+        push_arg_name(&mut call, i);
         i += 1;
     }
-    let call = if plain {
-        format!("dst.put({start}, &[{}]);", names.join(", "))
-    } else {
-        format!(
-            "::dasm_runtime::put!(dst, in {LIST_MARK}, {start}, {MODE_MARK}[{}]);",
-            names.join(", ")
-        )
-    };
+    call.push_str("]);");
     (lets, call)
 }
 
@@ -210,18 +262,40 @@ pub(crate) fn list_const_name(name: Option<&str>) -> String {
     }
 }
 
-/// The constant [`dasm_runtime::ActionList`] that put sites decode their runs from, written at
-/// the end of the file (one line).
-pub(crate) fn list_const(const_name: &str, list: &[u8]) -> String {
-    let ident = format_ident!("{}", const_name);
-    let n = list.len();
-    let bytes = list.iter().map(|b| Literal::u8_unsuffixed(*b));
-    quote! {
-        #[doc(hidden)]
-        #[allow(dead_code, non_upper_case_globals)]
-        const #ident: ::dasm_runtime::ActionList<#n> = ::dasm_runtime::ActionList::new([#(#bytes),*]);
+/// Write the constant [`dasm_runtime::ActionList`] that put sites decode their runs from,
+/// written at the end of the file (one line): what `quote!` printed for it, written directly
+/// (a file's list can be megabytes).
+pub(crate) fn write_list_const(
+    w: &mut dyn fmt::Write,
+    const_name: &str,
+    list: &[u8],
+) -> fmt::Result {
+    write!(
+        w,
+        "# [doc (hidden)] # [allow (dead_code , non_upper_case_globals)] const {const_name} : \
+         :: dasm_runtime :: ActionList < {}usize > = :: dasm_runtime :: ActionList :: new ([",
+        list.len()
+    )?;
+    let mut buf = String::with_capacity(6 * 1024);
+    for (i, b) in list.iter().enumerate() {
+        if i > 0 {
+            buf.push_str(" , ");
+        }
+        // (at most three digits, without the formatting machinery)
+        if *b >= 100 {
+            buf.push(char::from(b'0' + b / 100));
+        }
+        if *b >= 10 {
+            buf.push(char::from(b'0' + b / 10 % 10));
+        }
+        buf.push(char::from(b'0' + b % 10));
+        if buf.len() >= 6 * 1024 - 8 {
+            w.write_str(&buf)?;
+            buf.clear();
+        }
     }
-    .to_string()
+    w.write_str(&buf)?;
+    w.write_str("]) ;")
 }
 
 /// A visibility written before a name (`pub`, `pub(crate)`, ...) and the name, or `None` when
@@ -254,12 +328,17 @@ fn is_ident(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A visibility as `quote!` prints it (`pub (crate)`), or an empty string.
+pub(crate) fn vis_text(vis: &str) -> String {
+    vis_tokens(vis).to_string()
+}
+
 /// Parse a visibility for `quote`.
 fn vis_tokens(vis: &str) -> TokenStream {
     vis.parse().unwrap_or_default()
 }
 
-/// `VIS static NAME: [u8; N] = LIST.bytes;` (the bytes are in the file's [`list_const`]) plus
+/// `VIS static NAME: [u8; N] = LIST.bytes;` (the bytes are in the file's [`write_list_const`]) plus
 /// the compile-time check of the action-list format.
 pub(crate) fn action_list(vis: &str, name: &str, const_name: &str, n: usize) -> String {
     let ident = format_ident!("{}", name);
@@ -273,25 +352,30 @@ pub(crate) fn action_list(vis: &str, name: &str, const_name: &str, n: usize) -> 
     ts.to_string()
 }
 
-/// `VIS const PREFIXname: usize = i; ... VIS const PREFIX_MAX: usize = n;`
+/// `VIS const PREFIXname: usize = i; ... VIS const PREFIX_MAX: usize = n;`: what `quote!`
+/// printed for these items, written directly (a file has up to 236 globals).
 pub(crate) fn globals_enum(vis: &str, prefix: &str, names: &[String]) -> String {
-    let vis = vis_tokens(vis);
-    let mut items = Vec::new();
+    // The visibility as `quote!` prints it (`pub (crate)`), then a space, or nothing.
+    let mut vis = vis_tokens(vis).to_string();
+    if !vis.is_empty() {
+        vis.push(' ');
+    }
+    let mut out = String::with_capacity((names.len() + 1) * (140 + prefix.len()));
     for (i, n) in names.iter().enumerate() {
         let base = n.split('@').next().unwrap_or(n);
+        // (the name must be an identifier, as `format_ident!` required)
         let id = format_ident!("{}{}", prefix, base);
-        items.push(
-            quote! { #[doc = "Global label number (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #id: usize = #i; },
-        );
+        out.push_str("# [doc = \"Global label number (`.globals`).\"] # [allow (non_upper_case_globals , dead_code)] ");
+        out.push_str(&vis);
+        out.push_str(&format!("const {id} : usize = {i}usize ; "));
     }
-    let max = format_ident!("{}_MAX", prefix);
-    let n = names.len();
-    items.push(quote! { #[doc = "Number of global labels (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #max: usize = #n; });
-    items
-        .into_iter()
-        .map(|t| t.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    out.push_str("# [doc = \"Number of global labels (`.globals`).\"] # [allow (non_upper_case_globals , dead_code)] ");
+    out.push_str(&vis);
+    out.push_str(&format!(
+        "const {prefix}_MAX : usize = {}usize ;",
+        names.len()
+    ));
+    out
 }
 
 /// `VIS static NAME: [&str; n] = ["a", ...];`
@@ -323,6 +407,7 @@ pub(crate) fn sections(vis: &str, names: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proc_macro2::Literal;
 
     #[test]
     fn put_sites() {
@@ -355,6 +440,58 @@ mod tests {
             format!("::dasm_runtime::put!(dst, in {LIST_MARK}, 7, {MODE_MARK}[__dasr_a0, __dasr_a1, __dasr_a2]);")
         );
         assert_eq!(unparen("(a)+(b)"), "(a)+(b)");
+    }
+
+    /// The direct writer of the list constant prints what `quote!` printed.
+    #[test]
+    fn list_const_agrees_with_quote() {
+        let quoted = |name: &str, list: &[u8]| {
+            let ident = format_ident!("{}", name);
+            let n = list.len();
+            let bytes = list.iter().map(|b| Literal::u8_unsuffixed(*b));
+            quote! {
+                #[doc(hidden)]
+                #[allow(dead_code, non_upper_case_globals)]
+                const #ident: ::dasm_runtime::ActionList<#n> = ::dasm_runtime::ActionList::new([#(#bytes),*]);
+            }
+            .to_string()
+        };
+        let all: Vec<u8> = (0..=255).cycle().take(5000).collect();
+        for list in [&[][..], &[0], &[9, 10, 99, 100, 255], &all] {
+            let mut got = String::new();
+            write_list_const(&mut got, "__DASR_LIST_A", list).unwrap();
+            assert_eq!(got, quoted("__DASR_LIST_A", list));
+        }
+    }
+
+    /// The direct writer of `.globals` prints what `quote!` printed.
+    #[test]
+    fn globals_agree_with_quote() {
+        fn quoted(vis: &str, prefix: &str, names: &[String]) -> String {
+            let vis = vis_tokens(vis);
+            let mut items = Vec::new();
+            for (i, n) in names.iter().enumerate() {
+                let base = n.split('@').next().unwrap_or(n);
+                let id = format_ident!("{}{}", prefix, base);
+                items.push(
+                    quote! { #[doc = "Global label number (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #id: usize = #i; },
+                );
+            }
+            let max = format_ident!("{}_MAX", prefix);
+            let n = names.len();
+            items.push(quote! { #[doc = "Number of global labels (`.globals`)."] #[allow(non_upper_case_globals, dead_code)] #vis const #max: usize = #n; });
+            items
+                .into_iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        let names: Vec<String> = ["a", "b@x", "_c1", "fn_"].map(String::from).to_vec();
+        for vis in ["", "pub", "pub(crate)", "pub(in crate::jit)"] {
+            for n in [&names[..0], &names[..1], &names[..]] {
+                assert_eq!(globals_enum(vis, "GLOB_", n), quoted(vis, "GLOB_", n));
+            }
+        }
     }
 
     #[test]

@@ -166,6 +166,10 @@ pub trait Symbols {
     fn extern_index(&mut self, name: &str) -> Result<u8, String>;
     /// The `.type` declared as `name`, if any.
     fn type_decl(&self, name: &str) -> Option<TypeDecl>;
+    /// Whether a `.type` is declared as `name` (`type_decl(name).is_some()`, without a copy).
+    fn has_type(&self, name: &str) -> bool {
+        self.type_decl(name).is_some()
+    }
     /// Local label `n` (1..=9) is defined (`n:`) or referenced (`<n`, `>n`).
     fn local_label(&mut self, _n: u8, _defined: bool) {}
 }

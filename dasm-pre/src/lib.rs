@@ -30,9 +30,11 @@ mod builder;
 mod cond;
 mod diag;
 mod emit;
+mod hash;
 pub mod ir;
 mod lines;
 pub mod listing;
+mod outtext;
 mod preprocess;
 mod source;
 pub mod x64;
@@ -40,5 +42,7 @@ pub mod x64;
 pub use actionlist::PutSite;
 pub use builder::{Build, BuildError};
 pub use diag::{Diagnostic, Level};
-pub use preprocess::{preprocess, FsLoader, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT};
+pub use preprocess::{
+    generate, preprocess, FsLoader, Generated, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT,
+};
 pub use source::SourceEntry;

@@ -1,5 +1,50 @@
 //! Lexing `.dasr` lines: which lines are assembler, splitting statements and operands.
 
+/// `str::trim`, `trim_start` and `trim_end` (the same whitespace: `char::is_whitespace`),
+/// without decoding characters while the edges are ASCII (statements and operands are
+/// trimmed many times each).
+pub(crate) trait Trim {
+    /// `str::trim`.
+    fn trim_ws(&self) -> &str;
+    /// `str::trim_start`.
+    fn trim_start_ws(&self) -> &str;
+    /// `str::trim_end`.
+    fn trim_end_ws(&self) -> &str;
+}
+
+impl Trim for str {
+    #[inline]
+    fn trim_ws(&self) -> &str {
+        self.trim_start_ws().trim_end_ws()
+    }
+    #[inline]
+    fn trim_start_ws(&self) -> &str {
+        let b = self.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => i += 1,
+                c if c < 0x80 => return &self[i..],
+                _ => return self[i..].trim_start(),
+            }
+        }
+        &self[i..]
+    }
+    #[inline]
+    fn trim_end_ws(&self) -> &str {
+        let b = self.as_bytes();
+        let mut e = b.len();
+        while e > 0 {
+            match b[e - 1] {
+                b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' => e -= 1,
+                c if c < 0x80 => return &self[..e],
+                _ => return self[..e].trim_end(),
+            }
+        }
+        &self[..e]
+    }
+}
+
 /// What a source line is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LineKind<'a> {
@@ -13,7 +58,7 @@ pub(crate) enum LineKind<'a> {
 
 /// Classify a line by its first non-blank character.
 pub(crate) fn classify(line: &str) -> LineKind<'_> {
-    let trimmed = line.trim_start();
+    let trimmed = line.trim_start_ws();
     let Some(rest) = trimmed.strip_prefix('|') else {
         return LineKind::Rust;
     };
@@ -26,7 +71,7 @@ pub(crate) fn classify(line: &str) -> LineKind<'_> {
 
 /// The leading whitespace of a line.
 pub(crate) fn indent(line: &str) -> &str {
-    &line[..line.len() - line.trim_start().len()]
+    &line[..line.len() - line.trim_start_ws().len()]
 }
 
 /// If a Rust string or character literal starts at byte `i` of `text` (`"..."`, `b"..."`,
@@ -85,35 +130,48 @@ pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
     }
 }
 
-/// The byte offsets of the characters of `text` outside string and character literals, in
-/// order (a string that does not end stops the walk).
-fn code_chars(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+/// The bytes of `text` outside string and character literals, with their offsets, in order (a
+/// string that does not end stops the walk). The callers look for ASCII characters, which are
+/// single bytes in UTF-8 (the bytes of other characters are all 0x80 or more).
+fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || loop {
-        let c = text[i..].chars().next()?;
-        match literal_end(text, i) {
-            Some(Ok(e)) => i = e,
-            Some(Err(())) => {
-                i = text.len();
-                return None;
-            }
-            None => {
-                let at = i;
-                i += c.len_utf8();
-                return Some((at, c));
+        let c = *b.get(i)?;
+        // (only a quote can start a literal)
+        if c == b'"' || c == b'\'' {
+            match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => {
+                    i = text.len();
+                    return None;
+                }
+                None => {}
             }
         }
+        i += 1;
+        return Some((i - 1, c));
     })
 }
 
 /// Whether a string literal on the line does not end (its byte offset).
 pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
     let mut i = 0;
     while i < text.len() {
+        // (only a quote can start a literal; the bytes of other characters are skipped one by
+        // one, and a quote is always at a character boundary)
+        if b[i] != b'"' && b[i] != b'\'' {
+            i += 1;
+            continue;
+        }
         match literal_end(text, i) {
             Some(Ok(e)) => i = e,
             Some(Err(())) => return Some(i),
-            None => i += text[i..].chars().next().map_or(1, char::len_utf8),
+            None => i += 1,
         }
     }
     None
@@ -122,8 +180,8 @@ pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
 /// Cut an assembler line at its `//` comment (not inside a string or character literal).
 pub(crate) fn strip_comment(text: &str) -> &str {
     let b = text.as_bytes();
-    for (i, c) in code_chars(text) {
-        if c == '/' && b.get(i + 1) == Some(&b'/') {
+    for (i, c) in code_bytes(text) {
+        if c == b'/' && b.get(i + 1) == Some(&b'/') {
             return &text[..i];
         }
     }
@@ -132,54 +190,74 @@ pub(crate) fn strip_comment(text: &str) -> &str {
 
 /// Split a line into statements at every `;` outside string and character literals, with
 /// byte offsets. Linear in the length of the line.
-pub(crate) fn statements(text: &str) -> Vec<(&str, usize)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in code_chars(text) {
-        if c == ';' {
-            out.push((&text[start..i], start));
-            start = i + 1;
+pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
+    let mut semis = code_bytes(text).filter(|&(_, c)| c == b';');
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let s = start?;
+        match semis.next() {
+            Some((i, _)) => {
+                start = Some(i + 1);
+                Some((&text[s..i], s))
+            }
+            None => {
+                start = None;
+                Some((&text[s..], s))
+            }
         }
-    }
-    out.push((&text[start..], start));
-    out
+    })
 }
 
 /// Split an operand list at commas outside `()`, `[]` and `{}`; `Err` on unbalanced brackets.
 /// Each operand is trimmed and comes with its byte offset in `text`.
 pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
-    let mut out = Vec::new();
-    let mut depth: Vec<char> = Vec::new();
+    let mut out = Vec::with_capacity(4);
+    // The open brackets (on the stack up to 32 deep).
+    let mut inline = [0u8; 32];
+    let mut deep: Vec<u8> = Vec::new();
+    let mut n = 0;
     let mut start = 0;
     fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
         let raw = &text[s..e];
-        let lead = raw.len() - raw.trim_start().len();
-        out.push((raw.trim(), s + lead));
+        let lead = raw.len() - raw.trim_start_ws().len();
+        out.push((raw.trim_ws(), s + lead));
     }
-    for (i, c) in code_chars(text) {
+    for (i, c) in code_bytes(text) {
         match c {
-            '(' | '[' | '{' => depth.push(c),
-            ')' | ']' | '}' => {
+            b'(' | b'[' | b'{' => {
+                match inline.get_mut(n) {
+                    Some(slot) => *slot = c,
+                    None => deep.push(c),
+                }
+                n += 1;
+            }
+            b')' | b']' | b'}' => {
                 let open = match c {
-                    ')' => '(',
-                    ']' => '[',
-                    _ => '{',
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
                 };
-                if depth.pop() != Some(open) {
+                let top = match n.checked_sub(1) {
+                    None => None,
+                    Some(k) if k < inline.len() => Some(inline[k]),
+                    Some(_) => deep.pop(),
+                };
+                if top != Some(open) {
                     return Err(i);
                 }
+                n -= 1;
             }
-            ',' if depth.is_empty() => {
+            b',' if n == 0 => {
                 push(text, &mut out, start, i);
                 start = i + 1;
             }
             _ => {}
         }
     }
-    if !depth.is_empty() {
+    if n != 0 {
         return Err(text.len());
     }
-    if !text[start..].trim().is_empty() || !out.is_empty() {
+    if !text[start..].trim_ws().is_empty() || !out.is_empty() {
         push(text, &mut out, start, text.len());
     }
     Ok(out)
@@ -187,14 +265,49 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
 
 /// Split a statement into its first word (the opcode) and the rest, with the rest's offset.
 pub(crate) fn opcode(stmt: &str) -> (&str, &str, usize) {
-    let s = stmt.trim_start();
+    let s = stmt.trim_start_ws();
     let lead = stmt.len() - s.len();
     // As dynasm.lua, a comma also ends the opcode (`savex_, 0, 1` calls macro `savex_`).
-    match s.find(|c: char| c.is_whitespace() || c == ',') {
+    // (by byte while the text is ASCII; then by character, for other whitespace)
+    let b = s.as_bytes();
+    let mut i = 0;
+    let end = loop {
+        match b.get(i) {
+            None => break None,
+            Some(b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b',') => break Some(i),
+            Some(&c) if c >= 0x80 => {
+                break s[i..]
+                    .find(|c: char| c.is_whitespace() || c == ',')
+                    .map(|k| i + k)
+            }
+            Some(_) => i += 1,
+        }
+    };
+    match end {
         Some(i) if s.as_bytes()[i] == b',' => (&s[..i], &s[i + 1..], lead + i + 1),
         Some(i) => (&s[..i], &s[i..], lead + i),
         None => (s, "", stmt.len()),
     }
+}
+
+/// The first occurrence of `needle` in `hay`, as `str::find` gives it; short texts (a
+/// statement) by a plain scan, which costs less than setting up `str::find`'s searcher.
+pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if h.len() > 256 || n.is_empty() {
+        return hay.find(needle);
+    }
+    // (a match starts at a character boundary: `needle` starts with one)
+    (0..(h.len() + 1).checked_sub(n.len())?).find(|&i| h[i] == n[0] && &h[i..i + n.len()] == n)
+}
+
+/// The first occurrence of the two ASCII bytes `a`, `b` in `hay` (`hay.find("ab")`, without
+/// setting up a substring searcher).
+#[inline]
+pub(crate) fn find_pair(hay: &str, a: u8, b: u8) -> Option<usize> {
+    hay.as_bytes()
+        .windows(2)
+        .position(|w| w[0] == a && w[1] == b)
 }
 
 /// Whether `c` can be part of a word for define and macro-parameter substitution.
@@ -202,31 +315,68 @@ pub(crate) fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`); `f` returns the
-/// replacement or `None` to keep the word.
-pub(crate) fn map_words(text: &str, mut f: impl FnMut(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(text.len());
+/// Whether byte `c` can be part of a word (see [`is_word`]).
+#[inline]
+fn is_word_byte(c: u8) -> bool {
+    WORD_BYTES[usize::from(c)]
+}
+
+/// [`is_word_byte`] as a table.
+static WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
+
+/// The byte ranges of the whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
+fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
-        let c = b[i] as char;
-        if is_word(c) || (c == '#' && i + 1 < b.len() && is_word(b[i + 1] as char)) {
-            let s = i;
-            i += 1;
-            while i < b.len() && is_word(b[i] as char) {
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let c = b[i];
+            if is_word_byte(c) || (c == b'#' && i + 1 < b.len() && is_word_byte(b[i + 1])) {
+                let s = i;
                 i += 1;
+                while i < b.len() && is_word_byte(b[i]) {
+                    i += 1;
+                }
+                return Some((s, i));
             }
-            let w = &text[s..i];
-            match f(w) {
-                Some(r) => out.push_str(&r),
-                None => out.push_str(w),
-            }
-        } else {
-            let ch = text[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
+            // (the bytes of a non-ASCII character are never a word or `#`)
+            i += 1;
         }
+        None
+    })
+}
+
+/// The whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
+pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
+    word_ranges(text).map(move |(s, e)| &text[s..e])
+}
+
+/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
+/// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
+pub(crate) fn map_words<'t>(
+    text: &'t str,
+    mut f: impl FnMut(&'t str, &mut String) -> bool,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut plain = 0;
+    for (s, e) in word_ranges(text) {
+        out.push_str(&text[plain..s]);
+        let w = &text[s..e];
+        if !f(w, &mut out) {
+            out.push_str(w);
+        }
+        plain = e;
     }
+    out.push_str(&text[plain..]);
     out
 }
 
@@ -250,6 +400,13 @@ mod tests {
         assert!(operands("[rax").is_err());
         assert!(operands("f(a]").is_err());
         assert_eq!(operands("   ").unwrap(), []);
+        // Nesting deeper than the brackets kept on the stack.
+        let deep = format!("a, {}x{}, b", "([{".repeat(20), "}])".repeat(20));
+        assert_eq!(operands(&deep).unwrap().len(), 3);
+        let bad = format!("{}x{}", "(".repeat(40), ")".repeat(41));
+        assert_eq!(operands(&bad), Err(bad.len() - 1));
+        let open = format!("{}x", "[".repeat(40));
+        assert_eq!(operands(&open), Err(open.len()));
     }
 
     #[test]
@@ -265,7 +422,10 @@ mod tests {
             r##" x(r#"a"//"#) "##
         );
         assert_eq!(strip_comment(r#" x(br"\") // c"#), r#" x(br"\") "#);
-        assert_eq!(statements(r#"a "x;y"; b"#), [(r#"a "x;y""#, 0), (" b", 8)]);
+        let st: Vec<(&str, usize)> = statements(r#"a "x;y"; b"#).collect();
+        assert_eq!(st, [(r#"a "x;y""#, 0), (" b", 8)]);
+        let st: Vec<(&str, usize)> = statements("a;").collect();
+        assert_eq!(st, [("a", 0), ("", 2)]);
         assert_eq!(
             operands(r#" f("a,b"), ','"#).unwrap(),
             [(r#"f("a,b")"#, 1), ("','", 11)]
@@ -275,10 +435,60 @@ mod tests {
     }
 
     #[test]
-    fn words() {
+    fn opcodes() {
+        assert_eq!(opcode("  mov eax, 1"), ("mov", " eax, 1", 5));
+        assert_eq!(opcode("savex_, 0, 1"), ("savex_", " 0, 1", 7));
+        assert_eq!(opcode("nop"), ("nop", "", 3));
+        assert_eq!(opcode("a\u{a0}b"), ("a", "\u{a0}b", 1));
+        assert_eq!(opcode("é\u{2003}x"), ("é", "\u{2003}x", 2));
+    }
+
+    #[test]
+    fn fast_trims() {
+        for t in [
+            "",
+            " ",
+            "a",
+            " a b\t",
+            "\u{a0}a\u{a0}",
+            "\u{85} x \u{2003}",
+            "\x0b\x0cé\r\n",
+            "é",
+            " \u{3000}",
+        ] {
+            assert_eq!(t.trim_ws(), t.trim(), "{t:?}");
+            assert_eq!(t.trim_start_ws(), t.trim_start(), "{t:?}");
+            assert_eq!(t.trim_end_ws(), t.trim_end(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn short_find() {
+        for (h, n) in [
+            ("a a", "a"),
+            ("mov eax, eax", "eax, eax"),
+            ("ab", "abc"),
+            ("x", ""),
+            ("é, é", ", é"),
+            ("", ""),
+        ] {
+            assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
+        }
+    }
+
+    #[test]
+    fn word_substitution() {
         assert_eq!(
-            map_words("mov PTR, #T+x_1", |w| (w == "PTR").then(|| "rbx".into())),
-            "mov rbx, #T+x_1"
+            map_words("mov PTR, #T+x_1 é", |w, out| {
+                let hit = w == "PTR";
+                if hit {
+                    out.push_str("rbx");
+                }
+                hit
+            }),
+            "mov rbx, #T+x_1 é"
         );
+        let w: Vec<&str> = words("a #b+c1 é_d #").collect();
+        assert_eq!(w, ["a", "#b", "c1", "_d"]);
     }
 }

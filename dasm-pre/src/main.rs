@@ -1,7 +1,7 @@
 //! `dasm-pre`: the dasr preprocessor on the command line, with dynasm.lua's everyday options.
 
-use dasm_pre::{listing, preprocess, FsLoader, Level, Options};
-use std::io::{Read, Write};
+use dasm_pre::{generate, listing, FsLoader, Generated, Level, Options};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -101,7 +101,9 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             }
         }
     };
-    let result = preprocess(&src, &opts, &FsLoader);
+    let generated = generate(&src, &opts, &FsLoader);
+    drop(src);
+    let result = &generated.output;
     for d in &result.diagnostics {
         eprintln!("{}", d.render());
     }
@@ -121,27 +123,36 @@ fn run() -> Result<ExitCode, lexopt::Error> {
         );
         return Ok(ExitCode::from(1));
     }
-    let text = if want_listing {
-        listing::render(&result.listing)
-    } else {
-        result.rust + "\n"
-    };
     let written = match &out {
-        Some(path) => std::fs::write(path, text.as_bytes()).map_err(|e| {
-            // A partly written file is worse than none.
-            remove_stale(path);
-            format!("cannot write {}: {e}", path.display())
-        }),
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
+        Some(path) => std::fs::File::create(path)
+            .and_then(|f| write_out(&generated, want_listing, f))
+            .map_err(|e| {
+                // A partly written file is worse than none.
+                remove_stale(path);
+                format!("cannot write {}: {e}", path.display())
+            }),
+        None => write_out(&generated, want_listing, std::io::stdout().lock())
             .map_err(|e| format!("cannot write standard output: {e}")),
     };
+    // (the process ends here: freeing a big file's records one by one would only cost time)
+    std::mem::forget(generated);
     if let Err(e) = written {
         eprintln!("dasm-pre: {e}");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the listing, or the generated Rust and a newline, to `w` (buffered).
+fn write_out(g: &Generated, want_listing: bool, w: impl Write) -> std::io::Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, w);
+    if want_listing {
+        w.write_all(listing::render(&g.output.listing).as_bytes())?;
+    } else {
+        g.write_rust(&mut w)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
 }
 
 /// Reject a define name that is not an identifier (`-D =3`, `-D "A B"`): such a name could

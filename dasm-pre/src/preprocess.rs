@@ -5,11 +5,15 @@
 
 use crate::actionlist::{ActionList, PutSite, MAX_SECPOS};
 use crate::diag::{Diagnostic, Level};
+use crate::hash::{FxMap, FxSet};
 use crate::ir::{Piece, Span, Symbols, TypeDecl};
+use crate::lines::Trim;
 use crate::lines::{self, LineKind};
-use crate::source::SourceEntry;
+use crate::outtext::{self, Item, Line, OutText};
+use crate::source::{SourceEntry, SourceTable};
 use crate::{arm64, cond, emit, x64};
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -97,6 +101,13 @@ impl Output {
 
 /// Preprocess one `.dasr` file.
 pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output {
+    generate(source, opts, loader).into_output()
+}
+
+/// Preprocess one `.dasr` file, keeping the generated Rust in a compact form that
+/// [`Generated::write_rust`] writes out (what [`preprocess`] does, without holding the whole
+/// text in memory: the command-line tool and [`crate::Build`] use it).
+pub fn generate(source: &[u8], opts: &Options, loader: &dyn Loader) -> Generated {
     let mut p = Pre::new(opts, loader);
     match std::str::from_utf8(source) {
         Ok(text) => p.run(text),
@@ -136,26 +147,68 @@ pub fn preprocess(source: &[u8], opts: &Options, loader: &dyn Loader) -> Output 
 /// Where a statement comes from, for diagnostics and for placing output.
 #[derive(Clone, Debug)]
 struct Ctx {
-    file: String,
-    dir: Option<PathBuf>,
+    file: Rc<str>,
+    dir: Option<Rc<Path>>,
     line_no: usize,
-    /// The source line (shared: every statement of a long line has a `Ctx`).
-    line: Rc<str>,
+    /// The source line (see [`Pre::line_text`]).
+    line: LineText,
     /// Byte offset of the statement in `line`.
     col: usize,
     /// Output line (0-based line of the main file) the statement's output goes to.
     slot: usize,
-    /// The macros being expanded, innermost last.
-    macros: Vec<String>,
+    /// The macros being expanded.
+    macros: MacroStack,
 }
 
-#[derive(Default, Debug)]
-struct Slot {
-    /// The input line, when it is Rust copied through.
-    rust: Option<String>,
-    indent: String,
-    code: Vec<String>,
-    comment: Option<String>,
+/// A source line: a range of the main file, or a line of an included file (shared: every
+/// statement of a long line has a `Ctx`).
+#[derive(Clone, Debug)]
+enum LineText {
+    Main(usize, usize),
+    Other(Rc<str>),
+}
+
+/// The macros being expanded (`name (arity)`), a list shared by the statements of an
+/// expansion (a clone is a reference count).
+#[derive(Clone, Debug, Default)]
+struct MacroStack(Option<Rc<MacroFrame>>);
+
+#[derive(Debug)]
+struct MacroFrame {
+    key: String,
+    depth: usize,
+    outer: MacroStack,
+}
+
+impl MacroStack {
+    /// The stack with `key` expanded inside.
+    fn push(&self, key: String) -> MacroStack {
+        MacroStack(Some(Rc::new(MacroFrame {
+            key,
+            depth: self.len() + 1,
+            outer: self.clone(),
+        })))
+    }
+    fn frames(&self) -> impl Iterator<Item = &MacroFrame> {
+        std::iter::successors(self.0.as_deref(), |f| f.outer.0.as_deref())
+    }
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |f| f.depth)
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+    fn contains(&self, key: &str) -> bool {
+        self.frames().any(|f| f.key == key)
+    }
+    /// The innermost macro.
+    fn last(&self) -> Option<&String> {
+        self.0.as_ref().map(|f| &f.key)
+    }
+    /// The outermost macro (the invocation in the source).
+    fn first(&self) -> Option<&String> {
+        self.frames().last().map(|f| &f.key)
+    }
 }
 
 #[derive(Debug)]
@@ -195,22 +248,26 @@ struct Fatal;
 struct Pre<'a> {
     opts: &'a Options,
     loader: &'a dyn Loader,
-    slots: Vec<Slot>,
+    /// The main file.
+    src: &'a str,
+    /// The output so far.
+    text: OutText<'a>,
     al: ActionList,
     run_slot: usize,
     /// The output line of each argument of the current run.
     arg_slots: Vec<usize>,
-    defines: HashMap<String, String>,
+    defines: Defines,
     conds: Vec<Cond>,
-    macros: HashMap<(String, usize), Macro>,
+    /// Macros by name: (arity, macro) for each arity defined.
+    macros: FxMap<String, Vec<(usize, Rc<Macro>)>>,
     defining: Option<Defining>,
-    captures: HashMap<String, Vec<String>>,
+    captures: FxMap<String, Vec<String>>,
     /// Put sites collected by each capture (written where the capture is dumped).
-    capture_sites: HashMap<String, Vec<PutSite>>,
+    capture_sites: FxMap<String, Vec<PutSite>>,
     capturing: Option<String>,
     /// Where each capture was started (its first `.capture`) and the directive's text.
-    capture_at: HashMap<String, (Ctx, String)>,
-    dumped: HashSet<String>,
+    capture_at: FxMap<String, (Ctx, String)>,
+    dumped: FxSet<String>,
     sections: Vec<String>,
     syms: SymTab,
     deferred: Vec<(usize, Deferred)>,
@@ -229,10 +286,46 @@ struct Pre<'a> {
     arch: bool,
     /// The arm64 backend, after `.arch arm64`.
     a64: Option<Box<arm64::Asm>>,
-    /// Statements of the current run: (offset in the run, file, line, text).
-    marks: Vec<(usize, String, usize, String)>,
+    /// Statements of the current run: (offset in the run, file number, line, text in
+    /// `source`).
+    marks: Vec<(usize, u32, usize, (usize, u32))>,
     /// Statements of the finished runs.
-    source: Vec<SourceEntry>,
+    source: SourceTable,
+}
+
+/// The defines, with the set of their first bytes, so that most words of a statement
+/// (mnemonics, registers, numbers) are found not to be defines without hashing them.
+#[derive(Debug, Default)]
+struct Defines {
+    map: FxMap<String, String>,
+    /// Bit `b` for each first byte `b` (ASCII) of a name, or of a name ever removed.
+    first: u128,
+}
+
+impl Defines {
+    fn insert(&mut self, name: String, value: String) {
+        if let Some(&b) = name.as_bytes().first() {
+            self.first |= 1u128 << (b & 127);
+        }
+        self.map.insert(name, value);
+    }
+    fn remove(&mut self, name: &str) {
+        self.map.remove(name);
+    }
+    #[inline]
+    fn get(&self, w: &str) -> Option<&String> {
+        match w.as_bytes().first() {
+            Some(&b) if b < 128 && self.first & (1u128 << b) == 0 => None,
+            _ => self.map.get(w),
+        }
+    }
+    #[inline]
+    fn contains_key(&self, w: &str) -> bool {
+        self.get(w).is_some()
+    }
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }
 
 /// Global labels, externs and `.type`s: what the encoder asks for.
@@ -240,7 +333,7 @@ struct Pre<'a> {
 struct SymTab {
     globals: Vec<String>,
     externs: Vec<String>,
-    types: HashMap<String, TypeDecl>,
+    types: FxMap<String, TypeDecl>,
     /// Local labels 1..=9 defined somewhere in the file.
     local_defined: [bool; 10],
     /// Local labels referenced by the statement being encoded.
@@ -285,6 +378,9 @@ impl Symbols for SymTab {
     fn type_decl(&self, name: &str) -> Option<TypeDecl> {
         self.types.get(name).cloned()
     }
+    fn has_type(&self, name: &str) -> bool {
+        self.types.contains_key(name)
+    }
     fn local_label(&mut self, n: u8, defined: bool) {
         if defined {
             self.local_defined[n as usize] = true;
@@ -316,7 +412,7 @@ const DATA_OPS: [&str; 9] = [
 
 impl<'a> Pre<'a> {
     fn new(opts: &'a Options, loader: &'a dyn Loader) -> Self {
-        let mut defines = HashMap::new();
+        let mut defines = Defines::default();
         for (k, v) in &opts.defines {
             defines.insert(k.clone(), v.clone());
         }
@@ -326,19 +422,20 @@ impl<'a> Pre<'a> {
         Pre {
             opts,
             loader,
-            slots: Vec::new(),
+            src: "",
+            text: OutText::default(),
             al: ActionList::new(),
             run_slot: 0,
             arg_slots: Vec::new(),
             defines,
             conds: Vec::new(),
-            macros: HashMap::new(),
+            macros: FxMap::default(),
             defining: None,
-            captures: HashMap::new(),
-            capture_sites: HashMap::new(),
+            captures: FxMap::default(),
+            capture_sites: FxMap::default(),
             capturing: None,
-            capture_at: HashMap::new(),
-            dumped: HashSet::new(),
+            capture_at: FxMap::default(),
+            dumped: FxSet::default(),
             sections: Vec::new(),
             syms: SymTab::default(),
             deferred: Vec::new(),
@@ -353,65 +450,124 @@ impl<'a> Pre<'a> {
             arch: false,
             a64: None,
             marks: Vec::new(),
-            source: Vec::new(),
+            source: SourceTable::default(),
         }
     }
 
-    fn run(&mut self, text: &str) {
-        let lines: Vec<&str> = text.split('\n').collect();
-        self.slots = lines
-            .iter()
-            .map(|l| Slot {
-                indent: lines::indent(l).to_string(),
-                ..Slot::default()
-            })
-            .collect();
-        let dir = Path::new(&self.opts.file_name)
-            .parent()
-            .map(Path::to_path_buf);
-        let file = self.opts.file_name.clone();
-        if self.file(&lines, &file, dir, None).is_err() {
+    fn run(&mut self, text: &'a str) {
+        self.src = text;
+        self.text.reserve(text.len() + text.len() / 2);
+        let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
+        let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
+        let n = text.bytes().filter(|&b| b == b'\n').count() + 1;
+        if self.file(text, &file, dir, None).is_err() {
+            // (the lines after the fatal error stay empty)
+            self.finish_lines(n);
             return;
         }
+        let last = text.rsplit('\n').next().unwrap_or("");
         let end = Ctx {
             file: file.clone(),
             dir: None,
-            line_no: lines.len(),
-            line: Rc::from(*lines.last().unwrap_or(&"")),
+            line_no: n,
+            line: LineText::Main(text.len() - last.len(), text.len()),
             col: 0,
-            slot: lines.len().saturating_sub(1),
-            macros: Vec::new(),
+            slot: n.saturating_sub(1),
+            macros: MacroStack::default(),
         };
         self.end_of_file(&end);
+        self.finish_lines(n);
     }
 
-    /// Process the lines of a file; `include_slot` is the output line of the `.include`.
+    /// Finish the output lines before `upto` (no run writes to them any more), holding back
+    /// those that get an item at the end of the file.
+    fn finish_lines(&mut self, upto: usize) {
+        let deferred = &self.deferred;
+        // (the items come in line order: only the last ones can be on line `n` or after)
+        self.text.finish_lines(upto, |n| {
+            deferred
+                .iter()
+                .rev()
+                .take_while(|d| d.0 >= n)
+                .any(|d| d.0 == n)
+        });
+    }
+
+    /// The text of a source line.
+    fn line_text<'s>(&'s self, line: &'s LineText) -> &'s str {
+        match line {
+            LineText::Main(a, b) => &self.src[*a..*b],
+            LineText::Other(l) => l,
+        }
+    }
+
+    /// The first output line a run can still write to (the lines before it are finished), at
+    /// main-file line `i`.
+    fn open_from(&self, i: usize) -> usize {
+        if self.a64.is_some() {
+            // (an arm64 run writes only on its last statement's line)
+            return self.run_slot.min(i);
+        }
+        if self.al.run_len() == 0 {
+            return i;
+        }
+        self.arg_slots
+            .first()
+            .map_or(self.run_slot, |&a| a.min(self.run_slot))
+            .min(i)
+    }
+
+    /// Process the lines of a file (the main file: `text` is `self.src`); `include_slot` is
+    /// the output line of the `.include`.
     fn file(
         &mut self,
-        lines: &[&str],
-        file: &str,
-        dir: Option<PathBuf>,
+        text: &str,
+        file: &Rc<str>,
+        dir: Option<Rc<Path>>,
         include_slot: Option<usize>,
     ) -> Result<(), Fatal> {
-        for (i, raw) in lines.iter().enumerate() {
+        let mut pos = 0;
+        for (i, raw) in text.split('\n').enumerate() {
+            let at = pos;
+            pos += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             let slot = include_slot.unwrap_or(i);
+            // A main-file line starts its output line (the lines no run can write to any more
+            // are finished first).
+            let main: Option<&'a str> = match include_slot {
+                Some(_) => None,
+                None => {
+                    let bound = self.open_from(i);
+                    self.finish_lines(bound);
+                    let raw = &self.src[at..at + raw.len()];
+                    self.text.begin(
+                        i,
+                        Line {
+                            indent: lines::indent(raw),
+                            ..Line::default()
+                        },
+                    );
+                    Some(raw)
+                }
+            };
             let ctx = Ctx {
-                file: file.to_string(),
+                file: file.clone(),
                 dir: dir.clone(),
                 line_no: i + 1,
-                line: Rc::from(line),
+                line: match main {
+                    Some(_) => LineText::Main(at, at + line.len()),
+                    None => LineText::Other(Rc::from(line)),
+                },
                 col: 0,
                 slot,
-                macros: Vec::new(),
+                macros: MacroStack::default(),
             };
             match lines::classify(line) {
                 LineKind::Rust => {
                     self.flush();
-                    if include_slot.is_some() {
-                        self.slots[slot].code.push(line.to_string());
-                    } else {
-                        self.slots[slot].rust = Some(raw.to_string());
+                    match main {
+                        None => self.text.line(slot).code.push(line.to_string()),
+                        Some(raw) => self.text.line(slot).rust = Some(raw),
                     }
                 }
                 LineKind::RustFromAsm(code) => {
@@ -424,11 +580,11 @@ impl<'a> Pre<'a> {
                     // differently (a `.define` to substitute, an `.if` or a capture around it),
                     // it is an error instead of a silent difference.
                     if let Some(why) = self.double_bar_ambiguity(code) {
-                        let s = line.len() - line.trim_start().len();
+                        let s = line.len() - line.trim_start_ws().len();
                         self.diag(
                             Level::Error,
                             &ctx,
-                            (s, line.trim_end().len()),
+                            (s, line.trim_end_ws().len()),
                             format!("a line starting with `||' outside a `.macro' is Rust: {why}"),
                             Some(
                                 "DynASM's `||' lines (Rust after `.define' substitution) are kept \
@@ -440,15 +596,14 @@ impl<'a> Pre<'a> {
                         continue;
                     }
                     self.flush();
-                    if include_slot.is_some() {
-                        self.slots[slot].code.push(line.to_string());
-                    } else {
-                        self.slots[slot].rust = Some(raw.to_string());
+                    match main {
+                        None => self.text.line(slot).code.push(line.to_string()),
+                        Some(raw) => self.text.line(slot).rust = Some(raw),
                     }
                 }
                 LineKind::Asm(text, col) => {
-                    if include_slot.is_none() {
-                        self.slots[slot].comment = Some(text.to_string());
+                    if let Some(raw) = main {
+                        self.text.line(slot).comment = Some(&raw[col..line.len()]);
                     }
                     if let Some(at) = lines::unterminated_string(text) {
                         if !self.skipping() {
@@ -465,11 +620,11 @@ impl<'a> Pre<'a> {
                     }
                     if let Some(arm) = self.match_arm_shape(text) {
                         if !self.skipping() {
-                            let s = line.len() - line.trim_start().len();
+                            let s = line.len() - line.trim_start_ws().len();
                             self.diag(
                                 Level::Error,
                                 &ctx,
-                                (s, line.trim_end().len()),
+                                (s, line.trim_end_ws().len()),
                                 format!(
                                     "a line starting with `|' is assembler, not the pattern \
                                      alternative `| {arm} =>'"
@@ -486,7 +641,7 @@ impl<'a> Pre<'a> {
                     }
                     if let Some(params) = self.closure_shape(text) {
                         if !self.skipping() {
-                            let s = line.len() - line.trim_start().len();
+                            let s = line.len() - line.trim_start_ws().len();
                             self.diag(
                                 Level::Error,
                                 &ctx,
@@ -508,7 +663,7 @@ impl<'a> Pre<'a> {
                     for (stmt, off) in lines::statements(body) {
                         let mut c = ctx.clone();
                         c.col = col + off;
-                        self.statement(stmt, &c)?;
+                        self.statement(stmt, &c, false)?;
                     }
                     if self.opts.flush_lines {
                         self.flush();
@@ -530,21 +685,16 @@ impl<'a> Pre<'a> {
         if self.capturing.is_some() {
             return Some("it is not collected by the `.capture' around it".into());
         }
-        let mut word = None;
-        lines::map_words(code, |w| {
-            if word.is_none() && self.defines.contains_key(w) {
-                word = Some(w.to_string());
-            }
-            None
-        });
-        word.map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
+        lines::words(code)
+            .find(|w| self.defines.contains_key(w))
+            .map(|w| format!("`{w}' in it is a `.define' that is not substituted"))
     }
 
     /// Whether a word is a statement: a mnemonic, directive or macro (or a label form).
     fn is_statement_word(&self, w: &str) -> bool {
         x64::is_mnemonic(w)
             || w.starts_with(['.', '-', '=', '<', '>'])
-            || self.macros.keys().any(|(n, _)| n == w)
+            || self.macros.contains_key(w)
             || (self.a64.is_some() && !w.is_empty())
     }
 
@@ -552,8 +702,8 @@ impl<'a> Pre<'a> {
     /// a multi-line pattern): the first word is not a statement and `=>` follows it.
     fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
         let body = lines::strip_comment(text);
-        let arrow = body.find("=>")?;
-        let pat = body[..arrow].trim();
+        let arrow = lines::find_pair(body, b'=', b'>')?;
+        let pat = body[..arrow].trim_ws();
         let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
         if pat.is_empty() || first.is_empty() || self.is_statement_word(first) {
             return None;
@@ -570,27 +720,25 @@ impl<'a> Pre<'a> {
         let params = &text[..end];
         let first = params.split_whitespace().next().unwrap_or("");
         let first = first.trim_end_matches([',', ':']);
-        if x64::is_mnemonic(first)
-            || first.starts_with('.')
-            || self.macros.keys().any(|(n, _)| n == first)
-        {
+        if x64::is_mnemonic(first) || first.starts_with('.') || self.macros.contains_key(first) {
             return None;
         }
         let plausible = params.split(',').all(|p| {
-            let pat = p.split(':').next().unwrap_or("").trim();
-            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start();
-            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim();
+            let pat = p.split(':').next().unwrap_or("").trim_ws();
+            let pat = pat.strip_prefix('&').unwrap_or(pat).trim_start_ws();
+            let pat = pat.strip_prefix("mut ").unwrap_or(pat).trim_ws();
             let single = pat
                 .chars()
                 .all(|c| lines::is_word(c) || matches!(c, '(' | ')' | ',' | ' ' | '&'))
                 && (pat.starts_with('(') || !pat.contains(' '));
             pat.is_empty() || single
         });
-        let tuple_or_words = params.trim().is_empty()
+        let tuple_or_words = params.trim_ws().is_empty()
             || params
-                .trim()
+                .trim_ws()
                 .starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '_' | '&' | '('));
-        (plausible && tuple_or_words && !params.contains(['[', ';', '"'])).then_some(params.trim())
+        (plausible && tuple_or_words && !params.contains(['[', ';', '"']))
+            .then_some(params.trim_ws())
     }
 
     fn skipping(&self) -> bool {
@@ -601,7 +749,7 @@ impl<'a> Pre<'a> {
     fn output(&mut self, slot: usize, code: String) {
         match &self.capturing {
             Some(name) => self.captures.entry(name.clone()).or_default().push(code),
-            None => self.slots[slot].code.push(code),
+            None => self.text.line(slot).code.push(code),
         }
     }
 
@@ -612,23 +760,22 @@ impl<'a> Pre<'a> {
             self.put_a64(run, self.run_slot);
             return;
         }
-        let marks = std::mem::take(&mut self.marks);
-        if let Some((start, bytes, args)) = self.al.flush() {
-            self.source.extend(
-                marks
-                    .into_iter()
-                    .map(|(off, file, line, text)| SourceEntry {
-                        run: start,
-                        at: start + off,
-                        file,
-                        line,
-                        text,
-                    }),
-            );
-            let arg_slots = std::mem::take(&mut self.arg_slots);
-            let slot = self.run_slot;
-            self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
+        let Some((start, bytes, args)) = self.al.flush() else {
+            if let Some(m) = self.marks.first() {
+                self.source.truncate_texts(m.3 .0);
+            }
+            self.marks.clear();
+            return;
+        };
+        for (off, file, line, text) in self.marks.drain(..) {
+            self.source.push(start, start + off, file, line, text);
         }
+        let mut arg_slots = std::mem::take(&mut self.arg_slots);
+        let slot = self.run_slot;
+        self.put_site(start, bytes, args, slot, &arg_slots, self.opts.plain_puts);
+        // (the buffer is reused by the next run)
+        arg_slots.clear();
+        self.arg_slots = arg_slots;
     }
 
     /// Write the put of a run at output line `slot` and record its site. Each argument goes on
@@ -655,7 +802,7 @@ impl<'a> Pre<'a> {
         } else {
             for (i, l) in lets {
                 let at = arg_slots.get(i).copied().unwrap_or(slot);
-                self.slots[at.min(slot)].code.push(l);
+                self.text.line(at.min(slot)).code.push(l);
             }
             self.output(slot, call);
         }
@@ -688,10 +835,11 @@ impl<'a> Pre<'a> {
         message: String,
         help: Option<String>,
     ) {
-        let col = ctx
-            .line
-            .get(..range.0.min(ctx.line.len()))
+        let line = self.line_text(&ctx.line);
+        let col = line
+            .get(..range.0.min(line.len()))
             .map_or(1, |s| s.chars().count() + 1);
+        let source_line = line.to_string();
         let note = ctx.macros.last().map(|m| {
             format!(
                 "in the expansion of macro `{}'",
@@ -701,11 +849,11 @@ impl<'a> Pre<'a> {
         self.diags.push(Diagnostic {
             level,
             message,
-            file: ctx.file.clone(),
+            file: ctx.file.to_string(),
             line: ctx.line_no,
             col,
             range,
-            source_line: ctx.line.to_string(),
+            source_line,
             help,
             note,
         });
@@ -714,16 +862,16 @@ impl<'a> Pre<'a> {
     /// An error on the whole statement.
     /// An error about a whole statement (a directive left open): the caret under all of it.
     fn err_whole(&mut self, ctx: &Ctx, stmt: &str, message: String, help: Option<String>) {
-        let s = ctx.col + (stmt.len() - stmt.trim_start().len());
-        let e = ctx.col + stmt.trim_end().len();
+        let s = ctx.col + (stmt.len() - stmt.trim_start_ws().len());
+        let e = ctx.col + stmt.trim_end_ws().len();
         self.diag(Level::Error, ctx, (s, e.max(s)), message, help);
     }
 
     fn err(&mut self, ctx: &Ctx, stmt: &str, message: impl Into<String>, help: Option<String>) {
         let message = message.into();
-        let lead = stmt.len() - stmt.trim_start().len();
+        let lead = stmt.len() - stmt.trim_start_ws().len();
         let mut s = ctx.col + lead;
-        let mut e = ctx.col + stmt.trim_end().len();
+        let mut e = ctx.col + stmt.trim_end_ws().len();
         // A message about one operand of a directive (``bad name `x' ...``): the caret under
         // that operand, not the whole statement.
         let body = &stmt[lead..];
@@ -732,7 +880,7 @@ impl<'a> Pre<'a> {
             .split_once('`')
             .and_then(|(_, r)| r.split_once('\''))
             .map(|(q, _)| q)
-            .filter(|q| !q.trim().is_empty())
+            .filter(|q| !q.trim_ws().is_empty())
         {
             if let Some(i) = body[word..].find(q) {
                 s = ctx.col + lead + word + i;
@@ -748,19 +896,22 @@ impl<'a> Pre<'a> {
     }
 
     /// Define substitution, repeated until nothing changes (at most 100 rounds).
-    fn substitute(&mut self, text: &str, ctx: &Ctx) -> Result<String, Fatal> {
-        if self.defines.is_empty() {
-            return Ok(text.to_string());
+    fn substitute<'t>(&mut self, text: &'t str, ctx: &Ctx) -> Result<Cow<'t, str>, Fatal> {
+        // (no allocation when no word is a define: most statements)
+        if self.defines.is_empty() || !lines::words(text).any(|w| self.defines.contains_key(w)) {
+            return Ok(Cow::Borrowed(text));
         }
         let mut cur = text.to_string();
-        for _ in 0..100 {
+        for round in 0..100 {
             let mut hit = None;
-            let next = lines::map_words(&cur, |w| {
-                let r = self.defines.get(w).cloned();
-                if r.is_some() {
-                    hit = Some(w.to_string());
+            let defines = &self.defines;
+            let next = lines::map_words(&cur, |w, out| match defines.get(w) {
+                Some(v) => {
+                    out.push_str(v);
+                    hit = Some(w);
+                    true
                 }
-                r
+                None => false,
             });
             if next == cur {
                 match hit {
@@ -772,7 +923,7 @@ impl<'a> Pre<'a> {
                             format!("recursive define involving `{w}'"),
                         ))
                     }
-                    None => return Ok(cur),
+                    None => return Ok(Cow::Owned(cur)),
                 }
             }
             if next.len() > MAX_SUBSTITUTION.max(64 * text.len()) {
@@ -786,12 +937,19 @@ impl<'a> Pre<'a> {
                 ));
             }
             cur = next;
+            // When no word is a define any more, the next round would change nothing (the
+            // last round, changing something, still ends in the error below).
+            if round < 99 && !lines::words(&cur).any(|w| self.defines.contains_key(w)) {
+                return Ok(Cow::Owned(cur));
+            }
         }
         Err(self.fatal(ctx, text, "recursive define"))
     }
 
-    fn statement(&mut self, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let stmt = raw.trim();
+    /// One statement; `substituted`: its words are already not defines (a macro body
+    /// statement substituted by `expand` with nothing pasted since).
+    fn statement(&mut self, raw: &str, ctx: &Ctx, substituted: bool) -> Result<(), Fatal> {
+        let stmt = raw.trim_ws();
         if stmt.is_empty() {
             return Ok(());
         }
@@ -801,18 +959,19 @@ impl<'a> Pre<'a> {
             match op {
                 ".endmacro" => {
                     if let Some(d) = self.defining.take() {
-                        let key = (d.name.clone(), d.params.len());
-                        match self.macros.entry(key) {
-                            std::collections::hash_map::Entry::Occupied(_) => {
-                                let c = d.ctx.clone();
-                                self.err(&c, "", format!("duplicate macro `{}'", d.name), None);
-                            }
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                v.insert(Macro {
+                        let arity = d.params.len();
+                        let same = self.macros.entry(d.name.clone()).or_default();
+                        if same.iter().any(|(k, _)| *k == arity) {
+                            let c = d.ctx.clone();
+                            self.err(&c, "", format!("duplicate macro `{}'", d.name), None);
+                        } else {
+                            same.push((
+                                arity,
+                                Rc::new(Macro {
                                     params: d.params,
                                     body: d.body,
-                                });
-                            }
+                                }),
+                            ));
                         }
                     }
                 }
@@ -835,13 +994,17 @@ impl<'a> Pre<'a> {
         }
         if op == ".define" {
             // The name is taken as written: substituting it would name the old value.
-            let rest = lines::opcode(stmt).1.trim();
+            let rest = lines::opcode(stmt).1.trim_ws();
             return self.define(rest, raw, ctx);
         }
-        let stmt = self.substitute(stmt, ctx)?;
-        let stmt = stmt.trim();
+        let stmt = if substituted {
+            Cow::Borrowed(stmt)
+        } else {
+            self.substitute(stmt, ctx)?
+        };
+        let stmt = stmt.trim_ws();
         if let Some(label) = stmt.strip_suffix(':') {
-            if label.trim().is_empty() {
+            if label.trim_ws().is_empty() {
                 self.err(
                     ctx,
                     raw,
@@ -853,7 +1016,7 @@ impl<'a> Pre<'a> {
             return self.encode(".label", label, ctx, raw);
         }
         let (op, rest, _) = lines::opcode(stmt);
-        let rest = rest.trim();
+        let rest = rest.trim_ws();
         match op {
             ".arch" => {
                 if self.arch {
@@ -873,7 +1036,7 @@ impl<'a> Pre<'a> {
             }
             ".include" => return self.include(rest, raw, ctx),
             ".macro" => {
-                let parts: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+                let parts: Vec<String> = rest.split(',').map(|s| s.trim_ws().to_string()).collect();
                 let name = parts.first().cloned().unwrap_or_default();
                 if !is_ident(name.strip_prefix('.').unwrap_or(&name)) {
                     self.err(ctx, raw, format!("bad macro name `{name}'"), None);
@@ -970,21 +1133,17 @@ impl<'a> Pre<'a> {
                     self.flush();
                     return Ok(());
                 }
-                let nargs = if rest.is_empty() {
-                    0
-                } else {
-                    lines::operands(rest).map_or(0, |v| v.len())
-                };
-                if let Some(m) = self.macros.get(&(op.to_string(), nargs)).cloned() {
-                    return self.expand(op, &m, rest, raw, ctx);
-                }
-                let mut arities: Vec<usize> = self
-                    .macros
-                    .keys()
-                    .filter(|(n, _)| n == op)
-                    .map(|(_, k)| *k)
-                    .collect();
-                if !arities.is_empty() {
+                if let Some(same) = self.macros.get(op) {
+                    let nargs = if rest.is_empty() {
+                        0
+                    } else {
+                        lines::operands(rest).map_or(0, |v| v.len())
+                    };
+                    if let Some((_, m)) = same.iter().find(|(k, _)| *k == nargs) {
+                        let m = Rc::clone(m);
+                        return self.expand(op, &m, rest, raw, ctx);
+                    }
+                    let mut arities: Vec<usize> = same.iter().map(|(k, _)| *k).collect();
                     arities.sort_unstable();
                     let takes: Vec<String> = arities.iter().map(|k| k.to_string()).collect();
                     self.err(
@@ -1026,7 +1185,7 @@ impl<'a> Pre<'a> {
     }
 
     fn conditional(&mut self, op: &str, stmt: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let expr = lines::opcode(stmt).1.trim().to_string();
+        let expr = lines::opcode(stmt).1.trim_ws().to_string();
         match op {
             ".if" => {
                 let parent = !self.skipping();
@@ -1086,8 +1245,8 @@ impl<'a> Pre<'a> {
 
     fn define(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
         let (name, value) = match rest.split_once(',') {
-            Some((n, v)) => (n.trim(), v.trim()),
-            None => (rest.trim(), "1"),
+            Some((n, v)) => (n.trim_ws(), v.trim_ws()),
+            None => (rest.trim_ws(), "1"),
         };
         if !is_ident(name) {
             self.err(
@@ -1105,12 +1264,12 @@ impl<'a> Pre<'a> {
         }
         // The value is substituted now, as DynASM does.
         let value = self.substitute(value, ctx)?;
-        self.defines.insert(name.to_string(), value);
+        self.defines.insert(name.to_string(), value.into_owned());
         Ok(())
     }
 
     fn include(&mut self, rest: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
-        let name = rest.trim().trim_matches('"');
+        let name = rest.trim_ws().trim_matches('"');
         if self.include_depth >= 32 {
             return Err(self.fatal(ctx, raw, "includes nested too deeply"));
         }
@@ -1155,13 +1314,12 @@ impl<'a> Pre<'a> {
             return Ok(());
         }
         self.includes.push(path.clone());
-        let lines: Vec<&str> = text.split('\n').collect();
         self.include_depth += 1;
         self.include_stack.push(norm);
         let r = self.file(
-            &lines,
-            &path.display().to_string(),
-            path.parent().map(Path::to_path_buf),
+            &text,
+            &Rc::from(path.display().to_string()),
+            path.parent().map(Rc::from),
             Some(ctx.slot),
         );
         self.include_stack.pop();
@@ -1174,7 +1332,7 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "`.section' may appear only once", None);
             return;
         }
-        let names: Vec<String> = rest.split(',').map(|s| s.trim().to_string()).collect();
+        let names: Vec<String> = rest.split(',').map(|s| s.trim_ws().to_string()).collect();
         if let Some(bad) = names.iter().find(|n| !is_ident(n)) {
             let m = format!("bad section name `{bad}'");
             self.err(ctx, raw, m, None);
@@ -1272,15 +1430,16 @@ impl<'a> Pre<'a> {
             self.expanded = 0;
             self.expansion_aborted = false;
         }
-        let args: Vec<String> = if rest.is_empty() {
+        let args: Vec<&str> = if rest.is_empty() {
             Vec::new()
         } else {
             lines::operands(rest)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(s, _)| s.to_string())
+                .map(|(s, _)| s)
                 .collect()
         };
+        let inner = ctx.macros.push(key.clone());
         for (body, _) in &m.body {
             if self.expansion_aborted {
                 return Ok(());
@@ -1292,7 +1451,7 @@ impl<'a> Pre<'a> {
                 let top = top.split(" (").next().unwrap_or(top).to_string();
                 // Reported at the invocation in the source, not inside the expansion.
                 let mut at = ctx.clone();
-                at.macros.clear();
+                at.macros = MacroStack::default();
                 self.err(
                     &at,
                     raw,
@@ -1309,22 +1468,30 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
-            let text = lines::map_words(body, |w| {
-                let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
-                m.params
-                    .iter()
-                    .position(|p| p == name)
-                    .map(|i| format!("{hash}{}", args[i]))
-            });
+            let text: Cow<str> = if m.params.is_empty() {
+                Cow::Borrowed(body)
+            } else {
+                Cow::Owned(lines::map_words(body, |w, out| {
+                    let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
+                    match m.params.iter().position(|p| p == name) {
+                        Some(i) => {
+                            out.push_str(hash);
+                            out.push_str(args[i]);
+                            true
+                        }
+                        None => false,
+                    }
+                }))
+            };
             let mut c = ctx.clone();
-            c.macros.push(key.clone());
+            c.macros = inner.clone();
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
                     continue;
                 }
                 self.flush();
                 let code = self.substitute(code, &c)?;
-                self.output(c.slot, paste(&code));
+                self.output(c.slot, paste(&code).into_owned());
                 continue;
             }
             let subst = self.substitute(&text, &c)?;
@@ -1338,24 +1505,35 @@ impl<'a> Pre<'a> {
                 continue;
             }
             let text = paste(&subst);
-            self.statement_expanded(&text, raw, &c)?;
+            // (substitution leaves no define; only pasting can make new words)
+            let substituted = matches!(text, Cow::Borrowed(_));
+            self.statement_expanded(&text, raw, &c, substituted)?;
         }
         Ok(())
     }
 
     /// A statement from a macro body: diagnostics point at the invocation.
-    fn statement_expanded(&mut self, text: &str, raw: &str, ctx: &Ctx) -> Result<(), Fatal> {
+    fn statement_expanded(
+        &mut self,
+        text: &str,
+        raw: &str,
+        ctx: &Ctx,
+        substituted: bool,
+    ) -> Result<(), Fatal> {
         let before = self.diags.len();
-        let r = self.statement(text, ctx);
+        let r = self.statement(text, ctx, substituted);
         // Point the new diagnostics at the whole invocation.
-        let s = ctx.col + (raw.len() - raw.trim_start().len());
-        let e = ctx.col + raw.trim_end().len();
+        let s = ctx.col + (raw.len() - raw.trim_start_ws().len());
+        let e = ctx.col + raw.trim_end_ws().len();
+        let line = match &ctx.line {
+            LineText::Main(a, b) => &self.src[*a..*b],
+            LineText::Other(l) => l,
+        };
         for d in &mut self.diags[before..] {
-            if d.file == ctx.file && d.line == ctx.line_no {
+            if *d.file == *ctx.file && d.line == ctx.line_no {
                 d.range = (s, e.max(s));
-                d.col = ctx
-                    .line
-                    .get(..s.min(ctx.line.len()))
+                d.col = line
+                    .get(..s.min(line.len()))
                     .map_or(1, |x| x.chars().count() + 1);
             }
         }
@@ -1373,7 +1551,8 @@ impl<'a> Pre<'a> {
             );
             self.arch = true;
         }
-        let rest_off = raw.find(rest).unwrap_or(0);
+        let found = lines::find_str(raw, rest);
+        let rest_off = found.unwrap_or(0);
         let ops = match lines::operands(rest) {
             Ok(v) => v,
             Err(at) => {
@@ -1425,8 +1604,8 @@ impl<'a> Pre<'a> {
         }
         // Where an operand's span (in `rest`) is in `raw`: the same place when `rest` is `raw`'s
         // text; after `.define` substitution, the whole operand written at the same position.
-        let exact = raw.contains(rest);
-        let raw_lead = raw.len() - raw.trim_start().len();
+        let exact = found.is_some();
+        let raw_lead = raw.len() - raw.trim_start_ws().len();
         // Only diagnostics call this: the line's operands are split again only then.
         let in_raw = |sp: Span| -> Option<(usize, usize)> {
             if exact {
@@ -1464,18 +1643,36 @@ impl<'a> Pre<'a> {
                     for (msg, span) in enc.warnings {
                         let range = span
                             .and_then(in_raw)
-                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end().len()));
+                            .unwrap_or((ctx.col + raw_lead, ctx.col + raw.trim_end_ws().len()));
                         self.diag(Level::Warning, ctx, range, msg, None);
                     }
                     self.run_slot = ctx.slot;
                     // The statement's place in the run (again after a flush inside it).
                     if !enc.pieces.is_empty() && (first || self.marks.is_empty()) {
-                        let text = match op {
-                            ".label" => format!("{rest}:"),
-                            _ => format!("{op} {rest}").trim().to_string(),
-                        };
+                        let file = self.source.file_id(&ctx.file);
+                        let texts = self.source.texts();
+                        let start = texts.len();
+                        match op {
+                            ".label" => {
+                                texts.push_str(rest);
+                                texts.push(':');
+                            }
+                            _ => {
+                                let t = rest.trim_end_ws();
+                                if op.is_empty() {
+                                    texts.push_str(t.trim_start_ws());
+                                } else {
+                                    texts.push_str(op);
+                                    if !t.is_empty() {
+                                        texts.push(' ');
+                                        texts.push_str(t);
+                                    }
+                                }
+                            }
+                        }
+                        let text = self.source.text_since(start);
                         let at = self.al.run_len();
-                        self.marks.push((at, ctx.file.clone(), ctx.line_no, text));
+                        self.marks.push((at, file, ctx.line_no, text));
                     }
                     first = false;
                     for piece in enc.pieces {
@@ -1531,19 +1728,19 @@ impl<'a> Pre<'a> {
         ctx: &Ctx,
         mapped: Option<(usize, usize)>,
     ) -> (usize, usize) {
-        let lead = raw.len() - raw.trim_start().len();
+        let lead = raw.len() - raw.trim_start_ws().len();
         let word = raw[lead..]
             .find(char::is_whitespace)
-            .map_or(raw.trim_end().len(), |i| lead + i);
+            .map_or(raw.trim_end_ws().len(), |i| lead + i);
         match mapped {
             Some(r) => r,
             _ if e.message.contains(&format!("`{op}'")) && raw[lead..].starts_with(op) => {
                 (ctx.col + lead, ctx.col + word)
             }
-            _ if !rest.trim().is_empty() && raw.contains(rest) => {
-                (ctx.col + rest_off, ctx.col + raw.trim_end().len())
+            _ if !rest.trim_ws().is_empty() && raw.contains(rest) => {
+                (ctx.col + rest_off, ctx.col + raw.trim_end_ws().len())
             }
-            _ => (ctx.col + lead, ctx.col + raw.trim_end().len()),
+            _ => (ctx.col + lead, ctx.col + raw.trim_end_ws().len()),
         }
     }
 
@@ -1587,18 +1784,21 @@ impl<'a> Pre<'a> {
         }
         if let Some(d) = self.defining.take() {
             let c = d.ctx.clone();
+            let rest = self.line_text(&c.line)[c.col..].to_string();
             self.err_whole(
                 &c,
-                &c.line[c.col..],
+                &rest,
                 format!("unfinished macro `{}'", d.name),
                 Some("add `.endmacro'".into()),
             );
         }
         while let Some(c) = self.conds.pop() {
             let ctx = c.ctx;
+            let line = self.line_text(&ctx.line);
+            let rest = line[ctx.col.min(line.len())..].to_string();
             self.err_whole(
                 &ctx,
-                &ctx.line[ctx.col.min(ctx.line.len())..],
+                &rest,
                 "unbalanced conditional: `.if' without `.endif'".into(),
                 Some("add `.endif'".into()),
             );
@@ -1637,7 +1837,7 @@ impl<'a> Pre<'a> {
         }
     }
 
-    fn finish(mut self) -> Output {
+    fn finish(mut self) -> Generated {
         let deferred = std::mem::take(&mut self.deferred);
         // The action list's name and visibility (the first `.actionlist`), which the section
         // constants share.
@@ -1652,109 +1852,155 @@ impl<'a> Pre<'a> {
         let has_sections = deferred
             .iter()
             .any(|(_, d)| matches!(d, Deferred::Sections(_)));
+        let mut parts = Vec::new();
         for (slot, d) in deferred {
-            let text = match d {
+            let mut part = Vec::new();
+            match d {
                 Deferred::ActionList(v, n) => {
-                    let mut t = match &self.a64 {
-                        Some(a) => arm64::action_list(&v, &n, a.list()),
+                    match &self.a64 {
+                        Some(a) => part.push(Item::Text(arm64::action_list(&v, &n, a.list()))),
                         None => {
-                            emit::action_list(&v, &n, &const_name, self.al.list.len())
-                                + " "
-                                + &crate::source::source_map(
-                                    &v,
-                                    &n,
-                                    &self.source,
-                                    &self.syms.globals,
-                                )
+                            part.push(Item::Text(
+                                emit::action_list(&v, &n, &const_name, self.al.list.len()) + " ",
+                            ));
+                            part.push(Item::SourceMap {
+                                vis: v.clone(),
+                                name: n.clone(),
+                            });
                         }
-                    };
+                    }
                     if !has_sections && Some(&n) == list_name.as_ref() {
-                        t.push(' ');
-                        t.push_str(&emit::sections(&v, &[]));
-                    }
-                    t
-                }
-                Deferred::Globals(v, p) => emit::globals_enum(&v, &p, &self.syms.globals),
-                Deferred::GlobalNames(v, n) => emit::names_table(&v, &n, &self.syms.globals),
-                Deferred::ExternNames(v, n) => emit::names_table(&v, &n, &self.syms.externs),
-                Deferred::Sections(names) => emit::sections(&list_vis, &names),
-            };
-            if let Some(s) = self.slots.get_mut(slot) {
-                s.code.push(text);
-            }
-        }
-        let mut rust = String::new();
-        for (i, s) in self.slots.iter().enumerate() {
-            if i > 0 {
-                rust.push('\n');
-            }
-            if let Some(r) = &s.rust {
-                rust.push_str(r);
-                continue;
-            }
-            if s.code.is_empty() && s.comment.is_none() {
-                continue;
-            }
-            rust.push_str(&s.indent);
-            // Several pieces of code on one line keep the line numbers; a piece that may end in a
-            // `//` comment (Rust from `||` lines or included files) must not swallow the next
-            // one, so the next piece then starts a new line.
-            for (k, part) in s.code.iter().enumerate() {
-                if k > 0 {
-                    if s.code[k - 1].contains("//") {
-                        rust.push('\n');
-                        rust.push_str(&s.indent);
-                    } else {
-                        rust.push(' ');
+                        part.push(Item::Text(format!(" {}", emit::sections(&v, &[]))));
                     }
                 }
-                rust.push_str(part);
-            }
-            if let Some(c) = &s.comment {
-                if s.code.last().is_some_and(|p| p.contains("//")) {
-                    rust.push('\n');
-                    rust.push_str(&s.indent);
-                } else if !s.code.is_empty() {
-                    rust.push(' ');
+                Deferred::Globals(v, p) => {
+                    part.push(Item::Text(emit::globals_enum(&v, &p, &self.syms.globals)))
                 }
-                rust.push_str("//|");
-                rust.push_str(c);
+                Deferred::GlobalNames(v, n) => {
+                    part.push(Item::Text(emit::names_table(&v, &n, &self.syms.globals)))
+                }
+                Deferred::ExternNames(v, n) => {
+                    part.push(Item::Text(emit::names_table(&v, &n, &self.syms.externs)))
+                }
+                Deferred::Sections(names) => {
+                    part.push(Item::Text(emit::sections(&list_vis, &names)))
+                }
             }
-        }
-        // The action list the put sites decode their runs from, after the last line (no line
-        // moves); `DASM_MAXSECTION` there too when neither `.section` nor `.actionlist` wrote it.
-        if !rust.is_empty() && !rust.ends_with('\n') {
-            rust.push('\n');
-        }
-        if self.a64.is_none() {
-            rust.push_str(&emit::list_const(&const_name, &self.al.list));
-        }
-        if !has_sections && list_name.is_none() {
-            rust.push(' ');
-            rust.push_str(&emit::sections("", &[]));
+            parts.push((slot, part));
         }
         let limit = self
             .opts
             .specialize_limit
             .unwrap_or(DEFAULT_SPECIALIZE_LIMIT);
-        let mode = if self.sites.len() > limit {
-            "shared "
-        } else {
-            ""
+        let shared = self.sites.len() > limit;
+        // DASM_MAXSECTION after the list when neither `.section` nor `.actionlist` wrote it.
+        let trailer = (!has_sections && list_name.is_none()).then(|| emit::sections("", &[]));
+        let text = std::mem::take(&mut self.text).into_text();
+        Generated {
+            output: Output {
+                rust: String::new(),
+                listing: self.sites,
+                diagnostics: self.diags,
+                includes: self.includes,
+                action_list: self.al.list,
+                action_words: self
+                    .a64
+                    .as_ref()
+                    .map(|a| a.list().to_vec())
+                    .unwrap_or_default(),
+                globals: self.syms.globals,
+                externs: self.syms.externs,
+                source: Vec::new(),
+            },
+            text,
+            parts,
+            const_name,
+            shared,
+            arm64: self.a64.is_some(),
+            trailer,
+            source: self.source,
+        }
+    }
+}
+
+/// What [`generate`] produces: an [`Output`] whose generated Rust and source table are kept in
+/// a compact form, to be written out ([`Generated::write_rust`]) without building them (for a
+/// big file, the Rust is several times the size of the input).
+#[derive(Debug)]
+pub struct Generated {
+    /// Everything but [`Output::rust`] and [`Output::source`], which are empty here:
+    /// [`Generated::write_rust`], [`Generated::rust`] and [`Generated::source`] give them.
+    pub output: Output,
+    text: outtext::Text,
+    /// The items written at the end of the file, by output line.
+    parts: Vec<(usize, outtext::Part)>,
+    const_name: String,
+    /// Whether put sites share one engine function (the file has many).
+    shared: bool,
+    arm64: bool,
+    /// Written after the list constant.
+    trailer: Option<String>,
+    source: SourceTable,
+}
+
+impl Generated {
+    /// Write the generated Rust ([`Output::rust`]) to `w`.
+    pub fn write_rust_fmt(&self, w: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let mode = if self.shared { "shared " } else { "" };
+        let mut map = |vis: &str, name: &str, w: &mut dyn std::fmt::Write| {
+            self.source.write_map(w, vis, name, &self.output.globals)?;
+            Ok(self.source.map_has_double_slash())
         };
-        let rust = rust
-            .replace(emit::LIST_MARK, &const_name)
-            .replace(emit::MODE_MARK, mode);
+        let newline = self
+            .text
+            .write(w, &self.const_name, mode, &self.parts, &mut map)?;
+        if newline {
+            w.write_char('\n')?;
+        }
+        if !self.arm64 {
+            emit::write_list_const(w, &self.const_name, &self.output.action_list)?;
+        }
+        if let Some(t) = &self.trailer {
+            w.write_char(' ')?;
+            w.write_str(t)?;
+        }
+        Ok(())
+    }
+
+    /// Write the generated Rust ([`Output::rust`]) to `w` (a buffered writer: the text goes in
+    /// many small pieces).
+    pub fn write_rust(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut io = outtext::IoWrite { w, err: None };
+        match self.write_rust_fmt(&mut io) {
+            Ok(()) => Ok(()),
+            Err(std::fmt::Error) => Err(io
+                .err
+                .unwrap_or_else(|| std::io::Error::other("formatting failed"))),
+        }
+    }
+
+    /// The generated Rust ([`Output::rust`]).
+    pub fn rust(&self) -> String {
+        let mut s =
+            String::with_capacity(self.text.len() + 6 * self.output.action_list.len() + 256);
+        // (writing into a `String` does not fail)
+        self.write_rust_fmt(&mut s).ok();
+        s
+    }
+
+    /// Where every `|` statement's actions are ([`Output::source`]).
+    pub fn source(&self) -> Vec<SourceEntry> {
+        self.source.entries()
+    }
+
+    /// The whole [`Output`].
+    pub fn into_output(self) -> Output {
+        let rust = self.rust();
+        let source = self.source();
         Output {
             rust,
-            listing: self.sites,
-            diagnostics: self.diags,
-            includes: self.includes,
-            action_list: self.al.list,
-            action_words: self.a64.map(|a| a.list().to_vec()).unwrap_or_default(),
-            globals: self.syms.globals,
-            externs: self.syms.externs,
-            source: self.source,
+            source,
+            ..self.output
         }
     }
 }
@@ -1772,7 +2018,7 @@ fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
             b'>' if i > 0 && b[i - 1] == b'-' => {}
             b')' | b']' | b'}' | b'>' => depth -= 1,
             b',' if depth == 0 => {
-                out.push(s[start..i].trim());
+                out.push(s[start..i].trim_ws());
                 start = i + 1;
             }
             _ => {}
@@ -1784,7 +2030,7 @@ fn type_decl_parts(s: &str) -> Option<Vec<&str>> {
     if depth != 0 {
         return None;
     }
-    out.push(s[start..].trim());
+    out.push(s[start..].trim_ws());
     Some(out)
 }
 
@@ -1822,8 +2068,8 @@ fn label_without_colon(op: &str) -> Option<String> {
 /// A register name directly before a `..` (DynASM cannot paste onto registers).
 fn pasted_register(s: &str) -> Option<String> {
     let mut rest = s;
-    while let Some(i) = rest.find("..") {
-        let left = rest[..i].trim_end();
+    while let Some(i) = lines::find_pair(rest, b'.', b'.') {
+        let left = rest[..i].trim_end_ws();
         let start = left
             .rfind(|c: char| !lines::is_word(c))
             .map_or(0, |k| k + 1);
@@ -1837,16 +2083,16 @@ fn pasted_register(s: &str) -> Option<String> {
 }
 
 /// DynASM's token pasting: delete every `..` together with the blanks around it.
-fn paste(s: &str) -> String {
-    if !s.contains("..") {
-        return s.to_string();
+fn paste(s: &str) -> Cow<'_, str> {
+    if lines::find_pair(s, b'.', b'.').is_none() {
+        return Cow::Borrowed(s);
     }
     let mut out = String::new();
     let mut rest = s;
-    while let Some(i) = rest.find("..") {
-        out.push_str(rest[..i].trim_end());
-        rest = rest[i + 2..].trim_start();
+    while let Some(i) = lines::find_pair(rest, b'.', b'.') {
+        out.push_str(rest[..i].trim_end_ws());
+        rest = rest[i + 2..].trim_start_ws();
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }

@@ -86,3 +86,51 @@ fn many_sites_share_the_engine() {
     let out = run(&src(65));
     assert_eq!(out.rust.matches(", shared [__dasr_a0]);").count(), 65);
 }
+
+/// Items written at the end of the file land on their directive's line, also when it is the
+/// last line (the output is built as lines finish; these lines are held back to the end).
+#[test]
+fn items_on_the_last_line() {
+    let out = run("|.arch x64\nfn f(dst: &mut dasm_runtime::Dasm) {\n  | ret\n}\n|.actionlist A");
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let lines: Vec<&str> = out.rust.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", out.rust);
+    assert!(
+        lines[4].starts_with("# [doc = \"The DynASM action list"),
+        "{}",
+        lines[4]
+    );
+    assert!(lines[4].ends_with("//|.actionlist A"), "{}", lines[4]);
+    let out = run("|.arch x64\n|.section code\n| ret\n  |.globals G_\n");
+    assert!(
+        out.rust.lines().nth(3).unwrap().contains("const G__MAX"),
+        "{}",
+        out.rust
+    );
+    // Generated as a whole or written out: the same text.
+    let src = "|.arch x64\n|.actionlist A\n| mov eax, x\n|.globals G_\n| jmp ->g\n|->g:\n";
+    let opts = Options::default();
+    let files = HashMap::<PathBuf, Vec<u8>>::new();
+    let g = dasm_pre::generate(src.as_bytes(), &opts, &files);
+    let mut w = Vec::new();
+    g.write_rust(&mut w).unwrap();
+    assert_eq!(
+        String::from_utf8(w).unwrap(),
+        preprocess(src.as_bytes(), &opts, &files).rust
+    );
+}
+
+/// After a fatal error, line N is still line N (the lines after it are empty).
+#[test]
+fn lines_after_a_fatal_error() {
+    let src = "|.arch x64\n|.actionlist A\nfn f(dst: &mut dasm_runtime::Dasm) {\n  | mov eax, 1\n  |.fatal stop\n  | ret\n}\n";
+    let out = run(src);
+    assert!(out.diagnostics.iter().any(|d| d.level == Level::Error));
+    let lines: Vec<&str> = out.rust.split('\n').collect();
+    // (the input's lines, the list constant after the last newline)
+    assert_eq!(lines.len(), src.split('\n').count(), "{}", out.rust);
+    assert_eq!(lines[2], "fn f(dst: &mut dasm_runtime::Dasm) {");
+    assert_eq!(lines[4], "  //|.fatal stop");
+    assert_eq!(&lines[5..7], ["", ""]);
+    assert!(lines[7].starts_with("# [doc (hidden)]"), "{}", lines[7]);
+}

@@ -130,7 +130,7 @@ impl<'s> Enc<'s> {
     /// becomes `sizeof(...)` without the `#`).
     fn hash<'t>(&self, imm: &'t str) -> R<&'t str> {
         match imm.strip_prefix('#') {
-            Some(t) if !(is_name(t) && self.syms.type_decl(t).is_some()) => Ok(t),
+            Some(t) if !(is_name(t) && self.syms.has_type(t)) => Ok(t),
             _ => Err("expected immediate operand".into()),
         }
     }
@@ -521,7 +521,7 @@ impl<'s> Enc<'s> {
 
     /// `.type` field offset `T->f` / `T[i].f` (the text after the type or register).
     fn type_offset(&self, tname: &str, tail: &str) -> R<RtArg> {
-        if self.syms.type_decl(tname).is_none() {
+        if !self.syms.has_type(tname) {
             return Err("expected address operand".into());
         }
         // The path is parsed and checked as for x64 (`->a.b[i]`, `[i].f`); its offset is

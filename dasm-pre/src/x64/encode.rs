@@ -145,17 +145,22 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
     if f.ops.len() != ops.len() {
         return false;
     }
-    let mut reg_sizes = Vec::new();
+    // (on the stack: a statement has at most 16 operands)
+    let mut sizes_buf = [0u16; 16];
+    let mut n = 0;
     for (alts, op) in f.ops.iter().zip(ops) {
         if let Operand::Reg(r) = op {
-            if alts
-                .iter()
-                .any(|a| matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm))
+            if n < sizes_buf.len()
+                && alts
+                    .iter()
+                    .any(|a| matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm))
             {
-                reg_sizes.push(r.size());
+                sizes_buf[n] = r.size();
+                n += 1;
             }
         }
     }
+    let reg_sizes = &sizes_buf[..n];
     let mut sizes = ops.iter().filter_map(|o| match o {
         Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
         Operand::Mem(m) => m.size,
@@ -169,7 +174,7 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
     f.ops.iter().zip(ops).all(|(alts, op)| {
         let ignore = ignore_size || mixed && matches!(op, Operand::Imm { .. });
         alts.iter()
-            .any(|a| atom_matches(*a, op, &reg_sizes, op_size, ignore))
+            .any(|a| atom_matches(*a, op, reg_sizes, op_size, ignore))
     })
 }
 

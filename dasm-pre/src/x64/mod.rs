@@ -28,6 +28,7 @@ mod pseudo;
 pub mod table;
 
 use crate::ir::{ArgKind, EncodeError, Encoded, RtArg, Span, Symbols};
+use crate::lines::Trim;
 use encode::Out;
 use operand::{Disp, Imm, Operand, RegKind, RegNum};
 
@@ -44,7 +45,7 @@ pub fn assemble(
     if op.starts_with('.') {
         return pseudo::assemble(op, operands, syms);
     }
-    let forms = table::by_mnemonic().get(op);
+    let forms = table::forms(op);
     if let Some((_, why)) = table::INVALID_IN_64BIT.iter().find(|(m, _)| *m == op) {
         return Err(EncodeError {
             message: format!("`{op}' is not valid in 64-bit mode"),
@@ -116,7 +117,7 @@ pub fn assemble(
                 hint: Some(mov64_hint()),
             });
     }
-    let forms = forms.map(|v| v.as_slice()).unwrap_or(&[]);
+    let forms = forms.unwrap_or(&[]);
     let hint = || Some(forms_hint(op, forms, ops.len()));
     if !forms.iter().any(|f| f.ops.len() == ops.len()) {
         return Err(EncodeError {
@@ -234,7 +235,7 @@ fn forms_hint(op: &str, forms: &[table::Form], n: usize) -> String {
         .filter(|f| f.ops.len() == n || !forms.iter().any(|g| g.ops.len() == n))
     {
         let s = format!("{op} {}", f.ops_text.replace(":rt", "").replace(":kw", ""))
-            .trim_end()
+            .trim_end_ws()
             .to_string();
         if !v.contains(&s) {
             v.push(s);
@@ -257,7 +258,7 @@ fn mov64_hint() -> String {
 
 /// A 64-bit literal (decimal or `0x` hex, optionally negative) as typed decimal `i64` text.
 pub(crate) fn wide_literal(s: &str) -> Option<String> {
-    let t = s.trim();
+    let t = s.trim_ws();
     let (neg, b) = match t.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, t),
@@ -274,7 +275,7 @@ pub(crate) fn wide_literal(s: &str) -> Option<String> {
 
 /// `mov64` operands: like any operand, but literals may be 64-bit wide.
 fn mov64_operand(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
-    let t = text.trim();
+    let t = text.trim_ws();
     if let Some(v) = wide_literal(t) {
         return Ok(Operand::Imm {
             size: None,
@@ -430,7 +431,7 @@ pub(crate) fn range_hint(message: &str) -> Option<String> {
 /// register, fixed (`rbx`) or runtime (`Rq(e)`).
 pub(crate) fn is_base_register(text: &str) -> bool {
     matches!(
-        operand::any_reg(text.trim()),
+        operand::any_reg(text.trim_ws()),
         Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4))
     )
 }
@@ -438,7 +439,7 @@ pub(crate) fn is_base_register(text: &str) -> bool {
 /// Whether `name` is a mnemonic of the instruction table (or `mov64`).
 pub fn is_mnemonic(name: &str) -> bool {
     name == "mov64"
-        || table::by_mnemonic().contains_key(name)
+        || table::has_mnemonic(name)
         || table::INVALID_IN_64BIT.iter().any(|(m, _)| *m == name)
 }
 
@@ -457,7 +458,7 @@ pub fn operand_forms(name: &str) -> Vec<String> {
         ];
     }
     let mut v: Vec<String> = Vec::new();
-    if let Some(forms) = table::by_mnemonic().get(name) {
+    if let Some(forms) = table::forms(name) {
         for f in forms {
             let s = format!(
                 "{name} {}",
@@ -466,7 +467,7 @@ pub fn operand_forms(name: &str) -> Vec<String> {
                     .replace(":kw", "")
                     .replace(":fx", "")
             )
-            .trim_end()
+            .trim_end_ws()
             .to_string();
             if !v.contains(&s) {
                 v.push(s);

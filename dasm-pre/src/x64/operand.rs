@@ -1,6 +1,7 @@
 //! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
 
 use crate::ir::{ArgKind, RtArg, Step, Symbols, Term};
+use crate::lines::Trim;
 
 /// A register number: fixed, or a runtime Rust expression (VREG).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,7 +166,7 @@ pub(crate) fn size_letter(s: Option<u16>) -> char {
 /// fraction/exponent. Returns `None` if the text is not a number at all, `Some(Err)` for a
 /// number that is not an integer.
 pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
-    let t = s.trim();
+    let t = s.trim_ws();
     let (neg, body) = match t.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, t.strip_prefix('+').unwrap_or(t)),
@@ -203,13 +204,13 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
 /// A literal immediate in DynASM's range, or an error message.
 pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
     match parse_number(s)? {
-        Err(()) => Some(Err(format!("not an integer number `{}'", s.trim()))),
+        Err(()) => Some(Err(format!("not an integer number `{}'", s.trim_ws()))),
         Ok(v) => {
             if !(-2147483648.0..=4294967295.0).contains(&v) {
                 Some(Err(format!(
                     "integer `{}' out of range: a literal is -2147483648..4294967295 \
                      (use `mov64' for a 64-bit constant)",
-                    s.trim()
+                    s.trim_ws()
                 )))
             } else {
                 Some(Ok(v as i64))
@@ -221,8 +222,8 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
 /// `SIZE*N` folded to a number.
 fn size_times(s: &str) -> Option<i64> {
     let (a, b) = s.split_once('*')?;
-    let sz = size_keyword(a.trim())?;
-    let n = literal(b.trim())?.ok()?;
+    let sz = size_keyword(a.trim_ws())?;
+    let n = literal(b.trim_ws())?.ok()?;
     Some(sz as i64 * n)
 }
 
@@ -243,6 +244,16 @@ pub(crate) fn fixed_reg(name: &str) -> Option<Reg> {
     const R32: [&str; 8] = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
     const R16: [&str; 8] = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"];
     const R8: [&str; 8] = ["al", "cl", "dl", "bl", "ah", "ch", "dh", "bh"];
+    // Every register name is 2 to 5 bytes (`al` .. `xmm15`) and starts with one of these
+    // letters: other words are refused without the table walks below.
+    if !(2..=5).contains(&name.len())
+        || !matches!(
+            name.as_bytes()[0],
+            b'r' | b'e' | b'a' | b'b' | b'c' | b'd' | b's' | b'x' | b'y'
+        )
+    {
+        return None;
+    }
     let mk = |kind, n: usize, high8, rex8| {
         Some(Reg {
             kind,
@@ -323,7 +334,7 @@ fn call_form(s: &str) -> Option<(&str, &str)> {
             _ => {}
         }
     }
-    Some((name, s[open + 1..s.len() - 1].trim()))
+    Some((name, s[open + 1..s.len() - 1].trim_ws()))
 }
 
 /// A runtime register `Rq(expr)` etc.
@@ -340,6 +351,10 @@ pub(crate) fn runtime_reg(s: &str) -> Option<Result<Reg, String>> {
             _ => return None,
         })
     };
+    // (every name above starts so: other operands are not looked at further)
+    if !(s.starts_with('R') || s.starts_with("xmm") || s.starts_with("ymm")) {
+        return None;
+    }
     if kind(s).is_some() {
         return Some(Err("bad variable register expression".into()));
     }
@@ -390,7 +405,7 @@ fn is_global_name(s: &str) -> bool {
 
 /// Parse a label/pointer/extern reference, if `s` is one.
 pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, String>> {
-    let s = s.trim();
+    let s = s.trim_ws();
     if let Some(rest) = s.strip_prefix("->") {
         if !is_global_name(rest) {
             return Some(Err(format!(
@@ -400,7 +415,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
         return Some(syms.global_label(rest).map(Target::Lg));
     }
     if let Some(rest) = s.strip_prefix("=>") {
-        let e = rest.trim();
+        let e = rest.trim_ws();
         if e.is_empty() {
             return Some(Err(
                 "bad label `=>': a PC label is `=>expr' with a Rust expression".into(),
@@ -431,7 +446,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
         };
     }
     if let Some(rest) = s.strip_prefix('&') {
-        let e = rest.trim();
+        let e = rest.trim_ws();
         if e.is_empty() {
             return Some(Err("bad address expression".into()));
         }
@@ -442,7 +457,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
     }
     if let Some(rest) = s.strip_prefix("extern") {
         if rest.starts_with(|c: char| c.is_whitespace()) {
-            let name = rest.trim();
+            let name = rest.trim_ws();
             if name.is_empty() {
                 return Some(Err("bad extern name".into()));
             }
@@ -471,19 +486,19 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
                     continue;
                 }
                 // A sign after `*` or `/` is unary (`[rbx+dword*-2]`, which DynASM folds).
-                if s[..i].trim_end().ends_with(['*', '/']) {
+                if s[..i].trim_end_ws().ends_with(['*', '/']) {
                     continue;
                 }
                 // A sign right after `e` of a decimal exponent is part of the number.
                 if i > 0 && matches!(b[i - 1], b'e' | b'E') {
-                    let head = s[start..i].trim();
+                    let head = s[start..i].trim_ws();
                     if head.chars().next().is_some_and(|c| c.is_ascii_digit())
                         && !head.starts_with("0x")
                     {
                         continue;
                     }
                 }
-                let seg = s[start..i].trim();
+                let seg = s[start..i].trim_ws();
                 if !seg.is_empty() || seen_sign {
                     out.push((sign_at, neg, seg));
                 }
@@ -495,13 +510,13 @@ fn terms(s: &str) -> Vec<(usize, bool, &str)> {
             _ => {}
         }
     }
-    out.push((sign_at, neg, s[start..].trim()));
+    out.push((sign_at, neg, s[start..].trim_ws()));
     out
 }
 
 /// Parse the inside of `[...]`.
 fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem, String> {
-    let inner = inner.trim();
+    let inner = inner.trim_ws();
     let mut m = Mem {
         size,
         base: None,
@@ -532,7 +547,9 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     while k < ts.len() {
         let (_, neg, text) = ts[k];
         let (regtext, scale) = match text.rsplit_once('*') {
-            Some((r, sc)) if typed_reg(r.trim(), syms).is_some() => (r.trim(), Some(sc.trim())),
+            Some((r, sc)) if typed_reg(r.trim_ws(), syms).is_some() => {
+                (r.trim_ws(), Some(sc.trim_ws()))
+            }
             _ => (text, None),
         };
         let reg = match typed_reg(regtext, syms) {
@@ -596,7 +613,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     if k < ts.len() {
         let (at, neg, text) = ts[k];
         // The displacement is everything from this term on.
-        let rest = if k == 0 { inner } else { inner[at..].trim() };
+        let rest = if k == 0 { inner } else { inner[at..].trim_ws() };
         if let Some((terms, reg)) = typed_sum(&ts[k..], syms)? {
             let written = m.base.is_some() || m.index.is_some();
             match reg {
@@ -656,7 +673,7 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
                 return Ok(m);
             }
         }
-        let expr = rest.strip_prefix('+').unwrap_or(rest).trim();
+        let expr = rest.strip_prefix('+').unwrap_or(rest).trim_ws();
         m.disp = Disp::Rt(RtArg::int(rust_expr(expr, syms)?));
     }
     Ok(m)
@@ -693,7 +710,7 @@ fn bracketed(s: &str) -> Option<(&str, &str)> {
             ']' | ')' | '}' => {
                 depth -= 1;
                 if depth == 0 {
-                    return (c == ']').then(|| (s[1..i].trim(), &s[i + 1..]));
+                    return (c == ']').then(|| (s[1..i].trim_ws(), &s[i + 1..]));
                 }
             }
             _ => {}
@@ -712,7 +729,36 @@ fn lexes(e: &str) -> bool {
             _ => true,
         })
     }
-    !e.trim().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+    // (a plain identifier or decimal number is one token: no need for the lexer)
+    let b = e.as_bytes();
+    let word = !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if word && (!b[0].is_ascii_digit() || b.iter().all(u8::is_ascii_digit)) {
+        return true;
+    }
+    !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+}
+
+/// Whether `s` starts like a `.type` path: `type_path(s, ..).is_some()`, without parsing it.
+fn is_type_path(s: &str, syms: &dyn Symbols) -> bool {
+    let name = ident_prefix(s);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let after = &s[name.len()..];
+    let known = syms.has_type(name);
+    let starts = after.starts_with("->")
+        || (after.starts_with(':') && !after.starts_with("::"))
+        || (after.starts_with('[') && known);
+    if !starts || !known {
+        // (an unknown type is an error: `Some`)
+        return starts;
+    }
+    if let Some(r) = after.strip_prefix(':') {
+        let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
+        // `NAME:reg` alone is a register, not a path (`None`).
+        return r[..e].trim_ws().is_empty() || !r[e..].is_empty();
+    }
+    true
 }
 
 /// Parse a `.type` path `NAME[:reg](->field | [index]){.field | [index]}`, if `s` is one:
@@ -744,7 +790,7 @@ pub(crate) fn type_path(
     let mut reg = decl.reg.clone().map(|r| (r, false));
     if let Some(r) = rest.strip_prefix(':') {
         let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
-        let rt = r[..e].trim();
+        let rt = r[..e].trim_ws();
         if rt.is_empty() {
             return bad("expected a register after `:'");
         }
@@ -808,7 +854,7 @@ pub(crate) fn type_path(
             return Some(Err(format!(
                 "bad `.type' path `{s}': unexpected `{}' (a path is `{name}->field.field[index]', \
                  optionally followed by `+'/`-' terms)",
-                rest.trim()
+                rest.trim_ws()
             )));
         }
     }
@@ -828,10 +874,10 @@ pub(crate) fn type_path(
 
 /// A register allowed as a memory base: a 64- or 32-bit general register.
 fn base_reg(reg: &str) -> Result<Reg, String> {
-    match any_reg(reg.trim()) {
+    match any_reg(reg.trim_ws()) {
         Some(Ok(r)) if matches!(r.kind, RegKind::Gp(8) | RegKind::Gp(4)) => Ok(r),
         Some(Err(e)) => Err(e),
-        _ => Err(format!("bad base register `{}'", reg.trim())),
+        _ => Err(format!("bad base register `{}'", reg.trim_ws())),
     }
 }
 
@@ -847,12 +893,12 @@ fn typed_sum(
 ) -> Result<Option<(Vec<Term>, FirstPath)>, String> {
     let size_name = |t: &str| {
         t.strip_prefix('#')
-            .filter(|n| is_ident(n) && syms.type_decl(n).is_some())
+            .filter(|n| is_ident(n) && syms.has_type(n))
             .map(str::to_string)
     };
     if !ts
         .iter()
-        .any(|(_, neg, t)| type_path(t, *neg, syms).is_some() || size_name(t).is_some())
+        .any(|(_, _, t)| is_type_path(t, syms) || size_name(t).is_some())
     {
         return Ok(None);
     }
@@ -913,14 +959,14 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
         let name = ident_prefix(&expr[i + 1..]);
         let raw =
             i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
-        if !name.is_empty() && !raw && syms.type_decl(name).is_none() {
+        if !name.is_empty() && !raw && !syms.has_type(name) {
             return Err(format!(
                 "unknown type `{name}' in `#{name}': declare it with `.type {name}, RustType'"
             ));
         }
     }
     if !lexes(expr) {
-        return Err(format!("`{}' is not a Rust expression", expr.trim()));
+        return Err(format!("`{}' is not a Rust expression", expr.trim_ws()));
     }
     Ok(subst_sizeof(expr, syms))
 }
@@ -960,33 +1006,36 @@ fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
         return Some(r);
     }
     if let Some((name, reg)) = s.split_once(':') {
-        if is_ident(name.trim()) && syms.type_decl(name.trim()).is_some() {
-            return any_reg(reg.trim());
+        if is_ident(name.trim_ws()) && syms.has_type(name.trim_ws()) {
+            return any_reg(reg.trim_ws());
         }
         return None;
     }
     if is_ident(s) {
         let reg = syms.type_decl(s)?.reg?;
-        return any_reg(reg.trim());
+        return any_reg(reg.trim_ws());
     }
     None
 }
 
 /// Parse one operand.
 pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, String> {
-    let mut s = text.trim();
+    let mut s = text.trim_ws();
     let mut size = None;
-    if let Some((w, rest)) = s.split_once(|c: char| c.is_whitespace()) {
-        if let Some(sz) = size_keyword(w) {
+    // A size keyword (lowercase letters), then whitespace: the first word split off at the
+    // first whitespace character, as `split_once(char::is_whitespace)` does.
+    let k = s.bytes().take_while(u8::is_ascii_lowercase).count();
+    if let Some(sz) = size_keyword(&s[..k]) {
+        if let Some(c) = s[k..].chars().next().filter(|c| c.is_whitespace()) {
             size = Some(sz);
-            s = rest.trim();
+            s = s[k + c.len_utf8()..].trim_ws();
         }
     }
     if s.is_empty() {
         return Err(if size.is_some() {
             format!(
                 "bad operand `{}': a size keyword without an operand",
-                text.trim()
+                text.trim_ws()
             )
         } else {
             "empty operand".into()
@@ -1015,14 +1064,14 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return t.map(Operand::Target);
     }
-    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.type_decl(s).is_some()) {
+    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
         let r = r?;
         if size.is_some() {
             return Err("bad operand size override".into());
         }
         return Ok(Operand::Reg(r));
     }
-    if type_path(s, false, syms).is_some() {
+    if is_type_path(s, syms) {
         // `PT->field+8` is the memory operand `[PT->field+8]`.
         return memory(s, size, syms).map(Operand::Mem);
     }
@@ -1053,6 +1102,86 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         size,
         val: Imm::Rt(RtArg::int(rust_expr(s, syms)?)),
     })
+}
+
+#[cfg(test)]
+mod lex_tests {
+    use super::{is_type_path, lexes, type_path};
+    use crate::ir::{Symbols, TypeDecl};
+
+    struct Types;
+    impl Symbols for Types {
+        fn global_label(&mut self, _: &str) -> Result<u8, String> {
+            Ok(10)
+        }
+        fn extern_index(&mut self, _: &str) -> Result<u8, String> {
+            Ok(0)
+        }
+        fn type_decl(&self, name: &str) -> Option<TypeDecl> {
+            let reg = match name {
+                "T" => Some("rbx".to_string()),
+                "U" => None,
+                _ => return None,
+            };
+            Some(TypeDecl {
+                ty: "S".into(),
+                reg,
+            })
+        }
+    }
+
+    /// The quick test agrees with the parser on paths, registers, errors and other operands.
+    #[test]
+    fn type_path_starts() {
+        for s in [
+            "T->a",
+            "U->a.b",
+            "T[1]",
+            "U[i].c",
+            "X->a",
+            "X[1]",
+            "T:rcx->a",
+            "T:rcx",
+            "T:",
+            "T:->a",
+            "T:[1]",
+            "T::a",
+            "a::b",
+            "T",
+            "1->a",
+            "T->",
+            "T[",
+            "x[1]",
+            "T:rcx[2].f",
+            "",
+        ] {
+            assert_eq!(
+                is_type_path(s, &Types),
+                type_path(s, false, &Types).is_some(),
+                "{s}"
+            );
+        }
+    }
+
+    /// The shortcut for identifiers and numbers agrees with the lexer.
+    #[test]
+    fn words_lex() {
+        for e in [
+            "a", "_", "_a1", "abc_DEF", "0", "123", "007", "fn", "self", "A1b2",
+        ] {
+            assert!(lexes(e), "{e}");
+            assert!(e.parse::<proc_macro2::TokenStream>().is_ok(), "{e}");
+        }
+        for e in ["1abc", "a b", "~a", "a$", "", "0x", "1e"] {
+            assert_eq!(
+                lexes(e),
+                !e.trim().is_empty()
+                    && e.parse::<proc_macro2::TokenStream>().is_ok()
+                    && !e.contains(['~', '$']),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

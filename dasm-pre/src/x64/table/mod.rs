@@ -84,7 +84,7 @@ mod gp;
 mod sse;
 mod x87;
 
-use std::collections::HashMap;
+use crate::hash::FxMap;
 use std::sync::OnceLock;
 
 /// One instruction form: mnemonic, operand forms, encoding. See the module documentation.
@@ -474,26 +474,79 @@ fn infer_roles(f: &Form) -> Vec<Role> {
     roles
 }
 
-/// All parsed rows, by mnemonic, in matching order.
-pub(crate) fn by_mnemonic() -> &'static HashMap<&'static str, Vec<Form>> {
-    static MAP: OnceLock<HashMap<&'static str, Vec<Form>>> = OnceLock::new();
-    MAP.get_or_init(|| {
-        let mut m: HashMap<&'static str, Vec<Form>> = HashMap::new();
-        for fam in FAMILIES {
-            for row in fam.iter() {
-                // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
-                if let Ok(f) = parse_row(row) {
-                    m.entry(row.0).or_default().push(f);
-                }
+/// The rows of one mnemonic (a range of [`Index::rows`]), in matching order, and their forms,
+/// parsed on first use (a file uses a few dozen of the table's mnemonics; parsing all rows would
+/// cost more than preprocessing a LuaJIT-sized file).
+struct Mnemonic {
+    rows: std::ops::Range<usize>,
+    forms: OnceLock<Vec<Form>>,
+}
+
+/// The rows grouped by mnemonic (in table order within a mnemonic) and where each group is.
+struct Index {
+    rows: Vec<&'static Row>,
+    by_name: FxMap<&'static str, Mnemonic>,
+}
+
+/// The rows by mnemonic.
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let all = || FAMILIES.iter().flat_map(|f| f.iter());
+        // Count the rows of each mnemonic, give each a range, then place the rows in table
+        // order (a counting sort: a mnemonic's rows keep their matching order).
+        let mut by_name: FxMap<&'static str, Mnemonic> = FxMap::default();
+        for r in all() {
+            by_name
+                .entry(r.0)
+                .or_insert(Mnemonic {
+                    rows: 0..0,
+                    forms: OnceLock::new(),
+                })
+                .rows
+                .end += 1;
+        }
+        let mut next = 0;
+        for m in by_name.values_mut() {
+            let n = m.rows.end;
+            m.rows = next..next;
+            next += n;
+        }
+        static FILL: Row = Row("", "", "");
+        let mut rows: Vec<&'static Row> = vec![&FILL; next];
+        for r in all() {
+            if let Some(m) = by_name.get_mut(r.0) {
+                rows[m.rows.end] = r;
+                m.rows.end += 1;
             }
         }
-        m
+        Index { rows, by_name }
     })
+}
+
+/// The parsed forms of mnemonic `op`, in matching order (`None`: not in the table).
+pub(crate) fn forms(op: &str) -> Option<&'static [Form]> {
+    let index = index();
+    let m = index.by_name.get(op)?;
+    let forms = m.forms.get_or_init(|| {
+        // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
+        index.rows[m.rows.clone()]
+            .iter()
+            .filter_map(|r| parse_row(r).ok())
+            .collect()
+    });
+    Some(forms)
+}
+
+/// Whether `op` is a mnemonic of the table.
+pub(crate) fn has_mnemonic(op: &str) -> bool {
+    index().by_name.contains_key(op)
 }
 
 /// Every mnemonic of the table (unordered), plus `mov64`.
 pub(crate) fn all_mnemonics() -> impl Iterator<Item = &'static str> {
-    by_mnemonic()
+    index()
+        .by_name
         .keys()
         .copied()
         .chain(std::iter::once("mov64"))
