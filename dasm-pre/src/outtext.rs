@@ -34,6 +34,11 @@ pub(crate) enum Item {
     },
 }
 
+/// Writes the source map of an action list (visibility, name) and says whether its text
+/// holds `//`.
+pub(crate) type MapWriter<'m> =
+    dyn FnMut(&str, &str, &mut dyn Write) -> Result<bool, fmt::Error> + 'm;
+
 /// An item written at the end of the file on a held line: its pieces, in order.
 pub(crate) type Part = Vec<Item>;
 
@@ -149,7 +154,7 @@ impl Text {
         list_name: &str,
         mode: &str,
         parts: &[(usize, Part)],
-        map: &mut dyn FnMut(&str, &str, &mut dyn Write) -> Result<bool, fmt::Error>,
+        map: &mut MapWriter<'_>,
     ) -> Result<bool, fmt::Error> {
         let mut marks = Marks {
             w,
@@ -196,12 +201,7 @@ struct View<'l> {
 /// Write one line's text: its Rust, or its indentation, its code (pieces that may end in a
 /// `//` comment, Rust from `||` lines or included files, push the next piece to a new line so
 /// that line numbers stay) and its `//|` comment.
-fn render(
-    w: &mut dyn Write,
-    line: &View,
-    parts: &[&Part],
-    map: &mut dyn FnMut(&str, &str, &mut dyn Write) -> Result<bool, fmt::Error>,
-) -> fmt::Result {
+fn render(w: &mut dyn Write, line: &View, parts: &[&Part], map: &mut MapWriter<'_>) -> fmt::Result {
     if let Some(r) = line.rust {
         return w.write_str(r);
     }
