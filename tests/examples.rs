@@ -7,11 +7,49 @@ mod bfir;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// `target/<profile>/examples/<name>`, next to this test's own `deps/` directory.
+/// `target/<profile>/examples/<name>`, next to this test's own `deps/` directory. Fails when
+/// the binary is older than a source it is built from: `cargo test` builds the examples, but
+/// `cargo test --test examples` alone does not, and would run a stale binary.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    dir.join(name)
+    let bin = dir.join(name);
+    if let Ok(built) = std::fs::metadata(&bin).and_then(|m| m.modified()) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = vec![
+            root.join(format!("examples/{name}.rs")),
+            root.join(format!("examples/{name}.dasr")),
+        ];
+        files_under(&root.join("dasm-runtime/src"), &mut sources);
+        files_under(&root.join("dasm-pre/src"), &mut sources);
+        if name.starts_with("bf_") {
+            files_under(&root.join("examples/bf"), &mut sources);
+        }
+        for src in sources {
+            if let Ok(t) = std::fs::metadata(&src).and_then(|m| m.modified()) {
+                assert!(
+                    t <= built,
+                    "{} is older than {}: run `cargo build --examples` first (or `cargo test`, \
+                     which builds them)",
+                    bin.display(),
+                    src.display()
+                );
+            }
+        }
+    }
+    bin
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
 }
 
 fn run(name: &str, args: &[&str]) -> Output {
