@@ -9,8 +9,9 @@
 # dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link_parked
 # and Dasm::encode_into; put: the rest of the run, growth of the buffers and output included), and
 # the cost of a section switch (bench/src/sections.dasr, with and without switches).
-# Usage: scripts/callgrind-mix.sh [--plain-puts] [--lto] [--no-iced]
+# Usage: scripts/callgrind-mix.sh [--plain-puts | --shared-sites] [--lto] [--no-iced]
 #   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
+#   --shared-sites  dasr with the shared `put!` sites of files with more than 64 sites
 #   --lto         thin LTO, one codegen unit (CARGO_PROFILE_RELEASE_LTO=thin, ..._CODEGEN_UNITS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,10 @@ profile="release (default)"
 for a in "$@"; do
   case "$a" in
     --plain-puts) export DASR_BENCH_PLAIN_PUTS=1 ;;
+    --shared-sites) export DASR_BENCH_SHARED_SITES=1 ;;
     --lto) export CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1; profile="release, thin LTO, 1 codegen unit" ;;
     --no-iced) iced=0 ;;
-    *) echo "usage: $0 [--plain-puts] [--lto] [--no-iced]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--plain-puts | --shared-sites] [--lto] [--no-iced]" >&2; exit 2 ;;
   esac
 done
 export CARGO_PROFILE_RELEASE_DEBUG=true
@@ -39,7 +41,7 @@ incl() {
   echo "${v:-0}"
 }
 per() { awk -v x="$1" 'BEGIN { printf "%.2f", x / 1000000 }'; }
-echo "MIX, 1,000,000 instructions; $profile${DASR_BENCH_PLAIN_PUTS:+; dasr with --plain-puts}"
+echo "MIX, 1,000,000 instructions; $profile${DASR_BENCH_PLAIN_PUTS:+; dasr with --plain-puts}${DASR_BENCH_SHARED_SITES:+; dasr with shared put! sites}"
 b1=$(count baseline 1); b3=$(count baseline 3)
 tools="dasr dynasmrs"
 [ "$iced" = 1 ] && tools="$tools iced"
