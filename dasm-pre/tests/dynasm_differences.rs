@@ -197,3 +197,50 @@ fn two_operand_vsqrt_means_destination_as_first_source() {
     rejected("| vsqrtsd xmm(r), xmm2\n", "write the three-operand form");
     assert!(run("| vsqrtsd xmm(r), xmm(r), xmm2\n").is_ok());
 }
+
+/// With no register and no sized memory operand, DynASM sizes a size-less memory operand by
+/// the size keyword of the immediate (its common operand size), except in the arithmetic
+/// instructions, whose templates take the size from the first operand only. The action lists
+/// are DynASM's (from its differential vectors: `ror [rax+rcx], byte n` is `c0 0c 08`, then
+/// DASM_IMM_B).
+#[test]
+fn size_keyword_on_the_immediate_sizes_a_sizeless_memory_operand() {
+    for (line, sized) in [
+        ("ror [rax+rcx], byte n", "ror byte [rax+rcx], n"),
+        ("rcr [rax+8], byte n", "rcr byte [rax+8], n"),
+        ("test [rbp+rbp], byte n", "test byte [rbp+rbp], n"),
+        ("mov [rax], dword n", "mov dword [rax], n"),
+        ("mov [rax], word n", "mov word [rax], n"),
+        ("mov [rax], byte n", "mov byte [rax], n"),
+    ] {
+        assert_eq!(
+            list(&format!("| {line}\n")),
+            list(&format!("| {sized}\n")),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        list("| ror [rax+rcx], byte n\n"),
+        [0xc0, 0x0c, 0x08, 0xeb, 0xff]
+    );
+    // dynasm.lua 1.5.0's action list for these five lines.
+    assert_eq!(
+        list(
+            "| mov [rax], word n\n| mov [rax], byte n\n| mov [rax], dword n\n\
+             | rcr [rax+8], byte n\n| test [rbp+rbp], byte n\n"
+        ),
+        [
+            102, 199, 0, 236, 198, 0, 235, 199, 0, 237, 192, 88, 8, 235, 252, 246, 68, 45, 0, 235,
+            255
+        ]
+    );
+    for line in [
+        "add [rax], dword n",
+        "or [r12], dword n",
+        "cmp [rax], byte n",
+    ] {
+        rejected(&format!("| {line}\n"), "bad operand size");
+    }
+    // A register still sizes the operation (`shl [rax], cl` has no size).
+    rejected("| shl [rax], cl\n", "operand size");
+}

@@ -45,7 +45,6 @@ REASONS = {
     "decode-high-byte-runtime-rex": "not fixed: ah/bh/ch/dh with a runtime register that needs REX at run time (`cmp ah, byte [rax+Rq(i)]`, i >= 8): the REX the engine adds silently turns ah into spl (the runtime twin of the deliberate high-byte rejection)",
     "decode-vex-2op-xmm0": "not fixed: DynASM's vsqrtss/vsqrtsd take two operands and leave VEX.vvvv = 1111, so the instruction reads its upper lanes from xmm0 (Intel: vsqrtss xmm1, xmm2, xmm3/m32); dasr copies the two-operand form and has no three-operand one",
     "decode-is4-rip-off-by-one": "not fixed: is4 forms (vblendvps/vblendvpd/vpblendvb) with a rip-relative operand: the rel32 does not count the is4 byte after it, so the address is one byte off",
-    "sizeless-mem-imm-keyword": "not fixed: a size-less memory operand with a size keyword on the immediate only (`mov [rax], dword n`, `rcr [rax+8], byte n`): DynASM takes the memory size from the immediate's keyword (c7 00 imm32; c0 58 08 ib, a byte rcr), dasr says bad operand size",
     "compat-dynasm-memory-size": "compatible with DynASM, not fixed: the size keyword DynASM's template wants is not the size the instruction reads (`rsqrtss xmm, oword [m]` reads 4 bytes, `movddup xmm, oword [m]` 8, `vpsrld ymm, ymm, yword [m]` 16); the bytes are right, the keyword is DynASM's; dasr also accepts the correct keyword where noted",
     "split-8byte-data": "not fixed: an 8-byte data item (.qword/.quad/.aword with a runtime value) at DynASM's 25-position limit; DynASM ends the put before the item, dasr splits its lo32/hi32 over two puts (and evaluates the expression twice)",
     "size-keyword-sizeless-mem": "not fixed: a byte/word size keyword on a size-less memory operand (`fxsave byte [m]`, `fxrstor word [m]`): DynASM adds 66 or decrements the opcode (its op-1 bug), dasr ignores the keyword",
@@ -97,7 +96,10 @@ def classify(idv, row, src, diff, vals):
         return "deliberate-first-error"
     if "`into' is not valid in 64-bit mode" in diff:
         return "deliberate-into"
-    if re.match(r"vsqrts[sd] [^,]+, [^,]+$", src):
+    # (src: the case's statements joined by " ; ")
+    if re.search(r"(^|; )vsqrts[sd] [^,;]+, [^,;]+( ;|$)", src):
+        return "deliberate-vex-2op"
+    if re.search(r"dasr accepts; DynASM: wrong number of parameters for `vsqrts[sd]'", diff):
         return "deliberate-vex-2op"
     if re.match(r"xchg (eax, Rd\(|Rd\([^)]*\), eax)", src):
         return "deliberate-xchg-eax-runtime"
@@ -125,8 +127,6 @@ def classify(idv, row, src, diff, vals):
         return "imul-dword-keyword-64"
     if re.search(r"dasr rejects: mixed operand size in `[^`]*,ib'", diff) and re.search(r", byte \w+$", src):
         return "byte-keyword-runtime-imm8"
-    if re.search(r"dasr rejects: bad operand size in `\w+ x\?,i[bwd]'", diff) and re.search(r"\], (byte|word|dword) \w+$", src):
-        return "sizeless-mem-imm-keyword"
     if re.search(r"(fxsave|fxrstor|fnstenv|fldenv|fnsave|frstor|clflush)\w* (byte|word) ", src):
         return "size-keyword-sizeless-mem"
     return "unclassified"

@@ -140,8 +140,13 @@ pub(crate) fn norm(c: i64) -> i64 {
     }
 }
 
-/// Whether a form matches the operands.
-pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
+/// The arithmetic mnemonics, whose DynASM templates take the operation size from the first
+/// operand only (`mi1qdwb`): a size keyword on the immediate does not size a size-less memory
+/// operand (`add [rax], dword n` is "bad operand size", as in DynASM).
+const SIZE_FROM_FIRST: [&str; 8] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
+
+/// Whether a form of mnemonic `op` matches the operands.
+pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
     if f.ops.len() != ops.len() {
         return false;
     }
@@ -158,6 +163,23 @@ pub(crate) fn form_matches(f: &Form, ops: &[Operand], ignore_size: bool) -> bool
                 sizes_buf[n] = r.size();
                 n += 1;
             }
+        }
+    }
+    // With no register and no sized memory operand, a size-less memory operand takes the size
+    // keyword of an immediate (DynASM's common operand size: `mov [rax], dword n` is C7 /0,
+    // `rcr [rax], byte n` a byte rcr).
+    let no_size = ops.iter().all(|o| match o {
+        Operand::Reg(_) | Operand::Target(_) => false,
+        Operand::Mem(m) => m.size.is_none(),
+        Operand::Imm { .. } => true,
+    });
+    if no_size && n == 0 && !SIZE_FROM_FIRST.contains(&op) {
+        if let Some(z) = ops.iter().find_map(|o| match o {
+            Operand::Imm { size: Some(z), .. } => Some(*z),
+            _ => None,
+        }) {
+            sizes_buf[0] = z;
+            n = 1;
         }
     }
     let reg_sizes = &sizes_buf[..n];

@@ -127,7 +127,7 @@ pub fn assemble(
         });
     }
     for f in forms {
-        if encode::form_matches(f, &ops, false) {
+        if encode::form_matches(op, f, &ops, false) {
             return encode::encode(f, &ops)
                 .map(|o| Encoded {
                     pieces: o.pieces,
@@ -166,7 +166,7 @@ fn mode_string(ops: &[Operand]) -> String {
 /// memory, immediate, x87 register; xmm/ymm count as registers), then sizes.
 fn classify_mismatch(op: &str, forms: &[table::Form], ops: &[Operand]) -> (String, Option<usize>) {
     let modes = mode_string(ops);
-    if !forms.iter().any(|f| encode::form_matches(f, ops, true)) {
+    if !forms.iter().any(|f| encode::form_matches(op, f, ops, true)) {
         return (
             format!("bad operand mode in `{op} {modes}'"),
             first_unfit(forms, ops, true),
