@@ -50,7 +50,7 @@ REASONS = {
     "size-keyword-sizeless-mem": "not fixed: a byte/word size keyword on a size-less memory operand (`fxsave byte [m]`, `fxrstor word [m]`): DynASM adds 66 or decrements the opcode (its op-1 bug), dasr ignores the keyword",
     "byte-keyword-runtime-imm8": "not fixed: `byte n` (a runtime imm8 written with its size keyword) in pextrw/pextrb/pinsrb/extractps/roundss/vcmpss/vextractf128/vextractps/vpextrd/...: DynASM accepts, dasr says mixed operand size",
     "shld-shrd-sizeless-mem": "superset: shld/shrd with a size-less memory operand and cl: DynASM rejects (mixed operand size), dasr takes the size from the register operand (the bytes decode as written)",
-    "imul-dword-keyword-64": "not fixed: `imul r64, ..., dword n` (runtime immediate with a dword keyword in a 64-bit imul): DynASM rejects (mixed operand size), dasr ignores the keyword",
+    "imul-dword-keyword-64": "superset: `imul r64, ..., dword n` (runtime immediate with a dword keyword in a 64-bit imul): DynASM rejects (mixed operand size); dasr accepts it, the keyword naming the imm32 the instruction sign-extends (the same bytes as without the keyword)",
 }
 
 
