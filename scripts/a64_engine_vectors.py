@@ -2,7 +2,10 @@
 """Random arm64 action lists + puts, run through the real DynASM arm64 engine, for
 testdata/corpus/a64/engine_diff.jsonl (replayed by dasm-runtime/tests/arm64_engine_diff.rs).
 
-Usage: a64_engine_vectors.py HARNESS > engine_diff.jsonl
+Usage: a64_engine_vectors.py HARNESS [SEED [CASES]] > engine_diff.jsonl
+(the committed file: seed 20261205, 2,000 cases; a longer run outside the repository, e.g.
+`a64_engine_vectors.py HARNESS 2 20000 > /tmp/a64_s2.jsonl`, is replayed with
+`A64_ENGINE_DIFF=/tmp/a64_s2.jsonl cargo test -p dasm-runtime --test arm64_engine_diff`)
 
 HARNESS is an executable built OUTSIDE this repository from LuaJIT's dynasm/dasm_arm64.h
 (DASM_CHECKS on, code mapped at 0x40000000, globals preset to 0x40010000 + 0x100*i, extern i
@@ -229,9 +232,11 @@ def bitmask_ok32(v):
 
 def main():
     harness = sys.argv[1]
-    rng = random.Random(20261205)
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 20261205
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+    rng = random.Random(seed)
     gen = Gen(rng)
-    cases = [gen.case(n) for n in range(2000)]
+    cases = [gen.case(n) for n in range(count)]
     text = []
     for c in cases:
         text.append(f"CASE {c['id']} {c['maxsec']} {c['npc']} {c['nglob']}")

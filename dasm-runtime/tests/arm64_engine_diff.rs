@@ -19,11 +19,15 @@ fn hex(s: &str) -> u32 {
 
 #[test]
 fn engine_matches_dynasm() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../testdata/corpus/a64/engine_diff.jsonl"
-    );
-    let text = std::fs::read_to_string(path).unwrap();
+    // (`A64_ENGINE_DIFF=FILE`: vectors of a longer run, see scripts/a64_engine_vectors.py)
+    let path = std::env::var("A64_ENGINE_DIFF").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/corpus/a64/engine_diff.jsonl"
+        )
+        .to_string()
+    });
+    let text = std::fs::read_to_string(&path).unwrap();
     let (mut cases, mut ok, mut put_errors, mut late_errors) = (0, 0, 0, 0);
     for line in text.lines() {
         let c: Value = serde_json::from_str(line).unwrap();
@@ -118,5 +122,10 @@ fn engine_matches_dynasm() {
         "engine_diff.jsonl: {cases} cases: {ok} encoded identically, {put_errors} put errors \
          and {late_errors} check_step/link/encode errors with DynASM's status"
     );
-    assert_eq!((cases, ok, put_errors, late_errors), (2000, 654, 704, 642));
+    if std::env::var_os("A64_ENGINE_DIFF").is_none() {
+        // The committed vectors: every case was compared.
+        assert_eq!((cases, ok, put_errors, late_errors), (2000, 654, 704, 642));
+    } else {
+        assert!(cases > 0, "no cases in {path}");
+    }
 }
