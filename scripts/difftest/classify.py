@@ -23,7 +23,7 @@ REASONS = {
     "deliberate-high-byte-rex": "deliberate: DynASM silently turns ah/bh/ch/dh into spl/bpl/sil/dil when the instruction gets a REX prefix; dasr rejects",
     "deliberate-sign-extended-literal": "deliberate: a literal 0x80000000..0xFFFFFFFF in a 64-bit operation is sign-extended by DynASM; dasr rejects and suggests the negative value",
     "deliberate-ymm-for-xmm": "deliberate: DynASM wants ymm where the instruction reads xmm (vpmovsx/vpmovzx ymm, xmm; vcvtpd2dq/vcvtpd2ps xmm, ymm; vpsllw..vpsrad ymm, ymm, xmm); dasr accepts the real form and rejects the ymm spelling",
-    "deliberate-rbp-sib-disp0": "deliberate: a runtime displacement 0 on an rbp/r13 SIB base (`[rbp+rcx*4+d]`, d = 0): DynASM sizes it as no displacement in dasm_put but writes a disp8 in dasm_encode; usually a PHASE error, but when an .align later in the section absorbs the byte DynASM silently writes rel32s off by one; dasr encodes disp8 0 and correct offsets",
+    "deliberate-rbp-sib-disp0": "deliberate: a runtime displacement 0 on an rbp/r13 SIB base (`[rbp+rcx*4+d]`, `[rbp+rcx*4-d]`, d = 0): DynASM sizes it as no displacement in dasm_put but writes a disp8 in dasm_encode; usually a PHASE error, but when an .align later in the section absorbs the byte DynASM silently writes rel32s off by one; dasr encodes disp8 0 and correct offsets",
     "deliberate-rf-high": "deliberate: Rf(n) with n = 8..15: DynASM's VREG adds a REX.B that turns the x87 instruction into a memory access (`fadd st0, Rf(8)` -> `fadd dword [rcx-0x40]`); dasr refuses it at put (RangeX87)",
     "deliberate-is4-rip-relative": "deliberate: is4 forms (vblendvps/vblendvpd/vpblendvb) with a rip-relative operand: DynASM's rel32 does not count the is4 byte after it (one byte off); dasr rejects the line",
     "deliberate-high-byte-runtime-reg": "deliberate: ah/bh/ch/dh with a runtime register (which needs a REX prefix for 8..15 at run time and silently turns ah into spl): dasr rejects the line",
@@ -76,7 +76,7 @@ def classify(idv, row, src, diff, vals):
     if idv.startswith("decode:"):
         return classify_decode(row, src, diff, vals)
     zero_disp = [k for k, v in re.findall(r'"(d\d*)": (-?\d+)', vals) if v == "0"]
-    if any(re.search(r"\[(rbp|r13)\+[^]]*\*\d\+" + d + r"\]", src) for d in zero_disp):
+    if any(re.search(r"\[(rbp|r13)\+[^]]*\*\d[+-]" + d + r"\]", src) for d in zero_disp):
         return "deliberate-rbp-sib-disp0"
     if idv.startswith("p") and ("actions" in diff or "puts" in diff):
         if re.search(r"\.(qword|quad|aword) ", src):
