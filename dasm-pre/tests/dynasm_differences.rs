@@ -234,6 +234,14 @@ fn size_keyword_on_the_immediate_sizes_a_sizeless_memory_operand() {
             255
         ]
     );
+    // The keyword is the operation size, also where the immediate is narrower; an immediate
+    // alone keeps its own forms (`push word n` is 66 68 iw). dynasm.lua's lists:
+    assert_eq!(list("| mov [rax], qword n\n"), [72, 199, 0, 237, 255]);
+    assert_eq!(list("| test [rax], qword n\n"), [72, 252, 247, 0, 237, 255]);
+    assert_eq!(list("| shl [rax], qword n\n"), [72, 193, 32, 235, 255]);
+    assert_eq!(list("| rol [rax], word n\n"), [102, 193, 0, 235, 255]);
+    assert_eq!(list("| push word n\n"), [102, 104, 236, 255]);
+    assert_eq!(list("| push dword n\n"), [104, 237, 255]);
     for line in [
         "add [rax], dword n",
         "or [r12], dword n",

@@ -166,20 +166,24 @@ pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: boo
         }
     }
     // With no register and no sized memory operand, a size-less memory operand takes the size
-    // keyword of an immediate (DynASM's common operand size: `mov [rax], dword n` is C7 /0,
-    // `rcr [rax], byte n` a byte rcr).
+    // keyword of an immediate, which is then the operation size (DynASM's common operand size:
+    // `mov [rax], dword n` is C7 /0, `mov [rax], qword n` REX.W C7 /0 with an imm32, `rcr
+    // [rax], byte n` a byte rcr).
+    let mut from_imm = None;
     let no_size = ops.iter().all(|o| match o {
         Operand::Reg(_) | Operand::Target(_) => false,
         Operand::Mem(m) => m.size.is_none(),
         Operand::Imm { .. } => true,
     });
-    if no_size && n == 0 && !SIZE_FROM_FIRST.contains(&op) {
+    let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
+    if no_size && has_mem && n == 0 && !SIZE_FROM_FIRST.contains(&op) {
         if let Some(z) = ops.iter().find_map(|o| match o {
             Operand::Imm { size: Some(z), .. } => Some(*z),
             _ => None,
         }) {
             sizes_buf[0] = z;
             n = 1;
+            from_imm = Some(z);
         }
     }
     let reg_sizes = &sizes_buf[..n];
@@ -188,7 +192,7 @@ pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: boo
         Operand::Mem(m) => m.size,
         _ => None,
     });
-    let op_size = sizes.next();
+    let op_size = sizes.next().or(from_imm);
     // Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm, imm`):
     // DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on the
     // trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
