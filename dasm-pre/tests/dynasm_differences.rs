@@ -242,6 +242,8 @@ fn size_keyword_on_the_immediate_sizes_a_sizeless_memory_operand() {
     assert_eq!(list("| rol [rax], word n\n"), [102, 193, 0, 235, 255]);
     assert_eq!(list("| push word n\n"), [102, 104, 236, 255]);
     assert_eq!(list("| push dword n\n"), [104, 237, 255]);
+    // DynASM's `push` takes any size keyword on a runtime immediate: `qword` is REX.W 68 id.
+    assert_eq!(list("| push qword n\n"), [72, 104, 237, 255]);
     for line in [
         "add [rax], dword n",
         "or [r12], dword n",

@@ -240,19 +240,20 @@ def inst_atom(c, atom, reg_sized):
             c.labelled = True
             mem = "[" + label_target(c, True) + "]"
         return with_size(c, mem, size, 0.5 if reg_sized else 0.9)
-    if a in ("imm8", "imm16", "imm32", "simm8"):
-        rt = atom.endswith(":rt") or (a != "simm8" and rng.random() < 0.5)
+    if a in ("imm8", "imm16", "imm32", "imm64", "simm8"):
+        # (`imm64:kw`: only a runtime value with the `qword` keyword, `push qword n`)
+        rt = atom.endswith(":rt") or a == "imm64" or (a != "simm8" and rng.random() < 0.5)
         if a == "simm8":
             v = rng.choice([0, 1, -1, 5, 127, -128, 100, -100])
         else:
             v = rng.choice(BOUNDARY)
             if rng.random() < 0.5:
-                lim = {"imm8": 256, "imm16": 65536, "imm32": 1 << 32}[a]
+                lim = {"imm8": 256, "imm16": 65536, "imm32": 1 << 32, "imm64": 1 << 32}[a]
                 v = rng.choice([v % lim, v % 128, -(v % 128)])
         if rt:
             t = c.var("n", v)
             if atom.endswith(":kw") or rng.random() < 0.1:
-                t = {"imm8": "byte ", "imm16": "word ", "imm32": "dword "}.get(a, "") + t
+                t = {"imm8": "byte ", "imm16": "word ", "imm32": "dword ", "imm64": "qword "}.get(a, "") + t
             return t
         return str(v) if v >= 0 or rng.random() < 0.8 else hex(v).replace("-0x", "-0x")
     if a == "rel":

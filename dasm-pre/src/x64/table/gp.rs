@@ -456,6 +456,9 @@ pub(super) const ROWS: &[Row] = &[
     Row("push", "imm8:kw", "o64 6A ib"),
     Row("push", "imm32", "o64 68 id"),
     Row("push", "imm16", "o16 68 iw"),
+    // DynASM's `i.:68i` with the operation size of a `qword` keyword: REX.W 68 id (the same
+    // push of a sign-extended imm32).
+    Row("push", "imm64:kw", "REX.W 68 id"),
     Row("pop", "r64", "58+r"),
     Row("pop", "r16", "o16 58+r"),
     Row("pop", "m64", "8F /0"),

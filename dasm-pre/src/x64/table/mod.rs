@@ -49,6 +49,7 @@
 //! | `simm8` | a literal that fits -128..127 (never a runtime expression) |
 //! | `imm8:rt` `imm16:rt` `imm32:rt` | a runtime (non-literal) expression only; a size keyword on it is ignored, as DynASM does |
 //! | `imm8:kw` | a runtime expression written with the size keyword `byte` (`push byte v`) |
+//! | `imm64:kw` | a runtime expression written with the size keyword `qword` (`push qword v`) |
 //! | `1` | the literal 1 (implicit, not encoded) |
 //! | `rel` | a branch target: `<n` `>n` `->name` `=>expr` `&ptr` `extern NAME` |
 //!
@@ -288,6 +289,7 @@ fn parse_atom(s: &str) -> Result<Vec<Atom>, String> {
         "imm16:rt" => one(Atom::Imm(2, ImmClass::Runtime)),
         "imm32:rt" => one(Atom::Imm(4, ImmClass::Runtime)),
         "imm8:kw" => one(Atom::Imm(1, ImmClass::Sized)),
+        "imm64:kw" => one(Atom::Imm(8, ImmClass::Sized)),
         "1" => one(Atom::One),
         "rel" => one(Atom::Rel),
         _ => Err(format!("unknown operand atom `{s}'")),
