@@ -154,7 +154,7 @@ fn push_arg_expr(out: &mut String, a: &RtArg, bound: Option<&str>) {
 }
 
 /// Append the decimal digits of `n`.
-fn push_usize(out: &mut String, n: usize) {
+pub(crate) fn push_usize(out: &mut String, n: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;

@@ -3,6 +3,7 @@
 //! next to the action list as `static NAME_SOURCE: ::dasm_runtime::SourceMap`, which the runtime
 //! uses (when asked) to map code addresses and errors back to the source.
 
+use crate::emit::push_usize;
 use std::fmt::{self, Write};
 
 /// One `|` statement in the action list.
@@ -161,13 +162,13 @@ impl SourceTable {
                 buf.push_str(" , ");
             }
             buf.push_str(":: dasm_runtime :: SourceLine { run : ");
-            push_u32(&mut buf, r.run);
+            push_usize(&mut buf, r.run as usize);
             buf.push_str(" , at : ");
-            push_u32(&mut buf, r.at);
+            push_usize(&mut buf, r.at as usize);
             buf.push_str(" , file : ");
-            push_u32(&mut buf, file_no[r.file as usize]);
+            push_usize(&mut buf, file_no[r.file as usize] as usize);
             buf.push_str(" , line : ");
-            push_u32(&mut buf, r.line);
+            push_usize(&mut buf, r.line as usize);
             buf.push_str(" , text : ");
             string_literal(&mut buf, self.text(r))?;
             buf.push_str(" }");
@@ -185,24 +186,6 @@ impl SourceTable {
 
 /// The size of the pieces the source map is written in.
 const BUF: usize = 1 << 15;
-
-/// Append the decimal digits of `n`.
-fn push_u32(buf: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        buf.push(char::from(d));
-    }
-}
 
 /// String literals separated by ` , `.
 fn string_list<'s>(w: &mut dyn Write, items: impl Iterator<Item = &'s str>) -> fmt::Result {
@@ -310,7 +293,7 @@ mod tests {
             u32::MAX,
         ] {
             let mut s = String::new();
-            push_u32(&mut s, n);
+            push_usize(&mut s, n as usize);
             assert_eq!(s, n.to_string());
         }
     }

@@ -343,13 +343,7 @@ fn check_file(name: &'static str) {
         "{name}: {} vectors, {listed} listed mismatches; by family and DynASM result: {counts:?}",
         vectors.len()
     );
-    if std::env::var("DIFFTEST_WRITE").is_ok() {
-        for l in &new {
-            println!("NEW\t{l}");
-        }
-        for l in &fixed {
-            println!("FIXED\t{l}");
-        }
+    if write_mode(&new, &fixed) {
         return;
     }
     assert!(
@@ -975,13 +969,7 @@ fn difftest_decode() {
     println!(
         "decoder check: {checked} instructions decoded and compared, {listed} listed differences, {skipped} not single instructions"
     );
-    if std::env::var("DIFFTEST_WRITE").is_ok() {
-        for l in &new {
-            println!("NEW\t{l}");
-        }
-        for l in &fixed {
-            println!("FIXED\t{l}");
-        }
+    if write_mode(&new, &fixed) {
         return;
     }
     assert!(
@@ -992,4 +980,19 @@ fn difftest_decode() {
         fixed.len(),
         fixed[..fixed.len().min(40)].join("\n")
     );
+}
+
+/// With `DIFFTEST_WRITE` set: print the new and the fixed cases (for classify.py) and say so,
+/// instead of failing on them.
+fn write_mode(new: &[String], fixed: &[String]) -> bool {
+    if std::env::var("DIFFTEST_WRITE").is_err() {
+        return false;
+    }
+    for l in new {
+        println!("NEW\t{l}");
+    }
+    for l in fixed {
+        println!("FIXED\t{l}");
+    }
+    true
 }

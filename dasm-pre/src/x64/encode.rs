@@ -1,7 +1,7 @@
 //! The generic matcher and encoder: picks the first matching table row and writes the pieces.
 
 use super::operand::{Disp, Imm, Mem, Operand, Reg, RegKind, RegNum, Target};
-use super::table::{Atom, Form, ImmClass, ImmField, Modrm, Role};
+use super::table::{Atom, Form, ImmClass, ImmField, Modrm, Role, SIZE_FROM_FIRST_OPERAND};
 use crate::ir::{ArgKind, Piece, RtArg};
 use crate::x64::actions as act;
 
@@ -140,11 +140,6 @@ pub(crate) fn norm(c: i64) -> i64 {
     }
 }
 
-/// The arithmetic mnemonics, whose DynASM templates take the operation size from the first
-/// operand only (`mi1qdwb`): a size keyword on the immediate does not size a size-less memory
-/// operand (`add [rax], dword n` is "bad operand size", as in DynASM).
-const SIZE_FROM_FIRST: [&str; 8] = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
-
 /// Whether a form of mnemonic `op` matches the operands.
 pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
     if f.ops.len() != ops.len() {
@@ -176,7 +171,7 @@ pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: boo
         Operand::Imm { .. } => true,
     });
     let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
-    if no_size && has_mem && n == 0 && !SIZE_FROM_FIRST.contains(&op) {
+    if no_size && has_mem && !SIZE_FROM_FIRST_OPERAND.contains(&op) {
         if let Some(z) = ops.iter().find_map(|o| match o {
             Operand::Imm { size: Some(z), .. } => Some(*z),
             _ => None,

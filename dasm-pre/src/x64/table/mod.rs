@@ -92,6 +92,13 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug)]
 pub struct Row(pub &'static str, pub &'static str, pub &'static str);
 
+/// The arithmetic mnemonics, whose DynASM templates take the operation size from the first
+/// operand only (`mi1qdwb`): a size keyword on the immediate does not size a size-less memory
+/// operand (`add [rax], dword n` is "bad operand size", as in DynASM), as it does elsewhere
+/// (`mov [rax], dword n`).
+pub(crate) const SIZE_FROM_FIRST_OPERAND: &[&str] =
+    &["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
+
 /// Mnemonics DynASM's x64 map accepts although the instruction does not exist in 64-bit mode
 /// (the CPU raises #UD), with what to write instead.
 pub(crate) const INVALID_IN_64BIT: &[(&str, &str)] = &[(
