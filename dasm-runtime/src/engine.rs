@@ -74,6 +74,14 @@ pub(crate) struct Section {
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
+/// Largest sum of the maximum paddings of a section's alignments, so that a label's estimate
+/// (code before it plus that sum) stays below `labels::FAR`.
+pub(crate) const MAX_PADDING: i64 = (1 << 31) - 256;
+
+/// Largest code (all sections, estimated): label offsets are kept as `u32` below `labels::FAR`,
+/// and DynASM's positions are 32-bit too.
+const MAX_CODE: i64 = (1 << 31) - 1;
+
 /// Sections above this size live in an anonymous mapping instead of a `Vec` (see [`CodeBuf`]).
 const BIG: usize = 256 << 10;
 
@@ -673,6 +681,11 @@ impl<'a> Dasm<'a> {
         for s in sections.iter() {
             starts.push(starts[starts.len() - 1] + s.est());
         }
+        if starts[starts.len() - 1] > MAX_CODE {
+            return Err(DasmError::NoMemory(format!(
+                "code of {MAX_CODE} bytes or more"
+            )));
+        }
         let multi = sections.len() > 1;
         // `ofs` is DynASM's running correction: the start of the current section in the final
         // code plus the (negative) savings of shrunk branches and alignments so far. A label's
@@ -750,6 +763,7 @@ impl<'a> Dasm<'a> {
                 targets: &sec.targets,
                 base,
                 preset: globals_preset,
+                bound: &labels.bound,
                 resolver: extern_resolver,
             };
             o = encode_section(buf, o, sec, insts, &mut rare)?;
@@ -828,7 +842,7 @@ impl<'a> Dasm<'a> {
             return PcLabel::Undefined;
         }
         match self.labels.insts.get(slot_inst(s) as usize) {
-            Some(l) if l.state() == ABS => PcLabel::Absolute(l.addr()),
+            Some(l) if l.state() == ABS => PcLabel::Absolute(self.labels.addr(l)),
             Some(l) if self.linked.is_some() => PcLabel::Offset(l.fin as usize),
             _ => PcLabel::Unused,
         }
@@ -938,13 +952,19 @@ pub enum PcLabel {
     Unused,
 }
 
-/// The absolute address a label instance stands for at encode time.
-fn target_addr(l: &Inst, base: u64, preset: &[Option<u64>]) -> Result<u64, DasmError> {
+/// The absolute address a label instance stands for at encode time (`bound`: the addresses
+/// of labels bound by SETLABEL).
+fn target_addr(
+    l: &Inst,
+    base: u64,
+    preset: &[Option<u64>],
+    bound: &[u64],
+) -> Result<u64, DasmError> {
     if l.state() == DEF {
-        return Ok(base.wrapping_add(l.fin as u64));
+        return Ok(base.wrapping_add(u64::from(l.fin)));
     }
     if l.state() == ABS {
-        return Ok(l.addr());
+        return Ok(crate::labels::addr(bound, l));
     }
     match l.kind() {
         LabelKind::Global(g) => preset
@@ -979,7 +999,8 @@ fn link_section<const MULTI: bool>(
         ($idx:expr) => {
             while next.0 <= $idx {
                 if let Some(l) = insts.get_mut(next.1 as usize) {
-                    l.fin = l.est + ofs;
+                    // Below 2 GiB: link refuses larger code (`link_parked`).
+                    l.fin = (i64::from(l.est) + ofs) as u32;
                 }
                 next = defs.next().unwrap_or((u32::MAX, 0));
             }
@@ -1001,13 +1022,21 @@ fn link_section<const MULTI: bool>(
             // moved back by the corrections so far; else (forward) its estimate, plus in a
             // later section the estimated sizes of the sections in between. A label not
             // defined in the code has the estimate `FAR`, so the branch stays long.
-            let lofs = if l.key <= here | idx as u64 {
-                l.fin - ofs
-            } else if MULTI {
-                let lsec = (l.sec() as usize).min(starts.len() - 1);
-                l.est + starts[lsec] - start
+            // Placed already (as DynASM: a label defined before the branch, in this section or
+            // an earlier one). With one section, every label defined in the code is in
+            // section 0, and the others are `FAR` whatever the test finds.
+            let placed = if MULTI {
+                l.key() <= here | idx as u64
             } else {
-                l.est
+                l.idx <= idx as u32
+            };
+            let lofs = if placed {
+                i64::from(l.fin) - ofs
+            } else if MULTI {
+                let lsec = usize::from(l.sec).min(starts.len() - 1);
+                i64::from(l.est) + starts[lsec] - start
+            } else {
+                i64::from(l.est)
             };
             // Short when the distance from the estimated end of the branch is in
             // -128-shrink..=127.
@@ -1053,9 +1082,9 @@ fn export_globals(labels: &Labels, globals_out: &mut Vec<Option<u64>>, base: u64
         if globals_out[g].is_none() || key >= last[g] {
             last[g] = key;
             globals_out[g] = Some(if l.state() == ABS {
-                l.addr()
+                labels.addr(l)
             } else {
-                base.wrapping_add(l.fin as u64)
+                base.wrapping_add(u64::from(l.fin))
             });
         }
     }
@@ -1070,6 +1099,8 @@ struct Rare<'r> {
     base: u64,
     /// Addresses of undefined globals.
     preset: &'r [Option<u64>],
+    /// Addresses of the labels bound by SETLABEL.
+    bound: &'r [u64],
     resolver: &'r mut Option<ExternResolver>,
 }
 
@@ -1101,7 +1132,7 @@ fn encode_section(
         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
         if k == kind::LONG {
             let at = place::<4>(buf, o, olim, code, src, pos)?;
-            let rel = match i32::try_from(l.fin.wrapping_sub(at as i64 + 4)) {
+            let rel = match i32::try_from(i64::from(l.fin) - (at as i64 + 4)) {
                 Ok(rel) => rel,
                 Err(_) => rel_far(l, at, rare)?,
             };
@@ -1113,7 +1144,7 @@ fn encode_section(
             let keep = pos.wrapping_sub(usize::from(k / 2));
             let at = place::<2>(buf, o, olim, code, src, keep)?;
             let rel =
-                i8::try_from(l.fin.wrapping_sub(at as i64 + 2)).map_err(|_| DasmError::Phase)?;
+                i8::try_from(i64::from(l.fin) - (at as i64 + 2)).map_err(|_| DasmError::Phase)?;
             raw::field(buf, at, [item.aux, rel as u8]);
             o = at + 2;
         }
@@ -1131,7 +1162,7 @@ fn rel_far(l: &Inst, at: usize, rare: &Rare<'_>) -> Result<i32, DasmError> {
     if l.state() == DEF {
         return Err(DasmError::RelOutOfRange { offset: at });
     }
-    let target = target_addr(l, rare.base, rare.preset)?;
+    let target = target_addr(l, rare.base, rare.preset, rare.bound)?;
     Ok(i32::from_le_bytes(rel32(rare.base, at, target)?))
 }
 
@@ -1150,6 +1181,7 @@ fn encode_other(
         targets,
         base,
         preset,
+        bound,
         resolver,
     } = rare;
     let base = *base;
@@ -1176,7 +1208,7 @@ fn encode_other(
         }
         kind::ADDR => {
             let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-            let target = target_addr(l, base, preset)?;
+            let target = target_addr(l, base, preset, bound)?;
             let at = place::<8>(buf, o, olim, code, src, pos)?;
             raw::field(buf, at, target.to_le_bytes());
             Ok((at + 8, pos + 8))

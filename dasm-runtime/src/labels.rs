@@ -17,26 +17,32 @@ pub(crate) enum LabelKind {
     Pc(u32),
 }
 
-/// One definition (or pending definition) of a label.
+/// One definition (or pending definition) of a label: 16 bytes, as link and encode read one
+/// per branch and put writes one per label.
 ///
-/// Link reads `est`, `fin` and `key` of every branch target; a label that is not defined in
-/// the code (still pending, an undefined global, or bound to an address by SETLABEL) has
-/// `est` = [`FAR`], which makes every branch to it long without a test of its state.
+/// Link reads `est`, `fin` and the key (`sec`, `idx`) of every branch target; a label that is
+/// not defined in the code (still pending, an undefined global, or bound to an address by
+/// SETLABEL) has `est` and `fin` = [`FAR`], which makes every branch to it long without a test
+/// of its state, whatever link makes of its key.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Inst {
-    /// DynASM's pass-1 offset estimate within the section, or [`FAR`].
-    pub est: i64,
-    /// Final offset in the code (set by link: `est` plus the correction where it is defined).
-    pub fin: i64,
-    /// Where the definition is, as `(section << 32) | items of the section before it`
-    /// (orders it against references); [`NOWHERE`] until defined. For a label bound by
-    /// SETLABEL (state [`ABS`]): the address, see [`Inst::addr`] (link then finds `est` and
-    /// `fin` both `FAR`, whatever it makes of the key).
-    pub key: u64,
-    /// Label number: local 1..=9, global 0-based, PC label.
-    pub num: u32,
+    /// DynASM's pass-1 offset estimate within the section, or [`FAR`]. Below `u32::MAX`: a
+    /// section holds less than 2 GiB of code and its alignments at most 2 GiB of padding.
+    pub est: u32,
+    /// Final offset in the code (set by link: `est` plus the correction where it is defined;
+    /// link refuses code of 2 GiB or more), or [`FAR`].
+    pub fin: u32,
+    /// Where the definition is, with `sec`: the number of items of the section before it
+    /// (orders it against references). Until defined: the label number of a PC label (see
+    /// [`Inst::kind`]), else [`NOWHERE`]; for a label bound by SETLABEL (state [`ABS`]): the
+    /// index of its address in [`Labels::bound`].
+    pub idx: u32,
+    /// Section of the definition ([`NOWHERE_SEC`] until defined).
+    pub sec: u8,
     /// [`LOCAL`], [`GLOBAL`] or [`PC`], plus [`BOUND`] once bound by SETLABEL.
     pub tag: u8,
+    /// Label number of a local (1..=9) or global (0-based) label.
+    pub num: u16,
 }
 
 /// [`Inst::tag`] of a local label.
@@ -48,28 +54,30 @@ pub(crate) const PC: u8 = 2;
 /// [`Inst::tag`] flag of a label bound to an address by SETLABEL.
 pub(crate) const BOUND: u8 = 0x80;
 
-/// [`Inst::est`] of a label not defined in the code: far enough from any branch that no
-/// branch to it is short, close enough to 0 that link's sums cannot overflow.
-pub(crate) const FAR: i64 = 1 << 60;
-/// [`Inst::key`] of a label not defined yet.
-pub(crate) const NOWHERE: u64 = u64::MAX;
+/// [`Inst::est`] and [`Inst::fin`] of a label not defined in the code: beyond every offset
+/// (sections and code stay below 2 GiB), so no branch to it is short and no rel32 reaches it.
+pub(crate) const FAR: u32 = u32::MAX;
+/// [`Inst::idx`] of a local or global label not defined yet.
+pub(crate) const NOWHERE: u32 = u32::MAX;
+/// [`Inst::sec`] of a label not defined yet (after every section).
+pub(crate) const NOWHERE_SEC: u8 = u8::MAX;
 
 impl Inst {
-    /// Which label this is an instance of.
+    /// Which label this is an instance of. The number of a PC label is kept until it is
+    /// defined or bound (`Pc(NOWHERE)` after): only an undefined label needs it, for errors.
     pub fn kind(&self) -> LabelKind {
         match self.tag & !BOUND {
             LOCAL => LabelKind::Local(self.num as u8),
             GLOBAL => LabelKind::Global(self.num as u8),
-            _ => LabelKind::Pc(self.num),
+            _ if self.state() == UNDEF => LabelKind::Pc(self.idx),
+            _ => LabelKind::Pc(NOWHERE),
         }
     }
-    /// Section of the definition (meaningless for state [`ABS`]).
-    pub fn sec(&self) -> u32 {
-        (self.key >> 32) as u32
-    }
-    /// The address a label in state [`ABS`] is bound to.
-    pub fn addr(&self) -> u64 {
-        self.key
+    /// Where the definition is, as `(section << 32) | items of the section before it`
+    /// (meaningless unless defined).
+    #[inline(always)]
+    pub fn key(&self) -> u64 {
+        (u64::from(self.sec) << 32) | u64::from(self.idx)
     }
     /// [`UNDEF`], [`DEF`] or [`ABS`]: defined in the code when it has an estimate.
     pub fn state(&self) -> u8 {
@@ -80,13 +88,6 @@ impl Inst {
         } else {
             UNDEF
         }
-    }
-    /// Bind to `addr` (SETLABEL): no longer a place in the code.
-    pub fn bind(&mut self, addr: i64) {
-        self.tag |= BOUND;
-        self.est = FAR;
-        self.fin = FAR;
-        self.key = addr as u64;
     }
 }
 
@@ -105,7 +106,7 @@ pub(crate) const EMPTY: Slot = !PENDING;
 /// Flag of a slot whose instance is referenced forward and not yet defined.
 pub(crate) const PENDING: Slot = 1 << 31;
 /// Instances a code generation may have (link refuses more): their indices stay below
-/// [`EMPTY`]. At 32 bytes each, that is 64 GiB of instances.
+/// [`EMPTY`]. At 16 bytes each, that is 32 GiB of instances.
 pub(crate) const MAX_INSTS: usize = EMPTY as usize;
 
 /// The instance a non-empty slot holds.
@@ -124,6 +125,8 @@ pub(crate) struct Labels {
     /// Global label definitions in definition order: ([`Inst::key`] of the definition,
     /// instance).
     pub global_defs: Vec<(u64, u32)>,
+    /// The addresses of the labels bound by SETLABEL (their [`Inst::idx`]).
+    pub bound: Vec<u64>,
 }
 
 impl Default for Labels {
@@ -134,6 +137,7 @@ impl Default for Labels {
             globals: Vec::new(),
             pcs: Vec::new(),
             global_defs: Vec::new(),
+            bound: Vec::new(),
         }
     }
 }
@@ -163,6 +167,7 @@ impl Labels {
         self.globals.fill(EMPTY);
         self.pcs.fill(EMPTY);
         self.global_defs.clear();
+        self.bound.clear();
     }
 
     /// A reference to an existing definition (unless `forward`), or to the next one.
@@ -185,23 +190,45 @@ impl Labels {
             let i = slot_inst(s);
             if let Some(inst) = insts.get_mut(i as usize) {
                 inst.est = at.est;
-                inst.key = at.key;
+                inst.idx = at.idx;
+                inst.sec = at.sec;
             }
             i
         } else {
             let i = insts.len() as u32;
-            let (tag, num) = kind.split();
+            let (tag, num, _) = kind.split();
             insts.push(Inst {
                 est: at.est,
                 fin: 0,
-                key: at.key,
-                num,
+                idx: at.idx,
+                sec: at.sec,
                 tag,
+                num,
             });
             i
         };
         *slot = i;
         i
+    }
+
+    /// Bind instance `i` to `addr` (SETLABEL): no longer a place in the code. `false` if there
+    /// is no such instance.
+    pub fn bind(&mut self, i: usize, addr: i64) -> bool {
+        let b = self.bound.len() as u32;
+        let Some(l) = self.insts.get_mut(i) else {
+            return false;
+        };
+        l.tag |= BOUND;
+        l.est = FAR;
+        l.fin = FAR;
+        l.idx = b;
+        self.bound.push(addr as u64);
+        true
+    }
+
+    /// The address a label in state [`ABS`] is bound to.
+    pub fn addr(&self, l: &Inst) -> u64 {
+        addr(&self.bound, l)
     }
 
     /// REL_LG / IMM_LG with label number `n`: 1..=9 backward local, 10..=246 global,
@@ -262,7 +289,7 @@ impl Labels {
                 self.grow_globals(usize::from(g) + 1);
                 let slot = &mut self.globals[usize::from(g)];
                 let i = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
-                self.global_defs.push((at.key, i));
+                self.global_defs.push((at.key(), i));
                 Some(i)
             }
             0 => None,
@@ -319,44 +346,59 @@ impl Labels {
     }
 }
 
-/// Where a definition is: [`Inst::key`] and pass-1 estimate.
+/// Where a definition is: section, items of the section before it, pass-1 estimate.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct At {
-    pub key: u64,
-    pub est: i64,
+    pub sec: u8,
+    pub idx: u32,
+    pub est: u32,
+}
+
+impl At {
+    /// [`Inst::key`] of a definition here.
+    pub fn key(&self) -> u64 {
+        (u64::from(self.sec) << 32) | u64::from(self.idx)
+    }
 }
 
 /// A new, not yet defined instance of a label; its index.
 #[inline(always)]
 fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
     let i = insts.len() as u32;
-    let (tag, num) = kind.split();
+    let (tag, num, idx) = kind.split();
     insts.push(Inst {
         est: FAR,
         fin: FAR,
-        key: NOWHERE,
-        num,
+        idx,
+        sec: NOWHERE_SEC,
         tag,
+        num,
     });
     i
 }
 
+/// The address a label in state [`ABS`] is bound to, given [`Labels::bound`].
+pub(crate) fn addr(bound: &[u64], l: &Inst) -> u64 {
+    bound.get(l.idx as usize).copied().unwrap_or(0)
+}
+
 impl LabelKind {
+    /// [`Inst::tag`], [`Inst::num`] and the [`Inst::idx`] of an undefined instance.
     #[inline(always)]
-    fn split(self) -> (u8, u32) {
+    fn split(self) -> (u8, u16, u32) {
         match self {
-            LabelKind::Local(n) => (LOCAL, u32::from(n)),
-            LabelKind::Global(n) => (GLOBAL, u32::from(n)),
-            LabelKind::Pc(n) => (PC, n),
+            LabelKind::Local(n) => (LOCAL, u16::from(n), NOWHERE),
+            LabelKind::Global(n) => (GLOBAL, u16::from(n), NOWHERE),
+            LabelKind::Pc(n) => (PC, 0, n),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    /// Link and encode index label instances in hot loops: keep them at 32 bytes.
+    /// Link and encode index label instances in hot loops: keep them at 16 bytes.
     #[test]
     fn inst_is_32_bytes() {
-        assert_eq!(std::mem::size_of::<super::Inst>(), 32);
+        assert_eq!(std::mem::size_of::<super::Inst>(), 16);
     }
 }

@@ -5,7 +5,7 @@
 //! decoded at compile time (`put!`), once per op in straight-line code that the compiler
 //! specializes for each op.
 
-use crate::engine::{grow, kind, raw, Item, Section, SLACK};
+use crate::engine::{grow, kind, raw, Item, Section, MAX_PADDING, SLACK};
 use crate::error::DasmError;
 use crate::labels::{At, Labels};
 use crate::runs::{Act, Op, Run};
@@ -316,13 +316,12 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             }
             Act::SetLabel => {
                 let addr = self.arg();
-                let Some(l) = self.labels.insts.get_mut(self.last_label) else {
+                if !self.labels.bind(self.last_label, addr) {
                     return Err(DasmError::BadActionList {
                         offset: op.at as usize,
                         reason: "SETLABEL does not follow a label definition",
                     });
-                };
-                l.bind(addr);
+                }
                 // No longer a place in the code: link does not place it.
                 if self
                     .defs
@@ -396,9 +395,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             }
             Act::LabelPc | Act::LabelLg => {
                 let k = self.items.len() as u32;
+                // Below `FAR`: the code is below 2 GiB (`grow`), the padding too (ALIGN).
                 let here = At {
-                    key: (u64::from(self.secno) << 32) | u64::from(k),
-                    est: self.used as i64 + *self.extra,
+                    sec: self.secno as u8,
+                    idx: k,
+                    est: (self.used as i64 + *self.extra) as u32,
                 };
                 let inst = if op.act == Act::LabelPc {
                     let pc = self.arg();
@@ -421,6 +422,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             }
             Act::Align => {
                 *self.extra += i64::from(op.p1);
+                if *self.extra > MAX_PADDING {
+                    return Err(DasmError::NoMemory(format!(
+                        "alignments of more than {MAX_PADDING} bytes of padding in a section"
+                    )));
+                }
                 self.item(kind::ALIGN, 0, op.p1);
                 self.floor = self.used;
             }
