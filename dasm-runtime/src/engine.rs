@@ -351,6 +351,9 @@ pub struct Dasm<'a> {
     extern_resolver: Option<ExternResolver>,
     /// [`crate::list_id`] of `actions` once a `put!` site asked (0: not yet).
     list_id: u64,
+    /// `list_id` while a `put!` site of that list may skip `put_static`'s checks (see
+    /// [`Dasm::refresh_fast`]), else 0: one comparison on the fast path.
+    pub(crate) fast: u64,
     /// Puts take the slow path ([`Dasm::put_slow`]): an error is kept, or positions are
     /// recorded. One flag, so that the fast path tests no more than before.
     pub(crate) slow: bool,
@@ -387,6 +390,7 @@ impl<'a> Dasm<'a> {
             globals_out: Vec::new(),
             extern_resolver: None,
             list_id: 0,
+            fast: 0,
             slow: false,
             dbg: None,
         }
@@ -472,6 +476,7 @@ impl<'a> Dasm<'a> {
         self.labels.reset();
         self.status = None;
         self.linked = None;
+        self.fast = 0;
         self.globals_out.clear();
         self.slow = self.dbg.is_some();
         if let Some(r) = &mut self.dbg {
@@ -546,6 +551,7 @@ impl<'a> Dasm<'a> {
             return self.put_slow(run.start as usize, &a[..given.min(N)], given);
         }
         self.linked = None;
+        self.fast = 0;
         if args.len() != run.run.nargs as usize {
             return self.fail(DasmError::ArgCount {
                 start: run.start as usize,
@@ -553,6 +559,12 @@ impl<'a> Dasm<'a> {
                 given: args.len(),
             });
         }
+        self.put_static_run(run, args);
+    }
+
+    /// The run of [`Dasm::put_static`], its checks passed.
+    #[inline(always)]
+    fn put_static_run<const N: usize>(&mut self, run: &StaticRun<N>, args: &[i64]) {
         let (sec, labels) = (&mut self.sec, &mut self.labels);
         let (cur, nsec) = (self.cur, self.sections.len());
         let r = if run.run.vreg {
@@ -568,10 +580,65 @@ impl<'a> Dasm<'a> {
     #[doc(hidden)]
     #[inline(always)]
     pub fn put_listed<const N: usize>(&mut self, run: &StaticRun<N>, id: u64, args: &[i64]) {
+        if self.fast != id {
+            // A copy of the arguments (as in `put_static`), so that the caller's argument
+            // array does not escape into the cold call.
+            let a: [i64; N] = core::array::from_fn(|i| args.get(i).copied().unwrap_or(0));
+            return self.put_listed_slow(run, id, a, args.len());
+        }
+        // `fast == id`: every check of `put_static` but the argument count would pass, and
+        // `linked` is None already.
+        if args.len() != run.run.nargs as usize {
+            return self.fail(DasmError::ArgCount {
+                start: run.start as usize,
+                expected: run.run.nargs as usize,
+                given: args.len(),
+            });
+        }
+        self.put_static_run(run, args);
+    }
+
+    /// [`Dasm::put_listed`] when this engine has another list, keeps an error, records
+    /// positions, is linked, or has not been admitted yet (`given` arguments, the first N in
+    /// `args`): `put_static` with every check; then the next puts may take the fast path.
+    #[cold]
+    #[inline(never)]
+    fn put_listed_slow<const N: usize>(
+        &mut self,
+        run: &StaticRun<N>,
+        id: u64,
+        args: [i64; N],
+        given: usize,
+    ) {
         if self.list_id != id && !self.same_list(id, run.start) {
             return;
         }
-        self.put_static(run, args);
+        if given > N {
+            // More arguments than ops: `put_static` fails on the count.
+            self.linked = None;
+            return self.fail(DasmError::ArgCount {
+                start: run.start as usize,
+                expected: run.run.nargs as usize,
+                given,
+            });
+        }
+        self.put_static(run, &args[..given]);
+        self.refresh_fast();
+    }
+
+    /// Let `put!` sites of this engine's list take the fast path if nothing that
+    /// [`Dasm::put_static`] checks applies: no error kept, puts not recorded (`debug` feature),
+    /// not linked (puts set `linked` to None).
+    pub(crate) fn refresh_fast(&mut self) {
+        #[cfg(not(feature = "debug"))]
+        let plain = self.status.is_none();
+        #[cfg(feature = "debug")]
+        let plain = !self.slow;
+        self.fast = if plain && self.linked.is_none() {
+            self.list_id
+        } else {
+            0
+        };
     }
 
     /// [`Dasm::put`] from a site generated for the action list whose identity is `id`
@@ -626,6 +693,7 @@ impl<'a> Dasm<'a> {
     pub(crate) fn fail(&mut self, e: DasmError) {
         self.status = Some(e);
         self.slow = true;
+        self.fast = 0;
     }
 
     /// DynASM's `dasm_checkstep`: fails on a local label referenced forward but not defined (and
@@ -701,6 +769,7 @@ impl<'a> Dasm<'a> {
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         self.linked = Some(size);
+        self.fast = 0;
         Ok(size)
     }
 

@@ -254,12 +254,14 @@ impl<'a> Dasm<'a> {
             plans: Default::default(),
         }));
         self.slow = true;
+        self.fast = 0;
     }
 
     /// Stop recording source positions (puts take their fast path again).
     pub fn clear_source_map(&mut self) {
         self.dbg = None;
         self.slow = self.status.is_some();
+        self.fast = 0;
     }
 
     /// Puts when an error is kept (ignored) or positions are recorded.
@@ -273,6 +275,7 @@ impl<'a> Dasm<'a> {
         let Some(mut rec) = self.dbg.take() else {
             // Not reached: `slow` without an error means recording.
             self.slow = false;
+            self.fast = 0;
             return self.put(start, args);
         };
         self.linked = None;

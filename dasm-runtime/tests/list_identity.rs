@@ -54,3 +54,50 @@ fn own_list_and_its_copies_work() {
     }
     assert_ne!(LIST.id, dasm_runtime::list_id(&OTHER));
 }
+
+/// After the first `put!` of its list, an engine lets its sites skip their checks until
+/// something they check changes: each change here must still be seen by the next `put!`.
+#[test]
+fn the_fast_path_sees_every_change_of_state() {
+    let mut d = Dasm::new(&ACTIONS, 1);
+    put!(&mut d, in LIST, 0, [1]);
+    put!(&mut d, in LIST, 0, [2]);
+    assert_eq!(d.link(), Ok(12));
+    // A put after link: the engine is no longer linked (encode refuses), and links again.
+    put!(&mut d, in LIST, 0, [3]);
+    assert_eq!(d.encode(&mut [0; 12]), Err(DasmError::NotLinked));
+    put!(&mut d, in LIST, 0, [4]);
+    assert_eq!(d.link(), Ok(24));
+    let mut out = Vec::new();
+    assert_eq!(d.link_encode(&mut out), Ok(24));
+    put!(&mut d, in LIST, 0, [5]);
+    assert_eq!(d.linked_size(), None);
+    // An error is kept, and the puts after it are ignored (the second would fail otherwise).
+    put!(&mut d, in LIST, 0, [1 << 40]);
+    put!(&mut d, in LIST, 0, [1 << 41]);
+    assert!(matches!(
+        d.link(),
+        Err(DasmError::RangeImm { value, .. }) if value == 1 << 40
+    ));
+    // A reset starts over, and the fast path comes back.
+    d.reset();
+    put!(&mut d, in LIST, 0, [7]);
+    put!(&mut d, in LIST, 0, [8]);
+    let mut out = Vec::new();
+    assert_eq!(d.link_encode(&mut out), Ok(12));
+    assert_eq!(out, [0xB8, 7, 0, 0, 0, 0xC3, 0xB8, 8, 0, 0, 0, 0xC3]);
+    // A wrong argument count fails on the fast path too.
+    put!(&mut d, in LIST, 0, [9]);
+    d.put_listed(&RUN2, LIST.id, &[1, 2]);
+    assert!(matches!(
+        d.link(),
+        Err(DasmError::ArgCount {
+            expected: 1,
+            given: 2,
+            ..
+        })
+    ));
+}
+
+/// The run of `LIST` at 0, as `put!` decodes it.
+const RUN2: dasm_runtime::StaticRun<2> = dasm_runtime::StaticRun::at(&LIST.bytes, 0);
