@@ -834,8 +834,17 @@ impl<'a> Dasm<'a> {
                 preset: globals_preset,
                 bound: &labels.bound,
                 resolver: extern_resolver,
+                pads_left: sec.extra,
             };
-            o = encode_section(buf, o, sec, insts, &mut rare)?;
+            // The section's output ends by `o` + its estimated size (see `encode_section`).
+            let budget = (sec.used as u64)
+                .saturating_add(sec.extra as u64)
+                .saturating_add(o as u64);
+            o = if budget.saturating_add(ROOM_MARGIN as u64) <= buf.len() as u64 {
+                encode_section::<true>(buf, o, sec, insts, &mut rare)?
+            } else {
+                encode_section::<false>(buf, o, sec, insts, &mut rare)?
+            };
         }
         if o != size {
             return Err(DasmError::Phase);
@@ -857,8 +866,7 @@ impl<'a> Dasm<'a> {
 
     fn link_encode_vec(&mut self, out: &mut Vec<u8>) -> Result<usize, DasmError> {
         let size = self.link_parked()?;
-        // Room for the code and the slack of the chunked copies.
-        let room = size.saturating_add(64);
+        let room = self.room(size);
         out.try_reserve(room)
             .map_err(|e| DasmError::NoMemory(e.to_string()))?;
         let base = out.as_ptr() as u64;
@@ -871,6 +879,48 @@ impl<'a> Dasm<'a> {
         // byte of `out[..size]` is written.
         unsafe { out.set_len(size) };
         Ok(size)
+    }
+
+    /// The length of an output buffer for code of `size` bytes after `link` that lets the
+    /// encoder skip its checks of the output's end: room for the code as estimated (every
+    /// branch long, every alignment at its most padding), plus the slack of the chunked copies
+    /// (see `encode_section`). Nothing after the code is written but that slack.
+    pub(crate) fn room(&self, size: usize) -> usize {
+        let est: i64 = self.sections.iter().map(|s| s.est()).sum::<i64>() + self.sec.est();
+        usize::try_from(est)
+            .unwrap_or(0)
+            .max(size)
+            .saturating_add(64)
+    }
+
+    /// [`Dasm::encode_at`] into the first `size` bytes of `buf`, whose length is at least
+    /// [`Dasm::room`]`(size)` (more room: fewer checks).
+    pub(crate) fn encode_room(
+        &mut self,
+        buf: &mut [u8],
+        size: usize,
+        base: u64,
+    ) -> Result<(), DasmError> {
+        self.park();
+        let r = match (&self.status, self.linked) {
+            (Some(e), _) => Err(e.clone()),
+            (None, None) => Err(DasmError::NotLinked),
+            (None, Some(linked)) if linked != size || buf.len() < size => {
+                Err(DasmError::BufferSize {
+                    expected: linked,
+                    given: size,
+                })
+            }
+            // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the encoder only stores
+            // initialized bytes through the view, so `buf` stays initialized.
+            (None, Some(_)) => self.encode_into(
+                unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) },
+                size,
+                base,
+            ),
+        };
+        self.park();
+        r.map_err(|e| self.locate(e))
     }
 
     /// What `link` checks before its walk: a kept error, undefined labels, too many instances.
@@ -1171,11 +1221,26 @@ struct Rare<'r> {
     /// Addresses of the labels bound by SETLABEL.
     bound: &'r [u64],
     resolver: &'r mut Option<ExternResolver>,
+    /// Maximum padding of the section's alignments not walked yet (see `encode_section`).
+    pads_left: i64,
 }
 
+/// Room `buf` must have after a section's estimated end for [`encode_section`] without output
+/// checks: a field that overshoots (see there) and a chunked copy after it.
+const ROOM_MARGIN: usize = 48;
+
 /// Pass 3 for one section: its code, placed at `o` in `buf`; returns where it ends.
+///
+/// `ROOM`: `buf` has [`ROOM_MARGIN`] bytes after `o` plus the section's estimated size (its
+/// code plus the maximum padding of its alignments), and the output is not checked against
+/// `buf`'s end. At every step, `o` plus the code not walked yet plus the maximum padding of the
+/// alignments not walked yet is at most that estimated end: a piece of code moves `o` as far
+/// as the code; a field moves it no further than the code it replaces (a short branch less);
+/// an alignment's padding is at most its maximum (checked in `encode_other`, as is the sum of
+/// the maxima). A field may overshoot by its size (at most 8 bytes) if its item lies past the
+/// code (`pos + 4 > used`); then the next step fails (its piece would start after it ends).
 #[inline(never)]
-fn encode_section(
+fn encode_section<const ROOM: bool>(
     buf: &mut [MaybeUninit<u8>],
     mut o: usize,
     sec: &Section,
@@ -1200,7 +1265,7 @@ fn encode_section(
         // a label not defined in the code is `FAR` away, out of reach of any field.
         let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
         if k == kind::LONG {
-            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            let at = place::<4, ROOM>(buf, o, olim, code, src, pos)?;
             let rel = match i32::try_from(i64::from(l.fin) - (at as i64 + 4)) {
                 Ok(rel) => rel,
                 Err(_) => rel_far(l, at, rare)?,
@@ -1211,7 +1276,7 @@ fn encode_section(
             // The short form: the field starts 1 (`EB`) or 2 (`7x`) bytes earlier, with the
             // short opcode.
             let keep = pos.wrapping_sub(usize::from(k / 2));
-            let at = place::<2>(buf, o, olim, code, src, keep)?;
+            let at = place::<2, ROOM>(buf, o, olim, code, src, keep)?;
             let rel =
                 i8::try_from(i64::from(l.fin) - (at as i64 + 2)).map_err(|_| DasmError::Phase)?;
             raw::field(buf, at, [item.aux, rel as u8]);
@@ -1219,7 +1284,7 @@ fn encode_section(
         }
         src = pos + 4;
     }
-    place::<0>(buf, o, olim, code, src, sec.used)
+    place::<0, ROOM>(buf, o, olim, code, src, sec.used)
 }
 
 /// The rel32 field at offset `at` to a label out of reach of a code offset: bound to an
@@ -1252,15 +1317,23 @@ fn encode_other(
         preset,
         bound,
         resolver,
+        pads_left,
     } = rare;
     let base = *base;
     let olim = buf.len().saturating_sub(39);
     let pos = item.pos as usize;
     match item.kind {
         kind::ALIGN => {
-            // The padding link decided (a mismatch with the real offset ends in PHASE).
-            let o = place::<0>(buf, o, olim, code, src, pos)?;
-            let end = o + item.data as usize;
+            // The padding link decided (a mismatch with the real offset ends in PHASE), at
+            // most the maximum, whose sum over the section is at most the section's (which
+            // `encode_section` relies on).
+            let (pad, mask) = (i64::from(item.data), i64::from(item.aux));
+            *pads_left -= mask;
+            if pad > mask || *pads_left < 0 {
+                return Err(DasmError::Phase);
+            }
+            let o = place::<0, false>(buf, o, olim, code, src, pos)?;
+            let end = o + pad as usize;
             buf.get_mut(o..end)
                 .ok_or(DasmError::Phase)?
                 .fill(MaybeUninit::new(0x90));
@@ -1271,14 +1344,14 @@ fn encode_other(
                 .get(item.data as usize)
                 .copied()
                 .ok_or(DasmError::Phase)?;
-            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            let at = place::<4, false>(buf, o, olim, code, src, pos)?;
             raw::field(buf, at, rel32(base, at, target as u64)?);
             Ok((at + 4, pos + 4))
         }
         kind::ADDR => {
             let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
             let target = target_addr(l, base, preset, bound)?;
-            let at = place::<8>(buf, o, olim, code, src, pos)?;
+            let at = place::<8, false>(buf, o, olim, code, src, pos)?;
             raw::field(buf, at, target.to_le_bytes());
             Ok((at + 8, pos + 8))
         }
@@ -1287,7 +1360,7 @@ fn encode_other(
             let resolve = resolver
                 .as_mut()
                 .ok_or(DasmError::NoExternResolver { index })?;
-            let at = place::<4>(buf, o, olim, code, src, pos)?;
+            let at = place::<4, false>(buf, o, olim, code, src, pos)?;
             let v = resolve(base.wrapping_add(at as u64), index, item.aux);
             raw::field(buf, at, v.to_le_bytes());
             Ok((at + 4, pos + 4))
@@ -1308,10 +1381,10 @@ struct Code<'c> {
 
 /// Copy `code[from..to]` to `buf[o..]` and return where it ends, checking that `N` more bytes
 /// (a field) fit after it. Short pieces move as one 32-byte chunk when both sides have room
-/// (`o < olim`: `o + 40 <= buf.len()`; what lands past the piece is overwritten by what
-/// follows).
+/// (`o < olim`: `o + 40 <= buf.len()`, or `ROOM`: see `encode_section`; what lands past the
+/// piece is overwritten by what follows).
 #[inline(always)]
-fn place<const N: usize>(
+fn place<const N: usize, const ROOM: bool>(
     buf: &mut [MaybeUninit<u8>],
     o: usize,
     olim: usize,
@@ -1320,7 +1393,7 @@ fn place<const N: usize>(
     to: usize,
 ) -> Result<usize, DasmError> {
     let n = to.wrapping_sub(from);
-    if n <= 32 && to < code.lim && o < olim {
+    if n <= 32 && to < code.lim && (ROOM || o < olim) {
         raw::copy32(buf, o, code.bytes, from);
         return Ok(o + n);
     }

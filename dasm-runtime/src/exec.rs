@@ -68,9 +68,12 @@ impl Dasm<'_> {
     /// The state stays usable (e.g. [`Dasm::reset`] for the next function).
     pub fn finish(&mut self) -> Result<ExecBuffer, DasmError> {
         let size = self.link()?;
+        // Mapped with the room that spares the encoder its output checks: the pages after
+        // the code's are not touched (but for the last chunk's slack), so cost nothing.
         let mut map =
-            MmapMut::map_anon(size.max(1)).map_err(|e| DasmError::NoMemory(e.to_string()))?;
-        self.encode(&mut map[..size])?;
+            MmapMut::map_anon(self.room(size)).map_err(|e| DasmError::NoMemory(e.to_string()))?;
+        let base = map.as_ptr() as u64;
+        self.encode_room(&mut map, size, base)?;
         let map = map
             .make_exec()
             .map_err(|e| DasmError::NoMemory(e.to_string()))?;
