@@ -9,7 +9,7 @@
 //! change the protection of code other threads execute; with [`Mapping::Protect`] the pages are
 //! flipped read+write around each write and back to read+execute.
 
-use crate::engine::{Dasm, PcLabel};
+use crate::engine::{Dasm, NO_OFFSET};
 use crate::error::DasmError;
 use crate::exec::CodeAt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -167,7 +167,8 @@ pub struct Code {
 
 struct CodeLabels {
     globals: Box<[Option<usize>]>,
-    pcs: Box<[Option<usize>]>,
+    /// Offsets of the PC labels up to the last defined one ([`NO_OFFSET`]: none).
+    pcs: Box<[u32]>,
 }
 
 impl std::fmt::Debug for Code {
@@ -682,10 +683,13 @@ impl Dasm<'_> {
         }
         // Up to the last defined label only: no allocation when none is defined.
         let globals = defined(self.labels.globals.len(), |g| self.global_offset(g));
-        let pcs = defined(self.pc_count(), |pc| match self.pc_label(pc) {
-            PcLabel::Offset(o) => Some(o),
-            _ => None,
-        });
+        let mut pcs = self.pc_offsets();
+        let n = pcs
+            .iter()
+            .rposition(|&o| o != NO_OFFSET)
+            .map_or(0, |i| i + 1);
+        pcs.truncate(n);
+        let pcs = pcs.into_boxed_slice();
         let labels =
             (!globals.is_empty() || !pcs.is_empty()).then(|| Box::new(CodeLabels { globals, pcs }));
         Ok(Code {
@@ -759,7 +763,8 @@ impl Code {
 
     /// Offset of PC label `pc`, if defined in the code.
     pub fn pc_offset(&self, pc: usize) -> Option<usize> {
-        self.labels.as_ref()?.pcs.get(pc).copied().flatten()
+        let o = *self.labels.as_ref()?.pcs.get(pc)?;
+        (o != NO_OFFSET).then_some(o as usize)
     }
 
     /// The offset of `at` in the code, if it lies inside the code.

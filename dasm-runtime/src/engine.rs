@@ -13,7 +13,7 @@
 //! writing the real alignment padding, and patches each item.
 
 use crate::error::DasmError;
-use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, MAX_INSTS, PENDING};
+use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, FAR, MAX_INSTS, PENDING};
 use crate::put::Exec;
 use crate::runs::{Op, Run, Runs, StaticRun};
 use std::mem::MaybeUninit;
@@ -967,19 +967,21 @@ impl<'a> Dasm<'a> {
         }
     }
 
-    /// [`Dasm::pc_label_offset`] of every PC label, in one pass over the table.
-    pub(crate) fn pc_offsets(&self) -> Vec<Option<usize>> {
+    /// [`Dasm::pc_label_offset`] of every PC label, in one pass over the table, as `u32`
+    /// ([`NO_OFFSET`]: none; offsets are below 2 GiB).
+    pub(crate) fn pc_offsets(&self) -> Vec<u32> {
+        if self.linked.is_none() {
+            return vec![NO_OFFSET; self.labels.pcs.len()];
+        }
         let insts = &self.labels.insts;
-        let linked = self.linked.is_some();
+        // A pending slot (flag bit 31) or `EMPTY` is beyond every instance index
+        // (`MAX_INSTS`), and a label not defined in the code has no estimate.
         self.labels
             .pcs
             .iter()
-            .map(|&s| {
-                if s == EMPTY || s & PENDING != 0 || !linked {
-                    return None;
-                }
-                let l = insts.get(slot_inst(s) as usize)?;
-                (l.state() != ABS).then_some(l.fin as usize)
+            .map(|&s| match insts.get(s as usize) {
+                Some(l) if l.est != FAR => l.fin,
+                _ => NO_OFFSET,
             })
             .collect()
     }
@@ -1057,6 +1059,9 @@ fn put_static<const VREGS: bool, const N: usize>(
     }
     ex.last(last, nsec)
 }
+
+/// No offset, in [`Dasm::pc_offsets`]'s table.
+pub(crate) const NO_OFFSET: u32 = u32::MAX;
 
 /// What a PC label is after link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! never writable and executable at once. The only `unsafe` of the crate is here: turning an
 //! address in the code into a function pointer.
 
-use crate::engine::Dasm;
+use crate::engine::{Dasm, NO_OFFSET};
 use crate::error::DasmError;
 use memmap2::{Mmap, MmapMut};
 
@@ -51,7 +51,8 @@ pub struct ExecBuffer {
     map: CodeMap,
     len: usize,
     globals: Vec<Option<usize>>,
-    pcs: Vec<Option<usize>>,
+    /// Offsets of the PC labels ([`crate::engine::NO_OFFSET`]: none).
+    pcs: Vec<u32>,
 }
 
 impl std::fmt::Debug for ExecBuffer {
@@ -99,6 +100,10 @@ impl ExecBuffer {
         globals: Vec<Option<usize>>,
         pcs: Vec<Option<usize>>,
     ) -> Self {
+        let pcs = pcs
+            .into_iter()
+            .map(|o| o.map_or(NO_OFFSET, |o| o as u32))
+            .collect();
         ExecBuffer {
             map,
             len,
@@ -134,7 +139,8 @@ impl ExecBuffer {
 
     /// Offset of PC label `pc`, if defined in the code.
     pub fn pc_offset(&self, pc: usize) -> Option<usize> {
-        self.pcs.get(pc).copied().flatten()
+        let o = *self.pcs.get(pc)?;
+        (o != NO_OFFSET).then_some(o as usize)
     }
 
     /// The address of `at` in the code, if it lies inside the code (labels: if defined in it).
