@@ -332,6 +332,8 @@ impl Defines {
 #[derive(Default)]
 struct SymTab {
     globals: Vec<String>,
+    /// The number of each global label (`globals` by name).
+    global_nums: FxMap<String, u8>,
     externs: Vec<String>,
     types: FxMap<String, TypeDecl>,
     /// Local labels 1..=9 defined somewhere in the file.
@@ -342,6 +344,10 @@ struct SymTab {
 
 impl Symbols for SymTab {
     fn global_label(&mut self, name: &str) -> Result<u8, String> {
+        // (a known name was checked when first seen)
+        if let Some(&n) = self.global_nums.get(name) {
+            return Ok(n);
+        }
         let ok = name
             .chars()
             .next()
@@ -352,16 +358,15 @@ impl Symbols for SymTab {
         if !ok {
             return Err(format!("bad global label `{name}'"));
         }
-        if let Some(i) = self.globals.iter().position(|g| g == name) {
-            return Ok(10 + i as u8);
-        }
         if self.globals.len() >= 236 {
             return Err(format!(
                 "too many global labels: `->{name}' would be the 237th; a file has at most 236"
             ));
         }
         self.globals.push(name.to_string());
-        Ok(9 + self.globals.len() as u8)
+        let n = 9 + self.globals.len() as u8;
+        self.global_nums.insert(name.to_string(), n);
+        Ok(n)
     }
     fn extern_index(&mut self, name: &str) -> Result<u8, String> {
         if let Some(i) = self.externs.iter().position(|g| g == name) {

@@ -729,13 +729,68 @@ fn lexes(e: &str) -> bool {
             _ => true,
         })
     }
-    // (a plain identifier or decimal number is one token: no need for the lexer)
-    let b = e.as_bytes();
-    let word = !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    if word && (!b[0].is_ascii_digit() || b.iter().all(u8::is_ascii_digit)) {
+    if simple_tokens(e) {
         return true;
     }
     !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+}
+
+/// Whether `e` is made of tokens the lexer always accepts, without asking it (most operand
+/// expressions): identifiers, decimal integers, blanks, balanced `()` `[]` `{}`, and the
+/// punctuation `+ - * , . < > = ! & | ^ %`; at least one token. Anything else (`"`, `'`, `/`,
+/// `~`, `1e5`, `0x1f`, `1_000`, deeper nesting, ...) is left to the lexer.
+fn simple_tokens(e: &str) -> bool {
+    let b = e.as_bytes();
+    // The open brackets.
+    let mut open = [0u8; 16];
+    let mut depth = 0;
+    let mut token = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            // A word: an identifier, or digits only (a number with a suffix goes to the lexer).
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            if c.is_ascii_digit() && !b[s..i].iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            token = true;
+            continue;
+        }
+        match c {
+            b'(' | b'[' | b'{' => {
+                if depth == open.len() {
+                    return false;
+                }
+                open[depth] = c;
+                depth += 1;
+            }
+            b')' | b']' | b'}' => {
+                let want = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if depth == 0 || open[depth - 1] != want {
+                    return false;
+                }
+                depth -= 1;
+            }
+            b'+' | b'-' | b'*' | b',' | b'.' | b'<' | b'>' | b'=' | b'!' | b'&' | b'|' | b'^'
+            | b'%' => {}
+            b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            _ => return false,
+        }
+        token = true;
+        i += 1;
+    }
+    token && depth == 0
 }
 
 /// Whether `s` starts like a `.type` path: `type_path(s, ..).is_some()`, without parsing it.
@@ -1181,6 +1236,32 @@ mod lex_tests {
                 "{e}"
             );
         }
+    }
+
+    /// What the shortcut accepts, the lexer accepts: random texts over the shortcut's
+    /// alphabet and a few characters outside it.
+    #[test]
+    fn simple_tokens_lex() {
+        let alphabet = b"a_Z09e.+-*,()[]{}<>=!&|^% \t\"'/x#~";
+        let mut x = 0x9E37_79B9u32;
+        let mut rnd = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize % n
+        };
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let e: String = (0..rnd(9))
+                .map(|_| alphabet[rnd(alphabet.len())] as char)
+                .collect();
+            if super::simple_tokens(&e) {
+                accepted += 1;
+                let ts = e.parse::<proc_macro2::TokenStream>();
+                assert!(ts.is_ok() && !e.trim().is_empty(), "{e:?}");
+            }
+        }
+        assert!(accepted > 1000);
     }
 }
 

@@ -258,49 +258,51 @@ pub(crate) struct Form {
     pub imms: Vec<ImmField>,
 }
 
-fn parse_atom(s: &str) -> Result<Vec<Atom>, String> {
-    let one = |a| Ok(vec![a]);
-    match s {
-        "r8" => one(Atom::Gp(1)),
-        "r16" => one(Atom::Gp(2)),
-        "r32" => one(Atom::Gp(4)),
-        "r32:fx" => one(Atom::FixedReg(4)),
-        "r64" => one(Atom::Gp(8)),
-        "rm8" => Ok(vec![Atom::Gp(1), Atom::Mem(Some(1))]),
-        "rm16" => Ok(vec![Atom::Gp(2), Atom::Mem(Some(2))]),
-        "rm32" => Ok(vec![Atom::Gp(4), Atom::Mem(Some(4))]),
-        "rm64" => Ok(vec![Atom::Gp(8), Atom::Mem(Some(8))]),
-        "m8" => one(Atom::Mem(Some(1))),
-        "m16" => one(Atom::Mem(Some(2))),
-        "m32" => one(Atom::Mem(Some(4))),
-        "m64" => one(Atom::Mem(Some(8))),
-        "m80" => one(Atom::Mem(Some(10))),
-        "m128" => one(Atom::Mem(Some(16))),
-        "m256" => one(Atom::Mem(Some(32))),
-        "m" => one(Atom::Mem(None)),
-        "al" => one(Atom::FixedGp(0, 1)),
-        "ax" => one(Atom::FixedGp(0, 2)),
-        "eax" => one(Atom::FixedGp(0, 4)),
-        "rax" => one(Atom::FixedGp(0, 8)),
-        "cl" => one(Atom::FixedGp(1, 1)),
-        "xmm" => one(Atom::Xmm),
-        "ymm" => one(Atom::Ymm),
-        "xmm0" => one(Atom::Xmm0),
-        "st0" => one(Atom::St0),
-        "sti" => one(Atom::Sti),
-        "imm8" => one(Atom::Imm(1, ImmClass::Any)),
-        "imm16" => one(Atom::Imm(2, ImmClass::Any)),
-        "imm32" => one(Atom::Imm(4, ImmClass::Any)),
-        "simm8" => one(Atom::Imm(1, ImmClass::Simm8)),
-        "imm8:rt" => one(Atom::Imm(1, ImmClass::Runtime)),
-        "imm16:rt" => one(Atom::Imm(2, ImmClass::Runtime)),
-        "imm32:rt" => one(Atom::Imm(4, ImmClass::Runtime)),
-        "imm8:kw" => one(Atom::Imm(1, ImmClass::Sized)),
-        "imm64:kw" => one(Atom::Imm(8, ImmClass::Sized)),
-        "1" => one(Atom::One),
-        "rel" => one(Atom::Rel),
-        _ => Err(format!("unknown operand atom `{s}'")),
-    }
+/// Append the atoms of one atom name (`rm32` is two) to `out`.
+fn parse_atom(s: &str, out: &mut Vec<Atom>) -> Result<(), String> {
+    let atoms: &[Atom] = match s {
+        "r8" => &[Atom::Gp(1)],
+        "r16" => &[Atom::Gp(2)],
+        "r32" => &[Atom::Gp(4)],
+        "r32:fx" => &[Atom::FixedReg(4)],
+        "r64" => &[Atom::Gp(8)],
+        "rm8" => &[Atom::Gp(1), Atom::Mem(Some(1))],
+        "rm16" => &[Atom::Gp(2), Atom::Mem(Some(2))],
+        "rm32" => &[Atom::Gp(4), Atom::Mem(Some(4))],
+        "rm64" => &[Atom::Gp(8), Atom::Mem(Some(8))],
+        "m8" => &[Atom::Mem(Some(1))],
+        "m16" => &[Atom::Mem(Some(2))],
+        "m32" => &[Atom::Mem(Some(4))],
+        "m64" => &[Atom::Mem(Some(8))],
+        "m80" => &[Atom::Mem(Some(10))],
+        "m128" => &[Atom::Mem(Some(16))],
+        "m256" => &[Atom::Mem(Some(32))],
+        "m" => &[Atom::Mem(None)],
+        "al" => &[Atom::FixedGp(0, 1)],
+        "ax" => &[Atom::FixedGp(0, 2)],
+        "eax" => &[Atom::FixedGp(0, 4)],
+        "rax" => &[Atom::FixedGp(0, 8)],
+        "cl" => &[Atom::FixedGp(1, 1)],
+        "xmm" => &[Atom::Xmm],
+        "ymm" => &[Atom::Ymm],
+        "xmm0" => &[Atom::Xmm0],
+        "st0" => &[Atom::St0],
+        "sti" => &[Atom::Sti],
+        "imm8" => &[Atom::Imm(1, ImmClass::Any)],
+        "imm16" => &[Atom::Imm(2, ImmClass::Any)],
+        "imm32" => &[Atom::Imm(4, ImmClass::Any)],
+        "simm8" => &[Atom::Imm(1, ImmClass::Simm8)],
+        "imm8:rt" => &[Atom::Imm(1, ImmClass::Runtime)],
+        "imm16:rt" => &[Atom::Imm(2, ImmClass::Runtime)],
+        "imm32:rt" => &[Atom::Imm(4, ImmClass::Runtime)],
+        "imm8:kw" => &[Atom::Imm(1, ImmClass::Sized)],
+        "imm64:kw" => &[Atom::Imm(8, ImmClass::Sized)],
+        "1" => &[Atom::One],
+        "rel" => &[Atom::Rel],
+        _ => return Err(format!("unknown operand atom `{s}'")),
+    };
+    out.extend_from_slice(atoms);
+    Ok(())
 }
 
 fn parse_vex(s: &str) -> Result<Vex, String> {
@@ -342,10 +344,11 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
     let Row(_, ops_text, enc) = *row;
     let mut ops = Vec::new();
     if !ops_text.trim().is_empty() {
+        ops.reserve(ops_text.split(',').count());
         for op in ops_text.split(',') {
-            let mut alts = Vec::new();
+            let mut alts = Vec::with_capacity(2);
             for a in op.trim().split('/') {
-                alts.extend(parse_atom(a.trim())?);
+                parse_atom(a.trim(), &mut alts)?;
             }
             ops.push(alts);
         }
@@ -364,9 +367,10 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
         imms: Vec::new(),
     };
     let mut explicit_roles = None;
-    for tok in enc.split_whitespace() {
+    // (the rows are ASCII)
+    for tok in enc.split_ascii_whitespace() {
         if let Some(r) = tok.strip_suffix(':') {
-            let mut roles = Vec::new();
+            let mut roles = Vec::with_capacity(r.len());
             for c in r.chars() {
                 roles.push(match c {
                     'R' => Role::R,
