@@ -334,7 +334,7 @@ static WORD_BYTES: [bool; 256] = {
 };
 
 /// The byte ranges of the whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
-fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+pub(crate) fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -362,13 +362,22 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
 
 /// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
 /// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
-pub(crate) fn map_words<'t>(
+pub(crate) fn map_words<'t>(text: &'t str, f: impl FnMut(&'t str, &mut String) -> bool) -> String {
+    map_words_from(text, 0, f)
+}
+
+/// [`map_words`] on the words from byte `from` on (a word's start: the text before it is kept
+/// as it is).
+pub(crate) fn map_words_from<'t>(
     text: &'t str,
+    from: usize,
     mut f: impl FnMut(&'t str, &mut String) -> bool,
 ) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut plain = 0;
-    for (s, e) in word_ranges(text) {
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..from]);
+    let mut plain = from;
+    for (s, e) in word_ranges(&text[from..]) {
+        let (s, e) = (from + s, from + e);
         out.push_str(&text[plain..s]);
         let w = &text[s..e];
         if !f(w, &mut out) {

@@ -903,8 +903,30 @@ impl<'a> Pre<'a> {
     /// Define substitution, repeated until nothing changes (at most 100 rounds).
     fn substitute<'t>(&mut self, text: &'t str, ctx: &Ctx) -> Result<Cow<'t, str>, Fatal> {
         // (no allocation when no word is a define: most statements)
-        if self.defines.is_empty() || !lines::words(text).any(|w| self.defines.contains_key(w)) {
+        if self.defines.is_empty() {
             return Ok(Cow::Borrowed(text));
+        }
+        let defines = &self.defines;
+        let Some((first, _)) =
+            lines::word_ranges(text).find(|&(s, e)| defines.contains_key(&text[s..e]))
+        else {
+            return Ok(Cow::Borrowed(text));
+        };
+        // The first round, from the first define on. The words of its result are the words
+        // kept (no define) and those of the values put in (a word is never next to another or
+        // after a `#`): when no value has a define in it, this round is the last, and it
+        // changed the text (a text that a round keeps has a define in it).
+        let mut more = false;
+        let next = lines::map_words_from(text, first, |w, out| match defines.get(w) {
+            Some(v) => {
+                out.push_str(v);
+                more = more || lines::words(v).any(|x| defines.contains_key(x));
+                true
+            }
+            None => false,
+        });
+        if !more && next.len() <= MAX_SUBSTITUTION.max(64 * text.len()) {
+            return Ok(Cow::Owned(next));
         }
         let mut cur = text.to_string();
         for round in 0..100 {
