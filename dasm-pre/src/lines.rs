@@ -157,6 +157,7 @@ fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     })
 }
 
+#[cfg(test)]
 /// Whether a string literal on the line does not end (its byte offset).
 pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
     let b = text.as_bytes();
@@ -177,6 +178,7 @@ pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
     None
 }
 
+#[cfg(test)]
 /// Cut an assembler line at its `//` comment (not inside a string or character literal).
 pub(crate) fn strip_comment(text: &str) -> &str {
     let b = text.as_bytes();
@@ -188,6 +190,7 @@ pub(crate) fn strip_comment(text: &str) -> &str {
     text
 }
 
+#[cfg(test)]
 /// Split a line into statements at every `;` outside string and character literals, with
 /// byte offsets. Linear in the length of the line.
 pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
@@ -203,6 +206,53 @@ pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_
             None => {
                 start = None;
                 Some((&text[s..], s))
+            }
+        }
+    })
+}
+
+/// One walk over an assembler line (what `unterminated_string`, `strip_comment` and
+/// `statements` give, together): the byte offset of its `//` comment (the length of the text
+/// without one), with the offsets of the statement-separating `;`s before it appended to
+/// `semis`; or `Err` with the offset of a string literal that does not end on the line (also
+/// in the comment).
+pub(crate) fn scan(text: &str, semis: &mut Vec<usize>) -> Result<usize, usize> {
+    let b = text.as_bytes();
+    let mut cut = None;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => return Err(i),
+                None => {}
+            },
+            b'/' if cut.is_none() && b.get(i + 1) == Some(&b'/') => cut = Some(i),
+            b';' if cut.is_none() => semis.push(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(cut.unwrap_or(b.len()))
+}
+
+/// The lines of `text` (`text.split('\n')`, found by a plain scan: lines are short).
+pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
+    let b = text.as_bytes();
+    let mut pos = Some(0);
+    std::iter::from_fn(move || {
+        let s = pos?;
+        match b[s..].iter().position(|&c| c == b'\n') {
+            Some(k) => {
+                pos = Some(s + k + 1);
+                Some(&text[s..s + k])
+            }
+            None => {
+                pos = None;
+                Some(&text[s..])
             }
         }
     })
@@ -441,6 +491,55 @@ mod tests {
         );
         assert_eq!(unterminated_string(r#" mov rdi, "abc"#), Some(10));
         assert_eq!(unterminated_string(" f::<'a>(x)"), None);
+    }
+
+    /// `scan` gives what `unterminated_string`, `strip_comment` and `statements` give, on
+    /// random lines of quotes, comments, semicolons and raw strings.
+    #[test]
+    fn one_scan() {
+        let parts = [
+            "a", " ", ";", "/", "//", "\"", "'", "\\", "r#\"", "\"#", "b'x'", "'\\''", "é", "#",
+        ];
+        let mut x = 0x2545_F491u32;
+        let mut rnd = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize % n
+        };
+        let mut seen = [0; 2];
+        for _ in 0..100_000 {
+            let t: String = (0..rnd(12)).map(|_| parts[rnd(parts.len())]).collect();
+            let mut semis = Vec::new();
+            let r = scan(&t, &mut semis);
+            seen[usize::from(r.is_ok())] += 1;
+            match r {
+                Err(at) => assert_eq!(unterminated_string(&t), Some(at), "{t:?}"),
+                Ok(cut) => {
+                    assert_eq!(unterminated_string(&t), None, "{t:?}");
+                    let body = strip_comment(&t);
+                    assert_eq!(body, &t[..cut], "{t:?}");
+                    let mut s = 0;
+                    let mine: Vec<(&str, usize)> = semis
+                        .iter()
+                        .chain(std::iter::once(&cut))
+                        .map(|&e| {
+                            let st = (&body[s..e], s);
+                            s = e + 1;
+                            st
+                        })
+                        .collect();
+                    assert_eq!(mine, statements(body).collect::<Vec<_>>(), "{t:?}");
+                }
+            }
+        }
+        assert!(seen[0] > 10_000 && seen[1] > 10_000, "{seen:?}");
+        for t in ["", "a", "a\n", "\n\nb", "a\r\nb\n"] {
+            assert_eq!(
+                split_lines(t).collect::<Vec<_>>(),
+                t.split('\n').collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

@@ -291,6 +291,8 @@ struct Pre<'a> {
     marks: Vec<(usize, u32, usize, (usize, u32))>,
     /// Statements of the finished runs.
     source: SourceTable,
+    /// The `;`s of the current line (a buffer, reused).
+    semis: Vec<usize>,
 }
 
 /// The defines, with the set of their first bytes, so that most words of a statement
@@ -456,6 +458,7 @@ impl<'a> Pre<'a> {
             a64: None,
             marks: Vec::new(),
             source: SourceTable::default(),
+            semis: Vec::new(),
         }
     }
 
@@ -532,7 +535,7 @@ impl<'a> Pre<'a> {
         include_slot: Option<usize>,
     ) -> Result<(), Fatal> {
         let mut pos = 0;
-        for (i, raw) in text.split('\n').enumerate() {
+        for (i, raw) in lines::split_lines(text).enumerate() {
             let at = pos;
             pos += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -610,7 +613,10 @@ impl<'a> Pre<'a> {
                     if let Some(raw) = main {
                         self.text.line(slot).comment = Some(&raw[col..line.len()]);
                     }
-                    if let Some(at) = lines::unterminated_string(text) {
+                    let mut semis = std::mem::take(&mut self.semis);
+                    semis.clear();
+                    let scanned = lines::scan(text, &mut semis);
+                    if let Err(at) = scanned {
                         if !self.skipping() {
                             let s = col + at;
                             self.diag(
@@ -623,7 +629,8 @@ impl<'a> Pre<'a> {
                         }
                         continue;
                     }
-                    if let Some(arm) = self.match_arm_shape(text) {
+                    let body = &text[..scanned.unwrap_or(0)];
+                    if let Some(arm) = self.match_arm_shape(body) {
                         if !self.skipping() {
                             let s = line.len() - line.trim_start_ws().len();
                             self.diag(
@@ -664,12 +671,15 @@ impl<'a> Pre<'a> {
                         }
                         continue;
                     }
-                    let body = lines::strip_comment(text);
-                    for (stmt, off) in lines::statements(body) {
+                    let mut off = 0;
+                    for &end in semis.iter().chain(std::iter::once(&body.len())) {
                         let mut c = ctx.clone();
                         c.col = col + off;
-                        self.statement(stmt, &c, false)?;
+                        self.statement(&body[off..end], &c, false)?;
+                        off = end + 1;
                     }
+                    // (the buffer is reused by the next line)
+                    self.semis = semis;
                     if self.opts.flush_lines {
                         self.flush();
                     }
@@ -704,9 +714,9 @@ impl<'a> Pre<'a> {
     }
 
     /// The pattern of a match-arm-shaped assembler line (rustfmt's `| B => ...` continuation of
-    /// a multi-line pattern): the first word is not a statement and `=>` follows it.
-    fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let body = lines::strip_comment(text);
+    /// a multi-line pattern): the first word is not a statement and `=>` follows it. `body`:
+    /// the line without its comment.
+    fn match_arm_shape<'t>(&self, body: &'t str) -> Option<&'t str> {
         let arrow = lines::find_pair(body, b'=', b'>')?;
         let pat = body[..arrow].trim_ws();
         let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
