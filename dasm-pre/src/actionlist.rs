@@ -178,10 +178,23 @@ impl PairIndex {
             self.count.resize(n, 0);
             self.next.clear();
         }
-        for p in self.next.len()..list.len().saturating_sub(1) {
-            let g = self.bucket(pair(list[p], list[p + 1]));
-            let p32 = p as u32;
-            self.next.push(NIL);
+        let from = self.next.len();
+        let to = list.len().saturating_sub(1);
+        if to <= from {
+            return;
+        }
+        self.next.resize(to, NIL);
+        let full = self.bits == MAX_BITS;
+        let shift = 32 - self.bits;
+        for (p, w) in list[from..].windows(2).enumerate() {
+            let g = pair(w[0], w[1]);
+            // (`bucket`, with its test out of the loop)
+            let g = if full {
+                g
+            } else {
+                ((g as u32).wrapping_mul(0x9E37_79B1) >> shift) as usize
+            };
+            let p32 = (from + p) as u32;
             match self.tail[g] {
                 NIL => self.head[g] = p32,
                 t => self.next[t as usize] = p32,

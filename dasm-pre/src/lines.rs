@@ -130,6 +130,7 @@ pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
     }
 }
 
+#[cfg(test)]
 /// The bytes of `text` outside string and character literals, with their offsets, in order (a
 /// string that does not end stops the walk). The callers look for ASCII characters, which are
 /// single bytes in UTF-8 (the bytes of other characters are all 0x80 or more).
@@ -269,11 +270,23 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     let mut start = 0;
     fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
         let raw = &text[s..e];
-        let lead = raw.len() - raw.trim_start_ws().len();
-        out.push((raw.trim_ws(), s + lead));
+        let t = raw.trim_start_ws();
+        out.push((t.trim_end_ws(), e - t.len()));
     }
-    for (i, c) in code_bytes(text) {
+    // (the walk of `code_bytes`, by hand: most bytes are none of those looked at)
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
         match c {
+            b'"' | b'\'' => match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => break,
+                None => {}
+            },
             b'(' | b'[' | b'{' => {
                 match inline.get_mut(n) {
                     Some(slot) => *slot = c,
@@ -303,6 +316,7 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
             }
             _ => {}
         }
+        i += 1;
     }
     if n != 0 {
         return Err(text.len());

@@ -140,62 +140,97 @@ pub(crate) fn norm(c: i64) -> i64 {
     }
 }
 
+/// What form matching needs to know of a statement's operands, the same for every form.
+pub(crate) struct Sizes {
+    /// The operation size: of the first register or sized memory operand, else of a size
+    /// keyword on an immediate (see `from_imm`).
+    op_size: Option<u16>,
+    /// With no register and no sized memory operand, a size-less memory operand takes the size
+    /// keyword of an immediate, which is then the operation size (DynASM's common operand
+    /// size: `mov [rax], dword n` is C7 /0, `mov [rax], qword n` REX.W C7 /0 with an imm32,
+    /// `rcr [rax], byte n` a byte rcr).
+    from_imm: Option<u16>,
+    /// Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm,
+    /// imm`): DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on
+    /// the trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
+    mixed: bool,
+}
+
+impl Sizes {
+    /// The sizes of the operands of a statement of mnemonic `op`.
+    pub(crate) fn of(op: &str, ops: &[Operand]) -> Sizes {
+        let mut from_imm = None;
+        let no_size = ops.iter().all(|o| match o {
+            Operand::Reg(_) | Operand::Target(_) => false,
+            Operand::Mem(m) => m.size.is_none(),
+            Operand::Imm { .. } => true,
+        });
+        let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
+        if no_size && has_mem && !SIZE_FROM_FIRST_OPERAND.contains(&op) {
+            from_imm = ops.iter().find_map(|o| match o {
+                Operand::Imm { size: Some(z), .. } => Some(*z),
+                _ => None,
+            });
+        }
+        let mut sizes = ops.iter().filter_map(|o| match o {
+            Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
+            Operand::Mem(m) => m.size,
+            _ => None,
+        });
+        let op_size = sizes.next().or(from_imm);
+        let mixed = sizes.any(|z| Some(z) != op_size);
+        Sizes {
+            op_size,
+            from_imm,
+            mixed,
+        }
+    }
+}
+
 /// Whether a form of mnemonic `op` matches the operands.
 pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
+    f.ops.len() == ops.len() && form_matches_sized(f, ops, &Sizes::of(op, ops), ignore_size)
+}
+
+/// [`form_matches`], with the operands' [`Sizes`] (computed once for all the forms).
+pub(crate) fn form_matches_sized(
+    f: &Form,
+    ops: &[Operand],
+    sizes: &Sizes,
+    ignore_size: bool,
+) -> bool {
     if f.ops.len() != ops.len() {
         return false;
     }
     // (on the stack: a statement has at most 16 operands)
     let mut sizes_buf = [0u16; 16];
     let mut n = 0;
-    for (alts, op) in f.ops.iter().zip(ops) {
-        if let Operand::Reg(r) = op {
-            if n < sizes_buf.len()
-                && alts
-                    .iter()
-                    .any(|a| matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm))
-            {
-                sizes_buf[n] = r.size();
-                n += 1;
+    match sizes.from_imm {
+        // (then no operand is a register)
+        Some(z) => {
+            sizes_buf[0] = z;
+            n = 1;
+        }
+        None => {
+            for (alts, op) in f.ops.iter().zip(ops) {
+                if let Operand::Reg(r) = op {
+                    if n < sizes_buf.len()
+                        && alts.iter().any(|a| {
+                            matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm)
+                        })
+                    {
+                        sizes_buf[n] = r.size();
+                        n += 1;
+                    }
+                }
             }
         }
     }
-    // With no register and no sized memory operand, a size-less memory operand takes the size
-    // keyword of an immediate, which is then the operation size (DynASM's common operand size:
-    // `mov [rax], dword n` is C7 /0, `mov [rax], qword n` REX.W C7 /0 with an imm32, `rcr
-    // [rax], byte n` a byte rcr).
-    let mut from_imm = None;
-    let no_size = ops.iter().all(|o| match o {
-        Operand::Reg(_) | Operand::Target(_) => false,
-        Operand::Mem(m) => m.size.is_none(),
-        Operand::Imm { .. } => true,
-    });
-    let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
-    if no_size && has_mem && !SIZE_FROM_FIRST_OPERAND.contains(&op) {
-        if let Some(z) = ops.iter().find_map(|o| match o {
-            Operand::Imm { size: Some(z), .. } => Some(*z),
-            _ => None,
-        }) {
-            sizes_buf[0] = z;
-            n = 1;
-            from_imm = Some(z);
-        }
-    }
     let reg_sizes = &sizes_buf[..n];
-    let mut sizes = ops.iter().filter_map(|o| match o {
-        Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
-        Operand::Mem(m) => m.size,
-        _ => None,
-    });
-    let op_size = sizes.next().or(from_imm);
-    // Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm, imm`):
-    // DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on the
-    // trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
-    let mixed = sizes.any(|z| Some(z) != op_size);
     f.ops.iter().zip(ops).all(|(alts, op)| {
-        let ignore = ignore_size || mixed && matches!(op, Operand::Imm { .. });
+        let ignore = ignore_size || sizes.mixed && matches!(op, Operand::Imm { .. });
         alts.iter()
-            .any(|a| atom_matches(*a, op, reg_sizes, op_size, ignore))
+            .any(|a| atom_matches(*a, op, reg_sizes, sizes.op_size, ignore))
     })
 }
 
