@@ -365,6 +365,19 @@ pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
     (0..(h.len() + 1).checked_sub(n.len())?).find(|&i| h[i] == n[0] && &h[i..i + n.len()] == n)
 }
 
+/// The first occurrence of the ASCII byte `c` in `hay` (`hay.find(c as char)`, by a plain scan:
+/// the texts are short).
+#[inline]
+pub(crate) fn find_byte(hay: &str, c: u8) -> Option<usize> {
+    hay.bytes().position(|b| b == c)
+}
+
+/// `hay.split_once(c as char)` for an ASCII byte `c` (see [`find_byte`]).
+#[inline]
+pub(crate) fn split_once_byte(hay: &str, c: u8) -> Option<(&str, &str)> {
+    find_byte(hay, c).map(|i| (&hay[..i], &hay[i + 1..]))
+}
+
 /// The first occurrence of the two ASCII bytes `a`, `b` in `hay` (`hay.find("ab")`, without
 /// setting up a substring searcher).
 #[inline]

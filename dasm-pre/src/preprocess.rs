@@ -731,7 +731,7 @@ impl<'a> Pre<'a> {
     /// a second `|` whose text before it is a closure parameter list, and not a statement (a
     /// mnemonic, directive or macro followed by operands such as `A|B`).
     fn closure_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let end = text.find('|')?;
+        let end = lines::find_byte(text, b'|')?;
         let params = &text[..end];
         let first = params.split_whitespace().next().unwrap_or("");
         let first = first.trim_end_matches([',', ':']);
@@ -1608,20 +1608,20 @@ impl<'a> Pre<'a> {
             self.err(ctx, raw, "too many operands", None);
             return Ok(());
         }
-        let spans: Vec<(&str, Span)> = ops
-            .iter()
-            .map(|(t, o)| {
-                (
-                    *t,
-                    Span {
-                        start: *o,
-                        end: o + t.len(),
-                    },
-                )
-            })
-            .collect();
+        // (on the stack: at most 16 operands)
+        let mut span_buf = [("", Span::default()); 16];
+        for (slot, (t, o)) in span_buf.iter_mut().zip(&ops) {
+            *slot = (
+                *t,
+                Span {
+                    start: *o,
+                    end: o + t.len(),
+                },
+            );
+        }
+        let spans = &span_buf[..ops.len()];
         if self.a64.is_some() {
-            self.encode_a64(op, rest, &spans, ctx, raw);
+            self.encode_a64(op, rest, spans, ctx, raw);
             return Ok(());
         }
         // DynASM's limits on buffer positions per put: flush before a statement that could

@@ -291,13 +291,16 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     let v_idx = find(Role::V).or(dest_src);
     let o_idx = find(Role::O);
     let l_idx = find(Role::L);
-    let i_idx: Vec<usize> = f
-        .roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == Role::I)
-        .map(|(i, _)| i)
-        .collect();
+    // The immediate operands, in order (on the stack: at most 16 operands).
+    let mut i_buf = [0usize; 16];
+    let mut n_imm = 0;
+    for (i, r) in f.roles.iter().enumerate() {
+        if *r == Role::I && n_imm < i_buf.len() {
+            i_buf[n_imm] = i;
+            n_imm += 1;
+        }
+    }
+    let i_idx = &i_buf[..n_imm];
 
     let r_reg = r_idx.and_then(|i| as_reg(&ops[i]));
     let o_reg = o_idx.and_then(|i| as_reg(&ops[i]));
@@ -637,7 +640,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     // DynASM sign-extends a literal 0x80000000..0xFFFFFFFF in a 64-bit operation (`mov rax,
     // 0xffffffff` loads -1); dasr asks for the negative number instead.
     if f.rexw || f.o64 {
-        for &oi in &i_idx {
+        for &oi in i_idx {
             if let Some(Operand::Imm {
                 val: Imm::Const(c), ..
             }) = ops.get(oi)

@@ -1,7 +1,7 @@
 //! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
 
 use crate::ir::{ArgKind, RtArg, Step, Symbols, Term};
-use crate::lines::Trim;
+use crate::lines::{split_once_byte, Trim};
 
 /// A register number: fixed, or a runtime Rust expression (VREG).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,7 +221,7 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
 
 /// `SIZE*N` folded to a number.
 fn size_times(s: &str) -> Option<i64> {
-    let (a, b) = s.split_once('*')?;
+    let (a, b) = split_once_byte(s, b'*')?;
     let sz = size_keyword(a.trim_ws())?;
     let n = literal(b.trim_ws())?.ok()?;
     Some(sz as i64 * n)
@@ -1060,7 +1060,7 @@ fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
     if let Some(r) = any_reg(s) {
         return Some(r);
     }
-    if let Some((name, reg)) = s.split_once(':') {
+    if let Some((name, reg)) = split_once_byte(s, b':') {
         if is_ident(name.trim_ws()) && syms.has_type(name.trim_ws()) {
             return any_reg(reg.trim_ws());
         }
