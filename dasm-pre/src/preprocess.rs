@@ -1668,7 +1668,7 @@ impl<'a> Pre<'a> {
         // No allocation per statement: one group of all operands (also for none), or one per
         // data element.
         let step = if data { 1 } else { spans.len().max(1) };
-        let groups = std::iter::once(&spans[..])
+        let groups = std::iter::once(spans)
             .filter(|g| g.is_empty())
             .chain(spans.chunks(step));
         let mut first = true;
