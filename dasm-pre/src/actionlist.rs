@@ -65,6 +65,12 @@ impl ActionList {
         }
     }
 
+    /// Expect an action list of about `n` bytes: its pair index starts with the buckets it
+    /// would grow to (no rebuilds on the way; the answers do not depend on the buckets).
+    pub fn expect(&mut self, n: usize) {
+        self.index.min_bits = bits_for(n);
+    }
+
     /// Length of the current run so far (offset of the next action in it).
     pub fn run_len(&self) -> usize {
         self.run.len()
@@ -130,6 +136,8 @@ const NIL: u32 = u32::MAX;
 struct PairIndex {
     /// log2 of the number of buckets (0: not built yet).
     bits: u32,
+    /// The fewest buckets (log2) to build with (see [`ActionList::expect`]).
+    min_bits: u32,
     /// First (lowest) position of each bucket, or `NIL`.
     head: Vec<u32>,
     /// Last (highest) position of each bucket, or `NIL`.
@@ -149,6 +157,11 @@ fn pair(a: u8, b: u8) -> usize {
 const MIN_BITS: u32 = 10;
 const MAX_BITS: u32 = 16;
 
+/// The buckets (log2) for a list of `n` bytes: four pairs per bucket.
+fn bits_for(n: usize) -> u32 {
+    (usize::BITS - (n / 4).leading_zeros()).clamp(MIN_BITS, MAX_BITS)
+}
+
 impl PairIndex {
     /// The bucket of a pair value: the pair itself at full size, else a multiplicative hash.
     #[inline]
@@ -166,7 +179,7 @@ impl PairIndex {
         if list.len() > NIL as usize {
             return; // beyond 4 GiB the list is not indexed further: `find` then scans.
         }
-        let want = (usize::BITS - (list.len() / 4).leading_zeros()).clamp(MIN_BITS, MAX_BITS);
+        let want = bits_for(list.len()).max(self.min_bits);
         if want > self.bits {
             self.bits = want;
             let n = 1 << want;

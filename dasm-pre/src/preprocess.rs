@@ -465,6 +465,8 @@ impl<'a> Pre<'a> {
     fn run(&mut self, text: &'a str) {
         self.src = text;
         self.text.reserve(text.len() + text.len() / 2);
+        // (an action list is about an eighth of its source, LuaJIT's and generated files alike)
+        self.al.expect(text.len() / 8);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
         let n = text.bytes().filter(|&b| b == b'\n').count() + 1;

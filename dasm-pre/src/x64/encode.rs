@@ -272,7 +272,11 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
             ));
         }
     }
-    let mut out = Out::default();
+    // (room for a usual instruction's pieces: no growing)
+    let mut out = Out {
+        pieces: Vec::with_capacity(12),
+        ..Out::default()
+    };
     let find = |role: Role| f.roles.iter().position(|r| *r == role);
     let both = find(Role::B);
     let dest_src = find(Role::D);
