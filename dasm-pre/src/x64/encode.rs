@@ -1,7 +1,7 @@
 //! The generic matcher and encoder: picks the first matching table row and writes the pieces.
 
 use super::operand::{Disp, Imm, Mem, Operand, Reg, RegKind, RegNum, Target};
-use super::table::{Atom, Form, ImmClass, ImmField, Modrm, Role, SIZE_FROM_FIRST_OPERAND};
+use super::table::{class, Atom, Form, ImmClass, ImmField, Modrm, Role, SIZE_FROM_FIRST_OPERAND};
 use crate::ir::{ArgKind, Piece, RtArg};
 use crate::x64::actions as act;
 
@@ -154,6 +154,26 @@ pub(crate) struct Sizes {
     /// imm`): DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on
     /// the trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
     mixed: bool,
+    /// The class of each operand (see [`class`]; the first 16).
+    classes: [u16; 16],
+}
+
+/// The class of an operand (see [`class`]).
+fn class_of(op: &Operand) -> u16 {
+    match op {
+        Operand::Reg(r) => match r.kind {
+            RegKind::Gp(1) => class::GP1,
+            RegKind::Gp(2) => class::GP2,
+            RegKind::Gp(4) => class::GP4,
+            RegKind::Gp(_) => class::GP8,
+            RegKind::Xmm => class::XMM,
+            RegKind::Ymm => class::YMM,
+            RegKind::St => class::ST,
+        },
+        Operand::Mem(_) => class::MEM,
+        Operand::Imm { .. } => class::IMM,
+        Operand::Target(_) => class::TARGET,
+    }
 }
 
 impl Sizes {
@@ -179,10 +199,15 @@ impl Sizes {
         });
         let op_size = sizes.next().or(from_imm);
         let mixed = sizes.any(|z| Some(z) != op_size);
+        let mut classes = [0; 16];
+        for (c, o) in classes.iter_mut().zip(ops) {
+            *c = class_of(o);
+        }
         Sizes {
             op_size,
             from_imm,
             mixed,
+            classes,
         }
     }
 }
@@ -200,6 +225,16 @@ pub(crate) fn form_matches_sized(
     ignore_size: bool,
 ) -> bool {
     if f.ops.len() != ops.len() {
+        return false;
+    }
+    // Most forms are told apart by the classes of their operands alone (when sizes count, a
+    // class an operand's atoms do not have never matches).
+    if !ignore_size
+        && f.ops
+            .iter()
+            .zip(&sizes.classes)
+            .any(|(alts, &c)| alts.classes & c == 0)
+    {
         return false;
     }
     // (on the stack: a statement has at most 16 operands)
@@ -265,7 +300,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     // `byte` into opcode - 1 (another instruction) and `word` into a 66 prefix (the 16-bit
     // form); dasr rejects both rather than guess.
     if let ([alts], [Operand::Mem(m)]) = (f.ops.as_slice(), ops) {
-        if alts.as_slice() == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
+        if **alts == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
             return Err((
                 "bad operand size: this memory operand takes no byte or word size".into(),
                 Some(0),

@@ -151,7 +151,41 @@ pub(crate) enum ImmClass {
     Sized,
 }
 
+/// Operand classes, as bits (see [`Atom::classes`]): general registers of 1, 2, 4, 8 bytes,
+/// xmm, ymm and x87 registers, memory, immediates, branch targets.
+pub(crate) mod class {
+    pub(crate) const GP1: u16 = 1;
+    pub(crate) const GP2: u16 = 1 << 1;
+    pub(crate) const GP4: u16 = 1 << 2;
+    pub(crate) const GP8: u16 = 1 << 3;
+    pub(crate) const XMM: u16 = 1 << 4;
+    pub(crate) const YMM: u16 = 1 << 5;
+    pub(crate) const ST: u16 = 1 << 6;
+    pub(crate) const MEM: u16 = 1 << 7;
+    pub(crate) const IMM: u16 = 1 << 8;
+    pub(crate) const TARGET: u16 = 1 << 9;
+}
+
 impl Atom {
+    /// The classes of the operands the atom can match when sizes count (a register of
+    /// another size, or a label for an immediate, only match when sizes are ignored).
+    pub(crate) fn classes(self) -> u16 {
+        let gp = |s: u8| match s {
+            1 => class::GP1,
+            2 => class::GP2,
+            4 => class::GP4,
+            _ => class::GP8,
+        };
+        match self {
+            Atom::Gp(s) | Atom::FixedReg(s) | Atom::FixedGp(_, s) => gp(s),
+            Atom::Mem(_) => class::MEM,
+            Atom::Xmm | Atom::Xmm0 => class::XMM,
+            Atom::Ymm => class::YMM,
+            Atom::St0 | Atom::Sti => class::ST,
+            Atom::Imm(..) | Atom::One => class::IMM,
+            Atom::Rel => class::TARGET,
+        }
+    }
     /// Whether the atom is an implicit operand (not encoded).
     pub(crate) fn implicit(self) -> bool {
         matches!(self, Atom::FixedGp(..) | Atom::Xmm0 | Atom::St0 | Atom::One)
@@ -231,11 +265,43 @@ pub(crate) enum Modrm {
     Reg,
 }
 
+/// The atoms one operand of a form accepts (`xmm/m128`: two), in a fixed array: a slice.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Alts {
+    atoms: [Atom; 3],
+    n: u8,
+    /// The union of the atoms' [`Atom::classes`].
+    pub classes: u16,
+}
+
+impl std::ops::Deref for Alts {
+    type Target = [Atom];
+    fn deref(&self) -> &[Atom] {
+        &self.atoms[..usize::from(self.n)]
+    }
+}
+
+impl Alts {
+    fn push(&mut self, a: &[Atom]) -> Result<(), String> {
+        let n = usize::from(self.n);
+        let slots = self
+            .atoms
+            .get_mut(n..n + a.len())
+            .ok_or("more than three atoms in an operand form")?;
+        slots.copy_from_slice(a);
+        self.n += a.len() as u8;
+        for x in a {
+            self.classes |= x.classes();
+        }
+        Ok(())
+    }
+}
+
 /// A parsed row.
 #[derive(Clone, Debug)]
 pub(crate) struct Form {
     /// Operand forms (alternatives per operand).
-    pub ops: Vec<Vec<Atom>>,
+    pub ops: Vec<Alts>,
     /// The operand form text (for hints).
     pub ops_text: &'static str,
     /// Roles per operand.
@@ -259,7 +325,7 @@ pub(crate) struct Form {
 }
 
 /// Append the atoms of one atom name (`rm32` is two) to `out`.
-fn parse_atom(s: &str, out: &mut Vec<Atom>) -> Result<(), String> {
+fn parse_atom(s: &str, out: &mut Alts) -> Result<(), String> {
     let atoms: &[Atom] = match s {
         "r8" => &[Atom::Gp(1)],
         "r16" => &[Atom::Gp(2)],
@@ -301,8 +367,7 @@ fn parse_atom(s: &str, out: &mut Vec<Atom>) -> Result<(), String> {
         "rel" => &[Atom::Rel],
         _ => return Err(format!("unknown operand atom `{s}'")),
     };
-    out.extend_from_slice(atoms);
-    Ok(())
+    out.push(atoms)
 }
 
 fn parse_vex(s: &str) -> Result<Vex, String> {
@@ -346,7 +411,11 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
     if !ops_text.trim().is_empty() {
         ops.reserve(ops_text.split(',').count());
         for op in ops_text.split(',') {
-            let mut alts = Vec::with_capacity(2);
+            let mut alts = Alts {
+                atoms: [Atom::One; 3],
+                n: 0,
+                classes: 0,
+            };
             for a in op.trim().split('/') {
                 parse_atom(a.trim(), &mut alts)?;
             }
@@ -361,7 +430,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
         rexw: false,
         o64: false,
         vex: None,
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(4),
         plus_reg: false,
         modrm: None,
         imms: Vec::new(),
@@ -443,46 +512,49 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
 
 fn infer_roles(f: &Form) -> Vec<Role> {
     let mut roles = vec![Role::Implicit; f.ops.len()];
-    let mut free = Vec::new();
+    // The operands left to assign (a form has at most 4 operands; more get none).
+    let mut free = [0usize; 4];
+    let mut n_free = 0;
     for (i, alts) in f.ops.iter().enumerate() {
         if alts.iter().all(|a| a.implicit()) {
             roles[i] = Role::Implicit;
         } else if alts.iter().all(|a| a.immediate()) {
             roles[i] = Role::I;
         } else {
-            free.push(i);
+            if n_free < free.len() {
+                free[n_free] = i;
+            }
+            n_free += 1;
         }
     }
     let can_mem = |i: usize| f.ops[i].iter().any(|a| matches!(a, Atom::Mem(_)));
-    let assign: Vec<Role> = if f.plus_reg {
-        vec![Role::O]
+    let assign: &[Role] = if f.plus_reg {
+        &[Role::O]
     } else {
-        match (f.modrm, free.len()) {
-            (Some(Modrm::Digit(_)), 1) => vec![Role::M],
-            (Some(Modrm::Digit(_)), 2) => vec![Role::V, Role::M],
-            (Some(Modrm::Reg), 1) => vec![Role::M],
+        match (f.modrm, n_free) {
+            (Some(Modrm::Digit(_)), 1) => &[Role::M],
+            (Some(Modrm::Digit(_)), 2) => &[Role::V, Role::M],
+            (Some(Modrm::Reg), 1) => &[Role::M],
             (Some(Modrm::Reg), 2) => {
                 if can_mem(free[0]) && !can_mem(free[1]) {
-                    vec![Role::M, Role::R]
+                    &[Role::M, Role::R]
                 } else {
-                    vec![Role::R, Role::M]
+                    &[Role::R, Role::M]
                 }
             }
             (Some(Modrm::Reg), 3) => {
                 if can_mem(free[0]) {
-                    vec![Role::M, Role::V, Role::R]
+                    &[Role::M, Role::V, Role::R]
                 } else {
-                    vec![Role::R, Role::V, Role::M]
+                    &[Role::R, Role::V, Role::M]
                 }
             }
-            (Some(Modrm::Reg), 4) => vec![Role::R, Role::V, Role::M, Role::L],
-            _ => vec![Role::Implicit; free.len()],
+            (Some(Modrm::Reg), 4) => &[Role::R, Role::V, Role::M, Role::L],
+            _ => &[],
         }
     };
-    for (k, &i) in free.iter().enumerate() {
-        if let Some(r) = assign.get(k) {
-            roles[i] = *r;
-        }
+    for (&i, r) in free[..n_free.min(free.len())].iter().zip(assign) {
+        roles[i] = *r;
     }
     roles
 }
@@ -543,10 +615,10 @@ pub(crate) fn forms(op: &str) -> Option<&'static [Form]> {
     let m = index.by_name.get(op)?;
     let forms = m.forms.get_or_init(|| {
         // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
-        index.rows[m.rows.clone()]
-            .iter()
-            .filter_map(|r| parse_row(r).ok())
-            .collect()
+        let rows = &index.rows[m.rows.clone()];
+        let mut forms = Vec::with_capacity(rows.len());
+        forms.extend(rows.iter().filter_map(|r| parse_row(r).ok()));
+        forms
     });
     Some(forms)
 }
