@@ -240,13 +240,35 @@ pub(crate) fn scan(text: &str, semis: &mut Vec<usize>) -> Result<usize, usize> {
     Ok(cut.unwrap_or(b.len()))
 }
 
-/// The lines of `text` (`text.split('\n')`, found by a plain scan: lines are short).
+/// The first `\n` in `b`, eight bytes at a time (lines are short: no searcher to set up).
+fn find_newline(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut chunks = b.chunks_exact(8);
+    for (k, c) in (&mut chunks).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        // (a zero byte of `x` is a newline; the lowest flagged byte is the first one)
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'\n'));
+        let t = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if t != 0 {
+            return Some(8 * k + (t.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = b.len() - chunks.remainder().len();
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|k| tail + k)
+}
+
+/// The lines of `text` (`text.split('\n')`).
 pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
     let b = text.as_bytes();
     let mut pos = Some(0);
     std::iter::from_fn(move || {
         let s = pos?;
-        match b[s..].iter().position(|&c| c == b'\n') {
+        match find_newline(&b[s..]) {
             Some(k) => {
                 pos = Some(s + k + 1);
                 Some(&text[s..s + k])
@@ -561,7 +583,16 @@ mod tests {
             }
         }
         assert!(seen[0] > 10_000 && seen[1] > 10_000, "{seen:?}");
-        for t in ["", "a", "a\n", "\n\nb", "a\r\nb\n"] {
+        for t in [
+            "",
+            "a",
+            "a\n",
+            "\n\nb",
+            "a\r\nb\n",
+            "0123456\n89abcdef\n",
+            "01234567\n9abcdef0123\n\n",
+            "é\u{10a}\n\u{a0a}0123456789\n",
+        ] {
             assert_eq!(
                 split_lines(t).collect::<Vec<_>>(),
                 t.split('\n').collect::<Vec<_>>()

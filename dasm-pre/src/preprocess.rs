@@ -469,12 +469,14 @@ impl<'a> Pre<'a> {
         self.al.expect(text.len() / 8);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
-        let n = text.bytes().filter(|&b| b == b'\n').count() + 1;
-        if self.file(text, &file, dir, None).is_err() {
-            // (the lines after the fatal error stay empty)
-            self.finish_lines(n);
-            return;
-        }
+        let n = match self.file(text, &file, dir, None) {
+            Ok(n) => n,
+            Err(Fatal) => {
+                // (the lines after the fatal error stay empty)
+                self.finish_lines(text.bytes().filter(|&b| b == b'\n').count() + 1);
+                return;
+            }
+        };
         let last = text.rsplit('\n').next().unwrap_or("");
         let end = Ctx {
             file: file.clone(),
@@ -528,16 +530,18 @@ impl<'a> Pre<'a> {
     }
 
     /// Process the lines of a file (the main file: `text` is `self.src`); `include_slot` is
-    /// the output line of the `.include`.
+    /// the output line of the `.include`. Returns the number of lines.
     fn file(
         &mut self,
         text: &str,
         file: &Rc<str>,
         dir: Option<Rc<Path>>,
         include_slot: Option<usize>,
-    ) -> Result<(), Fatal> {
+    ) -> Result<usize, Fatal> {
         let mut pos = 0;
+        let mut count = 0;
         for (i, raw) in lines::split_lines(text).enumerate() {
+            count = i + 1;
             let at = pos;
             pos += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -688,7 +692,7 @@ impl<'a> Pre<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Why a `||` line outside a macro body is ambiguous (see `file`), if it is.
@@ -1363,7 +1367,7 @@ impl<'a> Pre<'a> {
         );
         self.include_stack.pop();
         self.include_depth -= 1;
-        r
+        r.map(|_| ())
     }
 
     fn section_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
