@@ -65,10 +65,12 @@ impl ActionList {
         }
     }
 
-    /// Expect an action list of about `n` bytes: its pair index starts with the buckets it
-    /// would grow to (no rebuilds on the way; the answers do not depend on the buckets).
+    /// Expect an action list of about `n` bytes: room for it, and its pair index starts with
+    /// the buckets it would grow to (no rebuilds on the way; the answers do not depend on the
+    /// buckets).
     pub fn expect(&mut self, n: usize) {
         self.index.min_bits = bits_for(n);
+        self.list.reserve(n);
     }
 
     /// Length of the current run so far (offset of the next action in it).

@@ -216,7 +216,7 @@ pub(crate) fn put_site(
         if i > 0 {
             call.push_str(", ");
         }
-        let mut l = String::with_capacity(48 + a.expr.len());
+        let mut l = String::with_capacity(80 + a.expr.len());
         if a.kind == ArgKind::Lo32
             && args
                 .get(i + 1)

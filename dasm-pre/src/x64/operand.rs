@@ -181,6 +181,9 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
         // Any length: a too-long literal is a number out of range, not a Rust expression.
         h.chars()
             .fold(0.0, |v, c| v * 16.0 + c.to_digit(16).unwrap_or(0) as f64)
+    } else if body.len() <= 15 && body.bytes().all(|c| c.is_ascii_digit()) {
+        // (a short decimal integer is exact as an `f64`: no float parsing)
+        body.bytes().fold(0u64, |v, c| v * 10 + u64::from(c - b'0')) as f64
     } else {
         let first = body.chars().next()?;
         if !(first.is_ascii_digit() || first == '.') {
@@ -471,7 +474,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
 /// Each term: (start offset of its sign or text, sign is minus, text).
 fn terms(s: &str) -> Vec<(usize, bool, &str)> {
     let b = s.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(4);
     let mut depth = 0i32;
     let mut start = 0usize;
     let mut neg = false;
