@@ -1464,7 +1464,11 @@ impl<'a> Pre<'a> {
     ) -> Result<(), Fatal> {
         // A macro is identified by its name and arity (`.ffunc_n name` may call
         // `.ffunc_n name, op`).
-        let key = format!("{name} ({})", m.params.len());
+        let mut key = String::with_capacity(name.len() + 5);
+        key.push_str(name);
+        key.push_str(" (");
+        emit::push_usize(&mut key, m.params.len());
+        key.push(')');
         if ctx.macros.contains(&key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
