@@ -285,16 +285,44 @@ pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
 /// Each operand is trimmed and comes with its byte offset in `text`.
 pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     let mut out = Vec::with_capacity(4);
+    each_operand(text, |t, at| out.push((t, at)))?;
+    Ok(out)
+}
+
+/// The number of operands of an operand list ([`operands`]), without collecting them.
+pub(crate) fn count_operands(text: &str) -> Result<usize, usize> {
+    let mut n = 0;
+    each_operand(text, |_, _| n += 1)?;
+    Ok(n)
+}
+
+/// [`operands`], into `out` (up to its length; no allocation): the number of operands.
+pub(crate) fn operands_into<'t>(
+    text: &'t str,
+    out: &mut [(&'t str, usize)],
+) -> Result<usize, usize> {
+    let mut n = 0;
+    each_operand(text, |t, at| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = (t, at);
+        }
+        n += 1;
+    })?;
+    Ok(n)
+}
+
+/// [`operands`], each given to `push` (before an unbalanced bracket is found, possibly).
+fn each_operand<'t>(text: &'t str, mut push: impl FnMut(&'t str, usize)) -> Result<(), usize> {
     // The open brackets (on the stack up to 32 deep).
     let mut inline = [0u8; 32];
     let mut deep: Vec<u8> = Vec::new();
     let mut n = 0;
     let mut start = 0;
-    fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
-        let raw = &text[s..e];
-        let t = raw.trim_start_ws();
-        out.push((t.trim_end_ws(), e - t.len()));
-    }
+    let mut any = false;
+    let mut piece = |s: usize, e: usize| {
+        let t = text[s..e].trim_start_ws();
+        push(t.trim_end_ws(), e - t.len());
+    };
     // (the walk of `code_bytes`, by hand: most bytes are none of those looked at)
     let b = text.as_bytes();
     let mut i = 0;
@@ -333,7 +361,8 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
                 n -= 1;
             }
             b',' if n == 0 => {
-                push(text, &mut out, start, i);
+                piece(start, i);
+                any = true;
                 start = i + 1;
             }
             _ => {}
@@ -343,10 +372,10 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     if n != 0 {
         return Err(text.len());
     }
-    if !text[start..].trim_ws().is_empty() || !out.is_empty() {
-        push(text, &mut out, start, text.len());
+    if !text[start..].trim_ws().is_empty() || any {
+        piece(start, text.len());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Split a statement into its first word (the opcode) and the rest, with the rest's offset.

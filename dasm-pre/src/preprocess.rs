@@ -1180,7 +1180,7 @@ impl<'a> Pre<'a> {
                     let nargs = if rest.is_empty() {
                         0
                     } else {
-                        lines::operands(rest).map_or(0, |v| v.len())
+                        lines::count_operands(rest).unwrap_or(0)
                     };
                     if let Some((_, m)) = same.iter().find(|(k, _)| *k == nargs) {
                         let m = Rc::clone(m);
@@ -1477,14 +1477,10 @@ impl<'a> Pre<'a> {
             self.expanded = 0;
             self.expansion_aborted = false;
         }
-        let args: Vec<&str> = if rest.is_empty() {
+        let args: Vec<(&str, usize)> = if rest.is_empty() {
             Vec::new()
         } else {
-            lines::operands(rest)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect()
+            lines::operands(rest).unwrap_or_default()
         };
         let inner = ctx.macros.push(key.clone());
         for (body, _) in &m.body {
@@ -1523,7 +1519,7 @@ impl<'a> Pre<'a> {
                     match m.params.iter().position(|p| p == name) {
                         Some(i) => {
                             out.push_str(hash);
-                            out.push_str(args[i]);
+                            out.push_str(args[i].0);
                             true
                         }
                         None => false,
@@ -1600,8 +1596,10 @@ impl<'a> Pre<'a> {
         }
         let found = lines::find_str(raw, rest);
         let rest_off = found.unwrap_or(0);
-        let ops = match lines::operands(rest) {
-            Ok(v) => v,
+        // (on the stack: at most 16 operands)
+        let mut op_buf = [("", 0); 16];
+        let n_ops = match lines::operands_into(rest, &mut op_buf) {
+            Ok(n) => n,
             Err(at) => {
                 let s = ctx.col + rest_off + at;
                 self.diag(
@@ -1614,13 +1612,12 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
         };
-        if ops.len() > 16 {
+        if n_ops > 16 {
             self.err(ctx, raw, "too many operands", None);
             return Ok(());
         }
-        // (on the stack: at most 16 operands)
         let mut span_buf = [("", Span::default()); 16];
-        for (slot, (t, o)) in span_buf.iter_mut().zip(&ops) {
+        for (slot, (t, o)) in span_buf.iter_mut().zip(&op_buf[..n_ops]) {
             *slot = (
                 *t,
                 Span {
@@ -1629,7 +1626,7 @@ impl<'a> Pre<'a> {
                 },
             );
         }
-        let spans = &span_buf[..ops.len()];
+        let spans = &span_buf[..n_ops];
         if self.a64.is_some() {
             self.encode_a64(op, rest, spans, ctx, raw);
             return Ok(());
