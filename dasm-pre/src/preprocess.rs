@@ -678,8 +678,8 @@ impl<'a> Pre<'a> {
                         continue;
                     }
                     let mut off = 0;
+                    let mut c = ctx;
                     for &end in semis.iter().chain(std::iter::once(&body.len())) {
-                        let mut c = ctx.clone();
                         c.col = col + off;
                         self.statement(&body[off..end], &c, false)?;
                         off = end + 1;
@@ -1483,6 +1483,13 @@ impl<'a> Pre<'a> {
             lines::operands(rest).unwrap_or_default()
         };
         let inner = ctx.macros.push(key.clone());
+        // Where the body's statements are (the invocation, inside this macro).
+        let mut c = ctx.clone();
+        c.macros = inner;
+        let param = |w: &str| {
+            let name = w.strip_prefix('#').unwrap_or(w);
+            m.params.iter().position(|p| p == name)
+        };
         for (body, _) in &m.body {
             if self.expansion_aborted {
                 return Ok(());
@@ -1511,23 +1518,27 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
-            let text: Cow<str> = if m.params.is_empty() {
-                Cow::Borrowed(body)
+            // (no copy of a statement without parameters)
+            let first = if m.params.is_empty() {
+                None
             } else {
-                Cow::Owned(lines::map_words(body, |w, out| {
-                    let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
-                    match m.params.iter().position(|p| p == name) {
+                lines::word_ranges(body).find(|&(s, e)| param(&body[s..e]).is_some())
+            };
+            let text: Cow<str> = match first {
+                None => Cow::Borrowed(body),
+                Some((from, _)) => {
+                    Cow::Owned(lines::map_words_from(body, from, |w, out| match param(w) {
                         Some(i) => {
-                            out.push_str(hash);
+                            if w.starts_with('#') {
+                                out.push('#');
+                            }
                             out.push_str(args[i].0);
                             true
                         }
                         None => false,
-                    }
-                }))
+                    }))
+                }
             };
-            let mut c = ctx.clone();
-            c.macros = inner.clone();
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
                     continue;
