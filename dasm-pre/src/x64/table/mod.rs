@@ -86,6 +86,7 @@ mod sse;
 mod x87;
 
 use crate::hash::FxMap;
+use crate::lines::Trim;
 use std::sync::OnceLock;
 
 /// One instruction form: mnemonic, operand forms, encoding. See the module documentation.
@@ -404,20 +405,38 @@ fn parse_hex(s: &str) -> Option<u8> {
     }
 }
 
+/// `s.split(sep as char)` for an ASCII byte (a plain scan: the fields of a row are short).
+fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|c| c == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Parse one row into a [`Form`].
 pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
     let Row(_, ops_text, enc) = *row;
     let mut ops = Vec::new();
-    if !ops_text.trim().is_empty() {
-        ops.reserve(ops_text.split(',').count());
-        for op in ops_text.split(',') {
+    if !ops_text.trim_ws().is_empty() {
+        ops.reserve(1 + ops_text.bytes().filter(|&c| c == b',').count());
+        for op in split_byte(ops_text, b',') {
             let mut alts = Alts {
                 atoms: [Atom::One; 3],
                 n: 0,
                 classes: 0,
             };
-            for a in op.trim().split('/') {
-                parse_atom(a.trim(), &mut alts)?;
+            for a in split_byte(op.trim_ws(), b'/') {
+                parse_atom(a.trim_ws(), &mut alts)?;
             }
             ops.push(alts);
         }
@@ -437,7 +456,7 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
     };
     let mut explicit_roles = None;
     // (the rows are ASCII)
-    for tok in enc.split_ascii_whitespace() {
+    for tok in split_byte(enc, b' ').filter(|t| !t.is_empty()) {
         if let Some(r) = tok.strip_suffix(':') {
             let mut roles = Vec::with_capacity(r.len());
             for c in r.chars() {
@@ -640,6 +659,21 @@ pub(crate) fn all_mnemonics() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows are ASCII, with no whitespace but spaces (what `parse_row` splits at).
+    #[test]
+    fn rows_ascii() {
+        for fam in FAMILIES {
+            for Row(a, b, c) in fam.iter() {
+                for t in [a, b, c] {
+                    assert!(
+                        t.bytes().all(|c| c == b' ' || c.is_ascii_graphic()),
+                        "{t:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn all_rows_parse() {
