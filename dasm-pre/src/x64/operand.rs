@@ -549,16 +549,22 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     let mut k = 0;
     while k < ts.len() {
         let (_, neg, text) = ts[k];
-        let (regtext, scale) = match text.rsplit_once('*') {
-            Some((r, sc)) if typed_reg(r.trim_ws(), syms).is_some() => {
-                (r.trim_ws(), Some(sc.trim_ws()))
-            }
-            _ => (text, None),
+        // (a scaled register, else a register; each looked up once)
+        let scaled = text.rsplit_once('*').and_then(|(r, sc)| {
+            Some((
+                r.trim_ws(),
+                Some(sc.trim_ws()),
+                typed_reg(r.trim_ws(), syms)?,
+            ))
+        });
+        let (regtext, scale, reg) = match scaled {
+            Some(x) => x,
+            None => match typed_reg(text, syms) {
+                Some(r) => (text, None, r),
+                None => break,
+            },
         };
-        let reg = match typed_reg(regtext, syms) {
-            Some(r) => r?,
-            None => break,
-        };
+        let reg = reg?;
         if neg || text.is_empty() {
             return Err(format!("bad displacement expression `-{text}'"));
         }
@@ -1060,9 +1066,11 @@ fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
 /// A register, possibly annotated with a `.type` (`TAB:rbx`), or a `.type` name with a default
 /// register standing for that register (DynASM's `TYPE:reg` and `TYPE`).
 fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
-    if let Some(r) = any_reg(s) {
-        return Some(r);
-    }
+    any_reg(s).or_else(|| typed_name_reg(s, syms))
+}
+
+/// [`typed_reg`] for a text that is not a register itself (`TAB:rbx`, `TYPE`).
+fn typed_name_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
     if let Some((name, reg)) = split_once_byte(s, b':') {
         if is_ident(name.trim_ws()) && syms.has_type(name.trim_ws()) {
             return any_reg(reg.trim_ws());
@@ -1122,7 +1130,8 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return t.map(Operand::Target);
     }
-    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
+    // (`s` is no register: `any_reg` said so above)
+    if let Some(r) = typed_name_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
         let r = r?;
         if size.is_some() {
             return Err("bad operand size override".into());
