@@ -222,7 +222,12 @@ pub(crate) fn scan(text: &str, semis: &mut Vec<usize>) -> Result<usize, usize> {
     let mut cut = None;
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
+        // (most bytes are none of those below)
+        while i < b.len() && !SCAN_STOPS[usize::from(b[i])] {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
+        match c {
             b'"' | b'\'' => match literal_end(text, i) {
                 Some(Ok(e)) => {
                     i = e;
@@ -261,6 +266,16 @@ fn find_newline(b: &[u8]) -> Option<usize> {
         .position(|&c| c == b'\n')
         .map(|k| tail + k)
 }
+
+/// The bytes [`scan`] looks at.
+static SCAN_STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b';' as usize] = true;
+    t
+};
 
 /// The lines of `text` (`text.split('\n')`).
 pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
@@ -311,6 +326,17 @@ pub(crate) fn operands_into<'t>(
     Ok(n)
 }
 
+/// The bytes [`each_operand`] looks at.
+static OPERAND_STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 9 {
+        t[b"\"'()[]{},"[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 /// [`operands`], each given to `push` (before an unbalanced bracket is found, possibly).
 fn each_operand<'t>(text: &'t str, mut push: impl FnMut(&'t str, usize)) -> Result<(), usize> {
     // The open brackets (on the stack up to 32 deep).
@@ -327,7 +353,10 @@ fn each_operand<'t>(text: &'t str, mut push: impl FnMut(&'t str, usize)) -> Resu
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
+        while i < b.len() && !OPERAND_STOPS[usize::from(b[i])] {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
         match c {
             b'"' | b'\'' => match literal_end(text, i) {
                 Some(Ok(e)) => {
