@@ -517,30 +517,33 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
     word_ranges(text).map(move |(s, e)| &text[s..e])
 }
 
-/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
-/// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
-pub(crate) fn map_words<'t>(text: &'t str, f: impl FnMut(&'t str, &mut String) -> bool) -> String {
+/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` gives the
+/// replacement of a word, in two pieces, or `None` to keep the word.
+pub(crate) fn map_words<'t, 'r>(
+    text: &'t str,
+    f: impl FnMut(&'t str) -> Option<[&'r str; 2]>,
+) -> String {
     map_words_from(text, 0, f)
 }
 
 /// [`map_words`] on the words from byte `from` on (a word's start: the text before it is kept
 /// as it is).
-pub(crate) fn map_words_from<'t>(
+pub(crate) fn map_words_from<'t, 'r>(
     text: &'t str,
     from: usize,
-    mut f: impl FnMut(&'t str, &mut String) -> bool,
+    mut f: impl FnMut(&'t str) -> Option<[&'r str; 2]>,
 ) -> String {
     let mut out = String::with_capacity(text.len() + 16);
-    out.push_str(&text[..from]);
-    let mut plain = from;
+    // (the text kept is copied in one piece up to the next replaced word)
+    let mut plain = 0;
     for (s, e) in word_ranges(&text[from..]) {
         let (s, e) = (from + s, from + e);
-        out.push_str(&text[plain..s]);
-        let w = &text[s..e];
-        if !f(w, &mut out) {
-            out.push_str(w);
+        if let Some([a, b]) = f(&text[s..e]) {
+            out.push_str(&text[plain..s]);
+            out.push_str(a);
+            out.push_str(b);
+            plain = e;
         }
-        plain = e;
     }
     out.push_str(&text[plain..]);
     out
@@ -703,13 +706,8 @@ mod tests {
     #[test]
     fn word_substitution() {
         assert_eq!(
-            map_words("mov PTR, #T+x_1 é", |w, out| {
-                let hit = w == "PTR";
-                if hit {
-                    out.push_str("rbx");
-                }
-                hit
-            }),
+            map_words("mov PTR, #T+x_1 é", |w| (w == "PTR")
+                .then_some(["r", "bx"])),
             "mov rbx, #T+x_1 é"
         );
         let w: Vec<&str> = words("a #b+c1 é_d #").collect();

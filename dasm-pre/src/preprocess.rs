@@ -933,13 +933,10 @@ impl<'a> Pre<'a> {
         // after a `#`): when no value has a define in it, this round is the last, and it
         // changed the text (a text that a round keeps has a define in it).
         let mut more = false;
-        let next = lines::map_words_from(text, first, |w, out| match defines.get(w) {
-            Some(v) => {
-                out.push_str(v);
-                more = more || lines::words(v).any(|x| defines.contains_key(x));
-                true
-            }
-            None => false,
+        let next = lines::map_words_from(text, first, |w| {
+            let v = defines.get(w)?;
+            more = more || lines::words(v).any(|x| defines.contains_key(x));
+            Some(["", v])
         });
         if !more && next.len() <= MAX_SUBSTITUTION.max(64 * text.len()) {
             return Ok(Cow::Owned(next));
@@ -948,13 +945,10 @@ impl<'a> Pre<'a> {
         for round in 0..100 {
             let mut hit = None;
             let defines = &self.defines;
-            let next = lines::map_words(&cur, |w, out| match defines.get(w) {
-                Some(v) => {
-                    out.push_str(v);
-                    hit = Some(w);
-                    true
-                }
-                None => false,
+            let next = lines::map_words(&cur, |w| {
+                let v = defines.get(w)?;
+                hit = Some(w);
+                Some(["", v])
             });
             if next == cur {
                 match hit {
@@ -1526,18 +1520,11 @@ impl<'a> Pre<'a> {
             };
             let text: Cow<str> = match first {
                 None => Cow::Borrowed(body),
-                Some((from, _)) => {
-                    Cow::Owned(lines::map_words_from(body, from, |w, out| match param(w) {
-                        Some(i) => {
-                            if w.starts_with('#') {
-                                out.push('#');
-                            }
-                            out.push_str(args[i].0);
-                            true
-                        }
-                        None => false,
-                    }))
-                }
+                Some((from, _)) => Cow::Owned(lines::map_words_from(body, from, |w| {
+                    let i = param(w)?;
+                    let hash = if w.starts_with('#') { "#" } else { "" };
+                    Some([hash, args[i].0])
+                })),
             };
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
