@@ -15,7 +15,13 @@ pub(crate) trait Trim {
 impl Trim for str {
     #[inline]
     fn trim_ws(&self) -> &str {
-        self.trim_start_ws().trim_end_ws()
+        // (most texts are trimmed already: ASCII at both ends that is not whitespace, which is
+        // all at or below a space)
+        let b = self.as_bytes();
+        match (b.first(), b.last()) {
+            (Some(&f), Some(&l)) if (b'!'..0x80).contains(&f) && (b'!'..0x80).contains(&l) => self,
+            _ => self.trim_start_ws().trim_end_ws(),
+        }
     }
     #[inline]
     fn trim_start_ws(&self) -> &str {
@@ -682,6 +688,11 @@ mod tests {
             "\x0b\x0cé\r\n",
             "é",
             " \u{3000}",
+            "\u{1}x\u{7f}",
+            "!",
+            "a b",
+            "~ \u{a0}",
+            "\u{85}",
         ] {
             assert_eq!(t.trim_ws(), t.trim(), "{t:?}");
             assert_eq!(t.trim_start_ws(), t.trim_start(), "{t:?}");
