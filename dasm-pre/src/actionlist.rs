@@ -224,12 +224,15 @@ impl PairIndex {
         if needle.len() < 2 || self.bits == 0 || self.next.len() + 1 < list.len() {
             return find(list, needle);
         }
-        // The needle's rarest pair (by its bucket), at offset `a`.
-        let (a, g) = needle
-            .windows(2)
-            .enumerate()
-            .map(|(a, w)| (a, self.bucket(pair(w[0], w[1]))))
-            .min_by_key(|&(_, g)| self.count[g])?;
+        // The needle's rarest pair (by its bucket; the first of the rarest), at offset `a`.
+        let (mut a, mut g, mut least) = (0, 0, u32::MAX);
+        for (k, w) in needle.windows(2).enumerate() {
+            let b = self.bucket(pair(w[0], w[1]));
+            let c = self.count[b];
+            if c < least {
+                (a, g, least) = (k, b, c);
+            }
+        }
         let (x, y) = (needle[a], needle[a + 1]);
         let mut p = self.head[g];
         while p != NIL {
