@@ -990,7 +990,8 @@ impl<'a> Pre<'a> {
         if stmt.is_empty() {
             return Ok(());
         }
-        let (op, _, _) = lines::opcode(stmt);
+        let split = lines::opcode(stmt);
+        let (op, _, _) = split;
         // Collecting a macro body.
         if self.defining.is_some() {
             match op {
@@ -1039,6 +1040,8 @@ impl<'a> Pre<'a> {
         } else {
             self.substitute(stmt, ctx)?
         };
+        // (a statement that substitution keeps is split already)
+        let kept = matches!(stmt, Cow::Borrowed(_));
         let stmt = stmt.trim_ws();
         if let Some(label) = stmt.strip_suffix(':') {
             if label.trim_ws().is_empty() {
@@ -1052,7 +1055,7 @@ impl<'a> Pre<'a> {
             }
             return self.encode(".label", label, ctx, raw);
         }
-        let (op, rest, _) = lines::opcode(stmt);
+        let (op, rest, _) = if kept { split } else { lines::opcode(stmt) };
         let rest = rest.trim_ws();
         match op {
             ".arch" => {
