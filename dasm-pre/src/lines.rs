@@ -317,21 +317,6 @@ pub(crate) fn count_operands(text: &str) -> Result<usize, usize> {
     Ok(n)
 }
 
-/// [`operands`], into `out` (up to its length; no allocation): the number of operands.
-pub(crate) fn operands_into<'t>(
-    text: &'t str,
-    out: &mut [(&'t str, usize)],
-) -> Result<usize, usize> {
-    let mut n = 0;
-    each_operand(text, |t, at| {
-        if let Some(slot) = out.get_mut(n) {
-            *slot = (t, at);
-        }
-        n += 1;
-    })?;
-    Ok(n)
-}
-
 /// The bytes [`each_operand`] looks at.
 static OPERAND_STOPS: [bool; 256] = {
     let mut t = [false; 256];
@@ -344,7 +329,10 @@ static OPERAND_STOPS: [bool; 256] = {
 };
 
 /// [`operands`], each given to `push` (before an unbalanced bracket is found, possibly).
-fn each_operand<'t>(text: &'t str, mut push: impl FnMut(&'t str, usize)) -> Result<(), usize> {
+pub(crate) fn each_operand<'t>(
+    text: &'t str,
+    mut push: impl FnMut(&'t str, usize),
+) -> Result<(), usize> {
     // The open brackets (on the stack up to 32 deep).
     let mut inline = [0u8; 32];
     let mut deep: Vec<u8> = Vec::new();

@@ -1598,34 +1598,34 @@ impl<'a> Pre<'a> {
         let found = lines::find_str(raw, rest);
         let rest_off = found.unwrap_or(0);
         // (on the stack: at most 16 operands)
-        let mut op_buf = [("", 0); 16];
-        let n_ops = match lines::operands_into(rest, &mut op_buf) {
-            Ok(n) => n,
-            Err(at) => {
-                let s = ctx.col + rest_off + at;
-                self.diag(
-                    Level::Error,
-                    ctx,
-                    (s, s + 1),
-                    "unbalanced (), [] or {}".into(),
-                    None,
+        let mut span_buf = [("", Span::default()); 16];
+        let mut n_ops = 0;
+        let split = lines::each_operand(rest, |t, at| {
+            if let Some(slot) = span_buf.get_mut(n_ops) {
+                *slot = (
+                    t,
+                    Span {
+                        start: at,
+                        end: at + t.len(),
+                    },
                 );
-                return Ok(());
             }
-        };
+            n_ops += 1;
+        });
+        if let Err(at) = split {
+            let s = ctx.col + rest_off + at;
+            self.diag(
+                Level::Error,
+                ctx,
+                (s, s + 1),
+                "unbalanced (), [] or {}".into(),
+                None,
+            );
+            return Ok(());
+        }
         if n_ops > 16 {
             self.err(ctx, raw, "too many operands", None);
             return Ok(());
-        }
-        let mut span_buf = [("", Span::default()); 16];
-        for (slot, (t, o)) in span_buf.iter_mut().zip(&op_buf[..n_ops]) {
-            *slot = (
-                *t,
-                Span {
-                    start: *o,
-                    end: o + t.len(),
-                },
-            );
         }
         let spans = &span_buf[..n_ops];
         if self.a64.is_some() {
