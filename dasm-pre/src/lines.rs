@@ -456,9 +456,17 @@ pub(crate) fn split_once_byte(hay: &str, c: u8) -> Option<(&str, &str)> {
 /// setting up a substring searcher).
 #[inline]
 pub(crate) fn find_pair(hay: &str, a: u8, b: u8) -> Option<usize> {
-    hay.as_bytes()
-        .windows(2)
-        .position(|w| w[0] == a && w[1] == b)
+    let h = hay.as_bytes();
+    let mut from = 0;
+    // (each `a`, then the byte after it: `a` is rare)
+    while let Some(k) = h[from..].iter().position(|&c| c == a) {
+        let i = from + k;
+        if h.get(i + 1) == Some(&b) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// Whether `c` can be part of a word for define and macro-parameter substitution.
@@ -699,6 +707,20 @@ mod tests {
             ("", ""),
         ] {
             assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
+        }
+        for h in [
+            "",
+            ".",
+            "a..b",
+            "a.b..",
+            "=>",
+            "a=b=>c",
+            "..",
+            "x.",
+            "é.é..é",
+        ] {
+            assert_eq!(find_pair(h, b'.', b'.'), h.find(".."), "{h:?}");
+            assert_eq!(find_pair(h, b'=', b'>'), h.find("=>"), "{h:?}");
         }
     }
 
