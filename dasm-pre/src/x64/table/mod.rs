@@ -589,7 +589,9 @@ struct Mnemonic {
 /// The rows grouped by mnemonic (in table order within a mnemonic) and where each group is.
 struct Index {
     rows: Vec<&'static Row>,
-    by_name: FxMap<&'static str, Mnemonic>,
+    /// The number of each mnemonic (in `mnemonics`).
+    by_name: FxMap<&'static str, u32>,
+    mnemonics: Vec<Mnemonic>,
 }
 
 /// The rows by mnemonic.
@@ -597,41 +599,48 @@ fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let all = || FAMILIES.iter().flat_map(|f| f.iter());
-        // Count the rows of each mnemonic, give each a range, then place the rows in table
-        // order (a counting sort: a mnemonic's rows keep their matching order).
-        let mut by_name: FxMap<&'static str, Mnemonic> = FxMap::default();
+        // Number the mnemonics and count their rows, give each a range, then place the rows in
+        // table order (a counting sort: a mnemonic's rows keep their matching order).
+        let mut by_name: FxMap<&'static str, u32> = FxMap::default();
+        by_name.reserve(1024);
+        let mut mnemonics: Vec<Mnemonic> = Vec::with_capacity(1024);
+        let mut of_row: Vec<u32> = Vec::with_capacity(2048);
         for r in all() {
-            by_name
-                .entry(r.0)
-                .or_insert(Mnemonic {
+            let id = *by_name.entry(r.0).or_insert_with(|| {
+                mnemonics.push(Mnemonic {
                     rows: 0..0,
                     forms: OnceLock::new(),
-                })
-                .rows
-                .end += 1;
+                });
+                (mnemonics.len() - 1) as u32
+            });
+            mnemonics[id as usize].rows.end += 1;
+            of_row.push(id);
         }
         let mut next = 0;
-        for m in by_name.values_mut() {
+        for m in &mut mnemonics {
             let n = m.rows.end;
             m.rows = next..next;
             next += n;
         }
         static FILL: Row = Row("", "", "");
         let mut rows: Vec<&'static Row> = vec![&FILL; next];
-        for r in all() {
-            if let Some(m) = by_name.get_mut(r.0) {
-                rows[m.rows.end] = r;
-                m.rows.end += 1;
-            }
+        for (r, &id) in all().zip(&of_row) {
+            let m = &mut mnemonics[id as usize];
+            rows[m.rows.end] = r;
+            m.rows.end += 1;
         }
-        Index { rows, by_name }
+        Index {
+            rows,
+            by_name,
+            mnemonics,
+        }
     })
 }
 
 /// The parsed forms of mnemonic `op`, in matching order (`None`: not in the table).
 pub(crate) fn forms(op: &str) -> Option<&'static [Form]> {
     let index = index();
-    let m = index.by_name.get(op)?;
+    let m = &index.mnemonics[*index.by_name.get(op)? as usize];
     let forms = m.forms.get_or_init(|| {
         // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
         let rows = &index.rows[m.rows.clone()];
