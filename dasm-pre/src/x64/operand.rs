@@ -694,8 +694,10 @@ fn reg_word(s: &str) -> &str {
 
 /// The identifier at the start of `s` (possibly empty).
 fn ident_prefix(s: &str) -> &str {
+    // (by byte: any other character ends it at its first byte)
     let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .bytes()
+        .position(|c| !(c.is_ascii_alphanumeric() || c == b'_'))
         .unwrap_or(s.len());
     &s[..end]
 }
@@ -1019,7 +1021,7 @@ fn typed_sum(
 /// type; any other `#name` (not a raw identifier `r#name`) is an error, never Rust text.
 pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String> {
     let b = expr.as_bytes();
-    for (i, _) in expr.match_indices('#') {
+    for (i, _) in expr.bytes().enumerate().filter(|&(_, c)| c == b'#') {
         let name = ident_prefix(&expr[i + 1..]);
         let raw =
             i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
@@ -1037,7 +1039,7 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
 
 /// Replace `#NAME` of a `.type` inside a runtime expression by the size of its Rust type.
 fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
-    if !expr.contains('#') {
+    if !expr.bytes().any(|c| c == b'#') {
         return expr.to_string();
     }
     let mut out = String::new();
