@@ -71,6 +71,7 @@ impl ActionList {
     pub fn expect(&mut self, n: usize) {
         self.index.min_bits = bits_for(n);
         self.list.reserve(n);
+        self.index.next.reserve(n);
     }
 
     /// Length of the current run so far (offset of the next action in it).
