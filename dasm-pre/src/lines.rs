@@ -136,10 +136,10 @@ pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
     }
 }
 
-#[cfg(test)]
 /// The bytes of `text` outside string and character literals, with their offsets, in order (a
 /// string that does not end stops the walk). The callers look for ASCII characters, which are
 /// single bytes in UTF-8 (the bytes of other characters are all 0x80 or more).
+#[cfg(test)]
 fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
@@ -164,8 +164,9 @@ fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     })
 }
 
+/// Whether a string literal on the line does not end (its byte offset). (With
+/// `strip_comment` and `statements`, the reference `scan` is tested against.)
 #[cfg(test)]
-/// Whether a string literal on the line does not end (its byte offset).
 pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let mut i = 0;
@@ -185,8 +186,8 @@ pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
     None
 }
 
-#[cfg(test)]
 /// Cut an assembler line at its `//` comment (not inside a string or character literal).
+#[cfg(test)]
 pub(crate) fn strip_comment(text: &str) -> &str {
     let b = text.as_bytes();
     for (i, c) in code_bytes(text) {
@@ -197,9 +198,9 @@ pub(crate) fn strip_comment(text: &str) -> &str {
     text
 }
 
-#[cfg(test)]
 /// Split a line into statements at every `;` outside string and character literals, with
 /// byte offsets. Linear in the length of the line.
+#[cfg(test)]
 pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
     let mut semis = code_bytes(text).filter(|&(_, c)| c == b';');
     let mut start = Some(0);
