@@ -853,7 +853,8 @@ pub(crate) fn type_path(
     };
     let bad = |why: &str| Some(Err(format!("bad `.type' path `{s}': {why}")));
     let mut rest = after;
-    let mut reg = decl.reg.clone().map(|r| (r, false));
+    let crate::ir::TypeDecl { ty, reg } = decl;
+    let mut reg = reg.map(|r| (r, false));
     if let Some(r) = rest.strip_prefix(':') {
         let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
         let rt = r[..e].trim_ws();
@@ -877,7 +878,7 @@ pub(crate) fn type_path(
             return bad("expected an index expression inside `[...]'");
         }
         terms.push(Term::Scaled {
-            ty: decl.ty.clone(),
+            ty: ty.clone(),
             index: idx.to_string(),
             neg,
         });
@@ -925,11 +926,7 @@ pub(crate) fn type_path(
         }
     }
     if !path.is_empty() {
-        terms.push(Term::Offset {
-            ty: decl.ty,
-            path,
-            neg,
-        });
+        terms.push(Term::Offset { ty, path, neg });
     }
     Some(Ok(TypePath {
         name: name.to_string(),
@@ -984,7 +981,7 @@ fn typed_sum(
                         p.name
                     ))
                 }
-                (None, r) => first = Some((p.name.clone(), r)),
+                (None, r) => first = Some((p.name, r)),
                 _ => {}
             }
             terms.extend(p.terms);
