@@ -65,6 +65,15 @@ impl ActionList {
         }
     }
 
+    /// Expect an action list of about `n` bytes: room for it, and its pair index starts with
+    /// the buckets it would grow to (no rebuilds on the way; the answers do not depend on the
+    /// buckets).
+    pub fn expect(&mut self, n: usize) {
+        self.index.min_bits = bits_for(n);
+        self.list.reserve(n);
+        self.index.next.reserve(n);
+    }
+
     /// Length of the current run so far (offset of the next action in it).
     pub fn run_len(&self) -> usize {
         self.run.len()
@@ -130,6 +139,8 @@ const NIL: u32 = u32::MAX;
 struct PairIndex {
     /// log2 of the number of buckets (0: not built yet).
     bits: u32,
+    /// The fewest buckets (log2) to build with (see [`ActionList::expect`]).
+    min_bits: u32,
     /// First (lowest) position of each bucket, or `NIL`.
     head: Vec<u32>,
     /// Last (highest) position of each bucket, or `NIL`.
@@ -149,6 +160,11 @@ fn pair(a: u8, b: u8) -> usize {
 const MIN_BITS: u32 = 10;
 const MAX_BITS: u32 = 16;
 
+/// The buckets (log2) for a list of `n` bytes: four pairs per bucket.
+fn bits_for(n: usize) -> u32 {
+    (usize::BITS - (n / 4).leading_zeros()).clamp(MIN_BITS, MAX_BITS)
+}
+
 impl PairIndex {
     /// The bucket of a pair value: the pair itself at full size, else a multiplicative hash.
     #[inline]
@@ -166,7 +182,7 @@ impl PairIndex {
         if list.len() > NIL as usize {
             return; // beyond 4 GiB the list is not indexed further: `find` then scans.
         }
-        let want = (usize::BITS - (list.len() / 4).leading_zeros()).clamp(MIN_BITS, MAX_BITS);
+        let want = bits_for(list.len()).max(self.min_bits);
         if want > self.bits {
             self.bits = want;
             let n = 1 << want;
@@ -178,10 +194,23 @@ impl PairIndex {
             self.count.resize(n, 0);
             self.next.clear();
         }
-        for p in self.next.len()..list.len().saturating_sub(1) {
-            let g = self.bucket(pair(list[p], list[p + 1]));
-            let p32 = p as u32;
-            self.next.push(NIL);
+        let from = self.next.len();
+        let to = list.len().saturating_sub(1);
+        if to <= from {
+            return;
+        }
+        self.next.resize(to, NIL);
+        let full = self.bits == MAX_BITS;
+        let shift = 32 - self.bits;
+        for (p, w) in list[from..].windows(2).enumerate() {
+            let g = pair(w[0], w[1]);
+            // (`bucket`, with its test out of the loop)
+            let g = if full {
+                g
+            } else {
+                ((g as u32).wrapping_mul(0x9E37_79B1) >> shift) as usize
+            };
+            let p32 = (from + p) as u32;
             match self.tail[g] {
                 NIL => self.head[g] = p32,
                 t => self.next[t as usize] = p32,
@@ -196,12 +225,15 @@ impl PairIndex {
         if needle.len() < 2 || self.bits == 0 || self.next.len() + 1 < list.len() {
             return find(list, needle);
         }
-        // The needle's rarest pair (by its bucket), at offset `a`.
-        let (a, g) = needle
-            .windows(2)
-            .enumerate()
-            .map(|(a, w)| (a, self.bucket(pair(w[0], w[1]))))
-            .min_by_key(|&(_, g)| self.count[g])?;
+        // The needle's rarest pair (by its bucket; the first of the rarest), at offset `a`.
+        let (mut a, mut g, mut least) = (0, 0, u32::MAX);
+        for (k, w) in needle.windows(2).enumerate() {
+            let b = self.bucket(pair(w[0], w[1]));
+            let c = self.count[b];
+            if c < least {
+                (a, g, least) = (k, b, c);
+            }
+        }
         let (x, y) = (needle[a], needle[a + 1]);
         let mut p = self.head[g];
         while p != NIL {

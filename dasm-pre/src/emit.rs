@@ -35,57 +35,98 @@ fn literal_index(i: &str) -> bool {
     !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit() || b == b'_')
 }
 
-/// The Rust expression of a `.type` sum: `t1 + t2 + ...`, every term an `i64`.
-fn sum_expr(terms: &[Term]) -> String {
-    let mut parts = Vec::new();
+/// Append the Rust expression of a `.type` sum: `t1 + t2 + ...`, every term an `i64`.
+fn push_sum_expr(out: &mut String, terms: &[Term]) {
     // The literals, folded into one term at the end (none if 0), so that no `x * 1` or `x + 0`
     // reaches the user's lints.
     let mut sum = 0i64;
+    let mut parts = 0;
     for t in terms {
-        let (neg, e) = match t {
+        let neg = match t {
             Term::Const(c) => {
                 sum = sum.wrapping_add(*c);
                 continue;
             }
-            Term::Scaled { ty, index, neg } if index == "1" => {
-                (*neg, format!("::core::mem::size_of::<{ty}>() as i64"))
+            Term::Scaled { index, .. }
+                if index != "1" && index.bytes().all(|b| b == b'0' || b == b'_') =>
+            {
+                continue
             }
-            Term::Scaled { index, .. } if index.bytes().all(|b| b == b'0' || b == b'_') => continue,
-            Term::Expr { expr, neg } => (*neg, format!("::dasm_runtime::arg({})", unparen(expr))),
-            Term::Scaled { ty, index, neg } => {
-                let n = if literal_index(index) {
-                    format!("{index}_i64")
-                } else {
-                    format!("::dasm_runtime::arg({})", unparen(index))
-                };
-                (*neg, format!("{n} * ::core::mem::size_of::<{ty}>() as i64"))
-            }
-            Term::Offset { ty, path, neg } => (*neg, offset_expr(ty, path)),
+            Term::Scaled { neg, .. } | Term::Expr { neg, .. } | Term::Offset { neg, .. } => *neg,
         };
-        parts.push(if neg { format!("-({e})") } else { e });
-    }
-    if sum != 0 || parts.is_empty() {
-        parts.push(format!("{sum}_i64"));
-    }
-    match parts.len() {
-        1 => parts.remove(0),
         // (each argument is bound by a `let`: no parentheses needed around the sum)
-        _ => parts.join(" + "),
+        if parts > 0 {
+            out.push_str(" + ");
+        }
+        parts += 1;
+        if neg {
+            out.push_str("-(");
+        }
+        match t {
+            Term::Scaled { ty, index, .. } if index == "1" => {
+                out.push_str("::core::mem::size_of::<");
+                out.push_str(ty);
+                out.push_str(">() as i64");
+            }
+            Term::Expr { expr, .. } => {
+                out.push_str("::dasm_runtime::arg(");
+                out.push_str(unparen(expr));
+                out.push(')');
+            }
+            Term::Scaled { ty, index, .. } => {
+                if literal_index(index) {
+                    out.push_str(index);
+                    out.push_str("_i64");
+                } else {
+                    out.push_str("::dasm_runtime::arg(");
+                    out.push_str(unparen(index));
+                    out.push(')');
+                }
+                out.push_str(" * ::core::mem::size_of::<");
+                out.push_str(ty);
+                out.push_str(">() as i64");
+            }
+            Term::Offset { ty, path, .. } => push_offset_expr(out, ty, path),
+            Term::Const(_) => {}
+        }
+        if neg {
+            out.push(')');
+        }
+    }
+    if sum != 0 || parts == 0 {
+        if parts > 0 {
+            out.push_str(" + ");
+        }
+        if sum < 0 {
+            out.push('-');
+        }
+        push_u64(out, sum.unsigned_abs());
+        out.push_str("_i64");
     }
 }
 
-/// The byte offset of `path` inside `ty`, as an `i64` expression.
-fn offset_expr(ty: &str, path: &[Step]) -> String {
+/// Append the byte offset of `path` inside `ty`, as an `i64` expression.
+fn push_offset_expr(out: &mut String, ty: &str, path: &[Step]) {
     if path.iter().all(|s| matches!(s, Step::Field(_))) {
-        let fields: Vec<&str> = path
-            .iter()
-            .filter_map(|s| match s {
-                Step::Field(f) => Some(f.as_str()),
-                Step::Index(_) => None,
-            })
-            .collect();
-        return format!("::core::mem::offset_of!({ty}, {}) as i64", fields.join("."));
+        out.push_str("::core::mem::offset_of!(");
+        out.push_str(ty);
+        out.push_str(", ");
+        for (k, s) in path.iter().enumerate() {
+            if let Step::Field(f) = s {
+                if k > 0 {
+                    out.push('.');
+                }
+                out.push_str(f);
+            }
+        }
+        out.push_str(") as i64");
+        return;
     }
+    out.push_str(&offset_expr(ty, path));
+}
+
+/// The byte offset of `path` inside `ty`, as an `i64` expression, for a path with an index.
+fn offset_expr(ty: &str, path: &[Step]) -> String {
     // `offset_of!` cannot index arrays: project a pointer to an uninitialized value instead
     // (no value is read; indexing is bounds-checked).
     let constant = path.iter().all(|s| match s {
@@ -137,7 +178,7 @@ fn push_arg_expr(out: &mut String, a: &RtArg, bound: Option<&str>) {
         ArgKind::Lo32 => ("::dasm_runtime::lo32(", ")"),
         ArgKind::Hi32 => ("::dasm_runtime::hi32(", ")"),
         ArgKind::X87Reg => ("::dasm_runtime::x87_reg(::dasm_runtime::arg(", "))"),
-        ArgKind::Sum(terms) => return out.push_str(&sum_expr(terms)),
+        ArgKind::Sum(terms) => return push_sum_expr(out, terms),
         ArgKind::Sx32(inner) => {
             let inner = RtArg {
                 expr: a.expr.clone(),
@@ -155,6 +196,11 @@ fn push_arg_expr(out: &mut String, a: &RtArg, bound: Option<&str>) {
 
 /// Append the decimal digits of `n`.
 pub(crate) fn push_usize(out: &mut String, n: usize) {
+    push_u64(out, n as u64);
+}
+
+/// Append the decimal digits of `n`.
+fn push_u64(out: &mut String, n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
@@ -216,7 +262,7 @@ pub(crate) fn put_site(
         if i > 0 {
             call.push_str(", ");
         }
-        let mut l = String::with_capacity(48 + a.expr.len());
+        let mut l = String::with_capacity(80 + a.expr.len());
         if a.kind == ArgKind::Lo32
             && args
                 .get(i + 1)

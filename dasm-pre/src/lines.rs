@@ -15,7 +15,13 @@ pub(crate) trait Trim {
 impl Trim for str {
     #[inline]
     fn trim_ws(&self) -> &str {
-        self.trim_start_ws().trim_end_ws()
+        // (most texts are trimmed already: ASCII at both ends that is not whitespace, which is
+        // all at or below a space)
+        let b = self.as_bytes();
+        match (b.first(), b.last()) {
+            (Some(&f), Some(&l)) if (b'!'..0x80).contains(&f) && (b'!'..0x80).contains(&l) => self,
+            _ => self.trim_start_ws().trim_end_ws(),
+        }
     }
     #[inline]
     fn trim_start_ws(&self) -> &str {
@@ -133,6 +139,7 @@ pub(crate) fn literal_end(text: &str, i: usize) -> Option<Result<usize, ()>> {
 /// The bytes of `text` outside string and character literals, with their offsets, in order (a
 /// string that does not end stops the walk). The callers look for ASCII characters, which are
 /// single bytes in UTF-8 (the bytes of other characters are all 0x80 or more).
+#[cfg(test)]
 fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
@@ -157,7 +164,9 @@ fn code_bytes(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     })
 }
 
-/// Whether a string literal on the line does not end (its byte offset).
+/// Whether a string literal on the line does not end (its byte offset). (With
+/// `strip_comment` and `statements`, the reference `scan` is tested against.)
+#[cfg(test)]
 pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
     let b = text.as_bytes();
     let mut i = 0;
@@ -178,6 +187,7 @@ pub(crate) fn unterminated_string(text: &str) -> Option<usize> {
 }
 
 /// Cut an assembler line at its `//` comment (not inside a string or character literal).
+#[cfg(test)]
 pub(crate) fn strip_comment(text: &str) -> &str {
     let b = text.as_bytes();
     for (i, c) in code_bytes(text) {
@@ -190,6 +200,7 @@ pub(crate) fn strip_comment(text: &str) -> &str {
 
 /// Split a line into statements at every `;` outside string and character literals, with
 /// byte offsets. Linear in the length of the line.
+#[cfg(test)]
 pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_ {
     let mut semis = code_bytes(text).filter(|&(_, c)| c == b';');
     let mut start = Some(0);
@@ -208,22 +219,148 @@ pub(crate) fn statements(text: &str) -> impl Iterator<Item = (&str, usize)> + '_
     })
 }
 
+/// One walk over an assembler line (what `unterminated_string`, `strip_comment` and
+/// `statements` give, together): the byte offset of its `//` comment (the length of the text
+/// without one), with the offsets of the statement-separating `;`s before it appended to
+/// `semis`; or `Err` with the offset of a string literal that does not end on the line (also
+/// in the comment).
+pub(crate) fn scan(text: &str, semis: &mut Vec<usize>) -> Result<usize, usize> {
+    let b = text.as_bytes();
+    let mut cut = None;
+    let mut i = 0;
+    while i < b.len() {
+        // (most bytes are none of those below)
+        while i < b.len() && !SCAN_STOPS[usize::from(b[i])] {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
+        match c {
+            b'"' | b'\'' => match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => return Err(i),
+                None => {}
+            },
+            b'/' if cut.is_none() && b.get(i + 1) == Some(&b'/') => cut = Some(i),
+            b';' if cut.is_none() => semis.push(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(cut.unwrap_or(b.len()))
+}
+
+/// The first `\n` in `b`, eight bytes at a time (lines are short: no searcher to set up).
+fn find_newline(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut chunks = b.chunks_exact(8);
+    for (k, c) in (&mut chunks).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        // (a zero byte of `x` is a newline; the lowest flagged byte is the first one)
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'\n'));
+        let t = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if t != 0 {
+            return Some(8 * k + (t.trailing_zeros() / 8) as usize);
+        }
+    }
+    let tail = b.len() - chunks.remainder().len();
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|k| tail + k)
+}
+
+/// The bytes [`scan`] looks at.
+static SCAN_STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'/' as usize] = true;
+    t[b';' as usize] = true;
+    t
+};
+
+/// The lines of `text` (`text.split('\n')`).
+pub(crate) fn split_lines(text: &str) -> impl Iterator<Item = &str> + '_ {
+    let b = text.as_bytes();
+    let mut pos = Some(0);
+    std::iter::from_fn(move || {
+        let s = pos?;
+        match find_newline(&b[s..]) {
+            Some(k) => {
+                pos = Some(s + k + 1);
+                Some(&text[s..s + k])
+            }
+            None => {
+                pos = None;
+                Some(&text[s..])
+            }
+        }
+    })
+}
+
 /// Split an operand list at commas outside `()`, `[]` and `{}`; `Err` on unbalanced brackets.
 /// Each operand is trimmed and comes with its byte offset in `text`.
 pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
     let mut out = Vec::with_capacity(4);
+    each_operand(text, |t, at| out.push((t, at)))?;
+    Ok(out)
+}
+
+/// The number of operands of an operand list ([`operands`]), without collecting them.
+pub(crate) fn count_operands(text: &str) -> Result<usize, usize> {
+    let mut n = 0;
+    each_operand(text, |_, _| n += 1)?;
+    Ok(n)
+}
+
+/// The bytes [`each_operand`] looks at.
+static OPERAND_STOPS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 9 {
+        t[b"\"'()[]{},"[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// [`operands`], each given to `push` (before an unbalanced bracket is found, possibly).
+pub(crate) fn each_operand<'t>(
+    text: &'t str,
+    mut push: impl FnMut(&'t str, usize),
+) -> Result<(), usize> {
     // The open brackets (on the stack up to 32 deep).
     let mut inline = [0u8; 32];
     let mut deep: Vec<u8> = Vec::new();
     let mut n = 0;
     let mut start = 0;
-    fn push<'t>(text: &'t str, out: &mut Vec<(&'t str, usize)>, s: usize, e: usize) {
-        let raw = &text[s..e];
-        let lead = raw.len() - raw.trim_start_ws().len();
-        out.push((raw.trim_ws(), s + lead));
-    }
-    for (i, c) in code_bytes(text) {
+    let mut any = false;
+    let mut piece = |s: usize, e: usize| {
+        let t = text[s..e].trim_start_ws();
+        push(t.trim_end_ws(), e - t.len());
+    };
+    // (the walk of `code_bytes`, by hand: most bytes are none of those looked at)
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && !OPERAND_STOPS[usize::from(b[i])] {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else { break };
         match c {
+            b'"' | b'\'' => match literal_end(text, i) {
+                Some(Ok(e)) => {
+                    i = e;
+                    continue;
+                }
+                Some(Err(())) => break,
+                None => {}
+            },
             b'(' | b'[' | b'{' => {
                 match inline.get_mut(n) {
                     Some(slot) => *slot = c,
@@ -248,19 +385,21 @@ pub(crate) fn operands(text: &str) -> Result<Vec<(&str, usize)>, usize> {
                 n -= 1;
             }
             b',' if n == 0 => {
-                push(text, &mut out, start, i);
+                piece(start, i);
+                any = true;
                 start = i + 1;
             }
             _ => {}
         }
+        i += 1;
     }
     if n != 0 {
         return Err(text.len());
     }
-    if !text[start..].trim_ws().is_empty() || !out.is_empty() {
-        push(text, &mut out, start, text.len());
+    if !text[start..].trim_ws().is_empty() || any {
+        piece(start, text.len());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Split a statement into its first word (the opcode) and the rest, with the rest's offset.
@@ -301,13 +440,34 @@ pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
     (0..(h.len() + 1).checked_sub(n.len())?).find(|&i| h[i] == n[0] && &h[i..i + n.len()] == n)
 }
 
+/// The first occurrence of the ASCII byte `c` in `hay` (`hay.find(c as char)`, by a plain scan:
+/// the texts are short).
+#[inline]
+pub(crate) fn find_byte(hay: &str, c: u8) -> Option<usize> {
+    hay.bytes().position(|b| b == c)
+}
+
+/// `hay.split_once(c as char)` for an ASCII byte `c` (see [`find_byte`]).
+#[inline]
+pub(crate) fn split_once_byte(hay: &str, c: u8) -> Option<(&str, &str)> {
+    find_byte(hay, c).map(|i| (&hay[..i], &hay[i + 1..]))
+}
+
 /// The first occurrence of the two ASCII bytes `a`, `b` in `hay` (`hay.find("ab")`, without
 /// setting up a substring searcher).
 #[inline]
 pub(crate) fn find_pair(hay: &str, a: u8, b: u8) -> Option<usize> {
-    hay.as_bytes()
-        .windows(2)
-        .position(|w| w[0] == a && w[1] == b)
+    let h = hay.as_bytes();
+    let mut from = 0;
+    // (each `a`, then the byte after it: `a` is rare)
+    while let Some(k) = h[from..].iter().position(|&c| c == a) {
+        let i = from + k;
+        if h.get(i + 1) == Some(&b) {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// Whether `c` can be part of a word for define and macro-parameter substitution.
@@ -334,7 +494,7 @@ static WORD_BYTES: [bool; 256] = {
 };
 
 /// The byte ranges of the whole words of `text` (words are `#?[A-Za-z0-9_]+`), in order.
-fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+pub(crate) fn word_ranges(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -360,21 +520,33 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> + '_ {
     word_ranges(text).map(move |(s, e)| &text[s..e])
 }
 
-/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` appends the
-/// replacement of a word to the output and returns `true`, or returns `false` to keep the word.
-pub(crate) fn map_words<'t>(
+/// Replace whole words of `text` using `f` (words are `#?[A-Za-z0-9_]+`): `f` gives the
+/// replacement of a word, in two pieces, or `None` to keep the word.
+pub(crate) fn map_words<'t, 'r>(
     text: &'t str,
-    mut f: impl FnMut(&'t str, &mut String) -> bool,
+    f: impl FnMut(&'t str) -> Option<[&'r str; 2]>,
 ) -> String {
-    let mut out = String::with_capacity(text.len());
+    map_words_from(text, 0, f)
+}
+
+/// [`map_words`] on the words from byte `from` on (a word's start: the text before it is kept
+/// as it is).
+pub(crate) fn map_words_from<'t, 'r>(
+    text: &'t str,
+    from: usize,
+    mut f: impl FnMut(&'t str) -> Option<[&'r str; 2]>,
+) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    // (the text kept is copied in one piece up to the next replaced word)
     let mut plain = 0;
-    for (s, e) in word_ranges(text) {
-        out.push_str(&text[plain..s]);
-        let w = &text[s..e];
-        if !f(w, &mut out) {
-            out.push_str(w);
+    for (s, e) in word_ranges(&text[from..]) {
+        let (s, e) = (from + s, from + e);
+        if let Some([a, b]) = f(&text[s..e]) {
+            out.push_str(&text[plain..s]);
+            out.push_str(a);
+            out.push_str(b);
+            plain = e;
         }
-        plain = e;
     }
     out.push_str(&text[plain..]);
     out
@@ -434,6 +606,64 @@ mod tests {
         assert_eq!(unterminated_string(" f::<'a>(x)"), None);
     }
 
+    /// `scan` gives what `unterminated_string`, `strip_comment` and `statements` give, on
+    /// random lines of quotes, comments, semicolons and raw strings.
+    #[test]
+    fn one_scan() {
+        let parts = [
+            "a", " ", ";", "/", "//", "\"", "'", "\\", "r#\"", "\"#", "b'x'", "'\\''", "é", "#",
+        ];
+        let mut x = 0x2545_F491u32;
+        let mut rnd = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize % n
+        };
+        let mut seen = [0; 2];
+        for _ in 0..100_000 {
+            let t: String = (0..rnd(12)).map(|_| parts[rnd(parts.len())]).collect();
+            let mut semis = Vec::new();
+            let r = scan(&t, &mut semis);
+            seen[usize::from(r.is_ok())] += 1;
+            match r {
+                Err(at) => assert_eq!(unterminated_string(&t), Some(at), "{t:?}"),
+                Ok(cut) => {
+                    assert_eq!(unterminated_string(&t), None, "{t:?}");
+                    let body = strip_comment(&t);
+                    assert_eq!(body, &t[..cut], "{t:?}");
+                    let mut s = 0;
+                    let mine: Vec<(&str, usize)> = semis
+                        .iter()
+                        .chain(std::iter::once(&cut))
+                        .map(|&e| {
+                            let st = (&body[s..e], s);
+                            s = e + 1;
+                            st
+                        })
+                        .collect();
+                    assert_eq!(mine, statements(body).collect::<Vec<_>>(), "{t:?}");
+                }
+            }
+        }
+        assert!(seen[0] > 10_000 && seen[1] > 10_000, "{seen:?}");
+        for t in [
+            "",
+            "a",
+            "a\n",
+            "\n\nb",
+            "a\r\nb\n",
+            "0123456\n89abcdef\n",
+            "01234567\n9abcdef0123\n\n",
+            "é\u{10a}\n\u{a0a}0123456789\n",
+        ] {
+            assert_eq!(
+                split_lines(t).collect::<Vec<_>>(),
+                t.split('\n').collect::<Vec<_>>()
+            );
+        }
+    }
+
     #[test]
     fn opcodes() {
         assert_eq!(opcode("  mov eax, 1"), ("mov", " eax, 1", 5));
@@ -455,6 +685,11 @@ mod tests {
             "\x0b\x0cé\r\n",
             "é",
             " \u{3000}",
+            "\u{1}x\u{7f}",
+            "!",
+            "a b",
+            "~ \u{a0}",
+            "\u{85}",
         ] {
             assert_eq!(t.trim_ws(), t.trim(), "{t:?}");
             assert_eq!(t.trim_start_ws(), t.trim_start(), "{t:?}");
@@ -474,18 +709,27 @@ mod tests {
         ] {
             assert_eq!(find_str(h, n), h.find(n), "{h:?} {n:?}");
         }
+        for h in [
+            "",
+            ".",
+            "a..b",
+            "a.b..",
+            "=>",
+            "a=b=>c",
+            "..",
+            "x.",
+            "é.é..é",
+        ] {
+            assert_eq!(find_pair(h, b'.', b'.'), h.find(".."), "{h:?}");
+            assert_eq!(find_pair(h, b'=', b'>'), h.find("=>"), "{h:?}");
+        }
     }
 
     #[test]
     fn word_substitution() {
         assert_eq!(
-            map_words("mov PTR, #T+x_1 é", |w, out| {
-                let hit = w == "PTR";
-                if hit {
-                    out.push_str("rbx");
-                }
-                hit
-            }),
+            map_words("mov PTR, #T+x_1 é", |w| (w == "PTR")
+                .then_some(["r", "bx"])),
             "mov rbx, #T+x_1 é"
         );
         let w: Vec<&str> = words("a #b+c1 é_d #").collect();

@@ -121,6 +121,8 @@ fn run() -> Result<ExitCode, lexopt::Error> {
             "{}: {errors} error(s) in input file -- no output file generated.",
             opts.file_name
         );
+        // (as below: the process ends here)
+        std::mem::forget(generated);
         return Ok(ExitCode::from(1));
     }
     let written = match &out {

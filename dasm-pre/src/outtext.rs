@@ -201,7 +201,12 @@ struct View<'l> {
 /// Write one line's text: its Rust, or its indentation, its code (pieces that may end in a
 /// `//` comment, Rust from `||` lines or included files, push the next piece to a new line so
 /// that line numbers stay) and its `//|` comment.
-fn render(w: &mut dyn Write, line: &View, parts: &[&Part], map: &mut MapWriter<'_>) -> fmt::Result {
+fn render<W: Write>(
+    w: &mut W,
+    line: &View,
+    parts: &[&Part],
+    map: &mut MapWriter<'_>,
+) -> fmt::Result {
     if let Some(r) = line.rust {
         return w.write_str(r);
     }
@@ -211,7 +216,7 @@ fn render(w: &mut dyn Write, line: &View, parts: &[&Part], map: &mut MapWriter<'
     w.write_str(line.indent)?;
     // Whether the previous piece of code holds `//` (None: no piece yet).
     let mut prev: Option<bool> = None;
-    let sep = |w: &mut dyn Write, prev: Option<bool>| match prev {
+    let sep = |w: &mut W, prev: Option<bool>| match prev {
         Some(true) => {
             w.write_char('\n')?;
             w.write_str(line.indent)

@@ -291,6 +291,8 @@ struct Pre<'a> {
     marks: Vec<(usize, u32, usize, (usize, u32))>,
     /// Statements of the finished runs.
     source: SourceTable,
+    /// The `;`s of the current line (a buffer, reused).
+    semis: Vec<usize>,
 }
 
 /// The defines, with the set of their first bytes, so that most words of a statement
@@ -332,6 +334,8 @@ impl Defines {
 #[derive(Default)]
 struct SymTab {
     globals: Vec<String>,
+    /// The number of each global label (`globals` by name).
+    global_nums: FxMap<String, u8>,
     externs: Vec<String>,
     types: FxMap<String, TypeDecl>,
     /// Local labels 1..=9 defined somewhere in the file.
@@ -342,6 +346,10 @@ struct SymTab {
 
 impl Symbols for SymTab {
     fn global_label(&mut self, name: &str) -> Result<u8, String> {
+        // (a known name was checked when first seen)
+        if let Some(&n) = self.global_nums.get(name) {
+            return Ok(n);
+        }
         let ok = name
             .chars()
             .next()
@@ -352,16 +360,15 @@ impl Symbols for SymTab {
         if !ok {
             return Err(format!("bad global label `{name}'"));
         }
-        if let Some(i) = self.globals.iter().position(|g| g == name) {
-            return Ok(10 + i as u8);
-        }
         if self.globals.len() >= 236 {
             return Err(format!(
                 "too many global labels: `->{name}' would be the 237th; a file has at most 236"
             ));
         }
         self.globals.push(name.to_string());
-        Ok(9 + self.globals.len() as u8)
+        let n = 9 + self.globals.len() as u8;
+        self.global_nums.insert(name.to_string(), n);
+        Ok(n)
     }
     fn extern_index(&mut self, name: &str) -> Result<u8, String> {
         if let Some(i) = self.externs.iter().position(|g| g == name) {
@@ -451,20 +458,25 @@ impl<'a> Pre<'a> {
             a64: None,
             marks: Vec::new(),
             source: SourceTable::default(),
+            semis: Vec::new(),
         }
     }
 
     fn run(&mut self, text: &'a str) {
         self.src = text;
         self.text.reserve(text.len() + text.len() / 2);
+        // (an action list is about an eighth of its source, LuaJIT's and generated files alike)
+        self.al.expect(text.len() / 8);
         let dir = Path::new(&self.opts.file_name).parent().map(Rc::from);
         let file: Rc<str> = Rc::from(self.opts.file_name.as_str());
-        let n = text.bytes().filter(|&b| b == b'\n').count() + 1;
-        if self.file(text, &file, dir, None).is_err() {
-            // (the lines after the fatal error stay empty)
-            self.finish_lines(n);
-            return;
-        }
+        let n = match self.file(text, &file, dir, None) {
+            Ok(n) => n,
+            Err(Fatal) => {
+                // (the lines after the fatal error stay empty)
+                self.finish_lines(text.bytes().filter(|&b| b == b'\n').count() + 1);
+                return;
+            }
+        };
         let last = text.rsplit('\n').next().unwrap_or("");
         let end = Ctx {
             file: file.clone(),
@@ -518,16 +530,18 @@ impl<'a> Pre<'a> {
     }
 
     /// Process the lines of a file (the main file: `text` is `self.src`); `include_slot` is
-    /// the output line of the `.include`.
+    /// the output line of the `.include`. Returns the number of lines.
     fn file(
         &mut self,
         text: &str,
         file: &Rc<str>,
         dir: Option<Rc<Path>>,
         include_slot: Option<usize>,
-    ) -> Result<(), Fatal> {
+    ) -> Result<usize, Fatal> {
         let mut pos = 0;
-        for (i, raw) in text.split('\n').enumerate() {
+        let mut count = 0;
+        for (i, raw) in lines::split_lines(text).enumerate() {
+            count = i + 1;
             let at = pos;
             pos += raw.len() + 1;
             let line = raw.strip_suffix('\r').unwrap_or(raw);
@@ -605,7 +619,10 @@ impl<'a> Pre<'a> {
                     if let Some(raw) = main {
                         self.text.line(slot).comment = Some(&raw[col..line.len()]);
                     }
-                    if let Some(at) = lines::unterminated_string(text) {
+                    let mut semis = std::mem::take(&mut self.semis);
+                    semis.clear();
+                    let scanned = lines::scan(text, &mut semis);
+                    if let Err(at) = scanned {
                         if !self.skipping() {
                             let s = col + at;
                             self.diag(
@@ -618,7 +635,8 @@ impl<'a> Pre<'a> {
                         }
                         continue;
                     }
-                    if let Some(arm) = self.match_arm_shape(text) {
+                    let body = &text[..scanned.unwrap_or(0)];
+                    if let Some(arm) = self.match_arm_shape(body) {
                         if !self.skipping() {
                             let s = line.len() - line.trim_start_ws().len();
                             self.diag(
@@ -659,19 +677,22 @@ impl<'a> Pre<'a> {
                         }
                         continue;
                     }
-                    let body = lines::strip_comment(text);
-                    for (stmt, off) in lines::statements(body) {
-                        let mut c = ctx.clone();
+                    let mut off = 0;
+                    let mut c = ctx;
+                    for &end in semis.iter().chain(std::iter::once(&body.len())) {
                         c.col = col + off;
-                        self.statement(stmt, &c, false)?;
+                        self.statement(&body[off..end], &c, false)?;
+                        off = end + 1;
                     }
+                    // (the buffer is reused by the next line)
+                    self.semis = semis;
                     if self.opts.flush_lines {
                         self.flush();
                     }
                 }
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Why a `||` line outside a macro body is ambiguous (see `file`), if it is.
@@ -699,9 +720,9 @@ impl<'a> Pre<'a> {
     }
 
     /// The pattern of a match-arm-shaped assembler line (rustfmt's `| B => ...` continuation of
-    /// a multi-line pattern): the first word is not a statement and `=>` follows it.
-    fn match_arm_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let body = lines::strip_comment(text);
+    /// a multi-line pattern): the first word is not a statement and `=>` follows it. `body`:
+    /// the line without its comment.
+    fn match_arm_shape<'t>(&self, body: &'t str) -> Option<&'t str> {
         let arrow = lines::find_pair(body, b'=', b'>')?;
         let pat = body[..arrow].trim_ws();
         let first = pat.split(|c: char| !lines::is_word(c)).next().unwrap_or("");
@@ -716,7 +737,7 @@ impl<'a> Pre<'a> {
     /// a second `|` whose text before it is a closure parameter list, and not a statement (a
     /// mnemonic, directive or macro followed by operands such as `A|B`).
     fn closure_shape<'t>(&self, text: &'t str) -> Option<&'t str> {
-        let end = text.find('|')?;
+        let end = lines::find_byte(text, b'|')?;
         let params = &text[..end];
         let first = params.split_whitespace().next().unwrap_or("");
         let first = first.trim_end_matches([',', ':']);
@@ -898,20 +919,36 @@ impl<'a> Pre<'a> {
     /// Define substitution, repeated until nothing changes (at most 100 rounds).
     fn substitute<'t>(&mut self, text: &'t str, ctx: &Ctx) -> Result<Cow<'t, str>, Fatal> {
         // (no allocation when no word is a define: most statements)
-        if self.defines.is_empty() || !lines::words(text).any(|w| self.defines.contains_key(w)) {
+        if self.defines.is_empty() {
             return Ok(Cow::Borrowed(text));
+        }
+        let defines = &self.defines;
+        let Some((first, _)) =
+            lines::word_ranges(text).find(|&(s, e)| defines.contains_key(&text[s..e]))
+        else {
+            return Ok(Cow::Borrowed(text));
+        };
+        // The first round, from the first define on. The words of its result are the words
+        // kept (no define) and those of the values put in (a word is never next to another or
+        // after a `#`): when no value has a define in it, this round is the last, and it
+        // changed the text (a text that a round keeps has a define in it).
+        let mut more = false;
+        let next = lines::map_words_from(text, first, |w| {
+            let v = defines.get(w)?;
+            more = more || lines::words(v).any(|x| defines.contains_key(x));
+            Some(["", v])
+        });
+        if !more && next.len() <= MAX_SUBSTITUTION.max(64 * text.len()) {
+            return Ok(Cow::Owned(next));
         }
         let mut cur = text.to_string();
         for round in 0..100 {
             let mut hit = None;
             let defines = &self.defines;
-            let next = lines::map_words(&cur, |w, out| match defines.get(w) {
-                Some(v) => {
-                    out.push_str(v);
-                    hit = Some(w);
-                    true
-                }
-                None => false,
+            let next = lines::map_words(&cur, |w| {
+                let v = defines.get(w)?;
+                hit = Some(w);
+                Some(["", v])
             });
             if next == cur {
                 match hit {
@@ -953,7 +990,8 @@ impl<'a> Pre<'a> {
         if stmt.is_empty() {
             return Ok(());
         }
-        let (op, _, _) = lines::opcode(stmt);
+        let split = lines::opcode(stmt);
+        let (op, _, _) = split;
         // Collecting a macro body.
         if self.defining.is_some() {
             match op {
@@ -1002,6 +1040,8 @@ impl<'a> Pre<'a> {
         } else {
             self.substitute(stmt, ctx)?
         };
+        // (a statement that substitution keeps is split already)
+        let kept = matches!(stmt, Cow::Borrowed(_));
         let stmt = stmt.trim_ws();
         if let Some(label) = stmt.strip_suffix(':') {
             if label.trim_ws().is_empty() {
@@ -1015,7 +1055,7 @@ impl<'a> Pre<'a> {
             }
             return self.encode(".label", label, ctx, raw);
         }
-        let (op, rest, _) = lines::opcode(stmt);
+        let (op, rest, _) = if kept { split } else { lines::opcode(stmt) };
         let rest = rest.trim_ws();
         match op {
             ".arch" => {
@@ -1137,7 +1177,7 @@ impl<'a> Pre<'a> {
                     let nargs = if rest.is_empty() {
                         0
                     } else {
-                        lines::operands(rest).map_or(0, |v| v.len())
+                        lines::count_operands(rest).unwrap_or(0)
                     };
                     if let Some((_, m)) = same.iter().find(|(k, _)| *k == nargs) {
                         let m = Rc::clone(m);
@@ -1324,7 +1364,7 @@ impl<'a> Pre<'a> {
         );
         self.include_stack.pop();
         self.include_depth -= 1;
-        r
+        r.map(|_| ())
     }
 
     fn section_decl(&mut self, rest: &str, raw: &str, ctx: &Ctx) {
@@ -1421,7 +1461,11 @@ impl<'a> Pre<'a> {
     ) -> Result<(), Fatal> {
         // A macro is identified by its name and arity (`.ffunc_n name` may call
         // `.ffunc_n name, op`).
-        let key = format!("{name} ({})", m.params.len());
+        let mut key = String::with_capacity(name.len() + 5);
+        key.push_str(name);
+        key.push_str(" (");
+        emit::push_usize(&mut key, m.params.len());
+        key.push(')');
         if ctx.macros.contains(&key) || ctx.macros.len() >= 100 {
             return Err(self.fatal(ctx, raw, format!("recursive macro `{name}'")));
         }
@@ -1430,16 +1474,19 @@ impl<'a> Pre<'a> {
             self.expanded = 0;
             self.expansion_aborted = false;
         }
-        let args: Vec<&str> = if rest.is_empty() {
+        let args: Vec<(&str, usize)> = if rest.is_empty() {
             Vec::new()
         } else {
-            lines::operands(rest)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(s, _)| s)
-                .collect()
+            lines::operands(rest).unwrap_or_default()
         };
         let inner = ctx.macros.push(key.clone());
+        // Where the body's statements are (the invocation, inside this macro).
+        let mut c = ctx.clone();
+        c.macros = inner;
+        let param = |w: &str| {
+            let name = w.strip_prefix('#').unwrap_or(w);
+            m.params.iter().position(|p| p == name)
+        };
         for (body, _) in &m.body {
             if self.expansion_aborted {
                 return Ok(());
@@ -1468,23 +1515,20 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             // Parameters are replaced after a `#` too (dynasm.lua substitutes `[%w_]+`).
-            let text: Cow<str> = if m.params.is_empty() {
-                Cow::Borrowed(body)
+            // (no copy of a statement without parameters)
+            let first = if m.params.is_empty() {
+                None
             } else {
-                Cow::Owned(lines::map_words(body, |w, out| {
-                    let (hash, name) = w.strip_prefix('#').map_or(("", w), |n| ("#", n));
-                    match m.params.iter().position(|p| p == name) {
-                        Some(i) => {
-                            out.push_str(hash);
-                            out.push_str(args[i]);
-                            true
-                        }
-                        None => false,
-                    }
-                }))
+                lines::word_ranges(body).find(|&(s, e)| param(&body[s..e]).is_some())
             };
-            let mut c = ctx.clone();
-            c.macros = inner.clone();
+            let text: Cow<str> = match first {
+                None => Cow::Borrowed(body),
+                Some((from, _)) => Cow::Owned(lines::map_words_from(body, from, |w| {
+                    let i = param(w)?;
+                    let hash = if w.starts_with('#') { "#" } else { "" };
+                    Some([hash, args[i].0])
+                })),
+            };
             if let Some(code) = text.strip_prefix("||") {
                 if self.skipping() {
                     continue;
@@ -1553,38 +1597,39 @@ impl<'a> Pre<'a> {
         }
         let found = lines::find_str(raw, rest);
         let rest_off = found.unwrap_or(0);
-        let ops = match lines::operands(rest) {
-            Ok(v) => v,
-            Err(at) => {
-                let s = ctx.col + rest_off + at;
-                self.diag(
-                    Level::Error,
-                    ctx,
-                    (s, s + 1),
-                    "unbalanced (), [] or {}".into(),
-                    None,
+        // (on the stack: at most 16 operands)
+        let mut span_buf = [("", Span::default()); 16];
+        let mut n_ops = 0;
+        let split = lines::each_operand(rest, |t, at| {
+            if let Some(slot) = span_buf.get_mut(n_ops) {
+                *slot = (
+                    t,
+                    Span {
+                        start: at,
+                        end: at + t.len(),
+                    },
                 );
-                return Ok(());
             }
-        };
-        if ops.len() > 16 {
+            n_ops += 1;
+        });
+        if let Err(at) = split {
+            let s = ctx.col + rest_off + at;
+            self.diag(
+                Level::Error,
+                ctx,
+                (s, s + 1),
+                "unbalanced (), [] or {}".into(),
+                None,
+            );
+            return Ok(());
+        }
+        if n_ops > 16 {
             self.err(ctx, raw, "too many operands", None);
             return Ok(());
         }
-        let spans: Vec<(&str, Span)> = ops
-            .iter()
-            .map(|(t, o)| {
-                (
-                    *t,
-                    Span {
-                        start: *o,
-                        end: o + t.len(),
-                    },
-                )
-            })
-            .collect();
+        let spans = &span_buf[..n_ops];
         if self.a64.is_some() {
-            self.encode_a64(op, rest, &spans, ctx, raw);
+            self.encode_a64(op, rest, spans, ctx, raw);
             return Ok(());
         }
         // DynASM's limits on buffer positions per put: flush before a statement that could
@@ -1631,7 +1676,7 @@ impl<'a> Pre<'a> {
         // No allocation per statement: one group of all operands (also for none), or one per
         // data element.
         let step = if data { 1 } else { spans.len().max(1) };
-        let groups = std::iter::once(&spans[..])
+        let groups = std::iter::once(spans)
             .filter(|g| g.is_empty())
             .chain(spans.chunks(step));
         let mut first = true;

@@ -1,7 +1,7 @@
 //! The generic matcher and encoder: picks the first matching table row and writes the pieces.
 
 use super::operand::{Disp, Imm, Mem, Operand, Reg, RegKind, RegNum, Target};
-use super::table::{Atom, Form, ImmClass, ImmField, Modrm, Role, SIZE_FROM_FIRST_OPERAND};
+use super::table::{class, Atom, Form, ImmClass, ImmField, Modrm, Role, SIZE_FROM_FIRST_OPERAND};
 use crate::ir::{ArgKind, Piece, RtArg};
 use crate::x64::actions as act;
 
@@ -140,62 +140,132 @@ pub(crate) fn norm(c: i64) -> i64 {
     }
 }
 
+/// What form matching needs to know of a statement's operands, the same for every form.
+pub(crate) struct Sizes {
+    /// The operation size: of the first register or sized memory operand, else of a size
+    /// keyword on an immediate (see `from_imm`).
+    op_size: Option<u16>,
+    /// With no register and no sized memory operand, a size-less memory operand takes the size
+    /// keyword of an immediate, which is then the operation size (DynASM's common operand
+    /// size: `mov [rax], dword n` is C7 /0, `mov [rax], qword n` REX.W C7 /0 with an imm32,
+    /// `rcr [rax], byte n` a byte rcr).
+    from_imm: Option<u16>,
+    /// Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm,
+    /// imm`): DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on
+    /// the trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
+    mixed: bool,
+    /// The class of each operand (see [`class`]; the first 16).
+    classes: [u16; 16],
+}
+
+/// The class of an operand (see [`class`]).
+fn class_of(op: &Operand) -> u16 {
+    match op {
+        Operand::Reg(r) => match r.kind {
+            RegKind::Gp(1) => class::GP1,
+            RegKind::Gp(2) => class::GP2,
+            RegKind::Gp(4) => class::GP4,
+            RegKind::Gp(_) => class::GP8,
+            RegKind::Xmm => class::XMM,
+            RegKind::Ymm => class::YMM,
+            RegKind::St => class::ST,
+        },
+        Operand::Mem(_) => class::MEM,
+        Operand::Imm { .. } => class::IMM,
+        Operand::Target(_) => class::TARGET,
+    }
+}
+
+impl Sizes {
+    /// The sizes of the operands of a statement of mnemonic `op`.
+    pub(crate) fn of(op: &str, ops: &[Operand]) -> Sizes {
+        let mut from_imm = None;
+        let no_size = ops.iter().all(|o| match o {
+            Operand::Reg(_) | Operand::Target(_) => false,
+            Operand::Mem(m) => m.size.is_none(),
+            Operand::Imm { .. } => true,
+        });
+        let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
+        if no_size && has_mem && !SIZE_FROM_FIRST_OPERAND.contains(&op) {
+            from_imm = ops.iter().find_map(|o| match o {
+                Operand::Imm { size: Some(z), .. } => Some(*z),
+                _ => None,
+            });
+        }
+        let mut sizes = ops.iter().filter_map(|o| match o {
+            Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
+            Operand::Mem(m) => m.size,
+            _ => None,
+        });
+        let op_size = sizes.next().or(from_imm);
+        let mixed = sizes.any(|z| Some(z) != op_size);
+        let mut classes = [0; 16];
+        for (c, o) in classes.iter_mut().zip(ops) {
+            *c = class_of(o);
+        }
+        Sizes {
+            op_size,
+            from_imm,
+            mixed,
+            classes,
+        }
+    }
+}
+
 /// Whether a form of mnemonic `op` matches the operands.
 pub(crate) fn form_matches(op: &str, f: &Form, ops: &[Operand], ignore_size: bool) -> bool {
+    f.ops.len() == ops.len() && form_matches_sized(f, ops, &Sizes::of(op, ops), ignore_size)
+}
+
+/// [`form_matches`], with the operands' [`Sizes`] (computed once for all the forms).
+pub(crate) fn form_matches_sized(
+    f: &Form,
+    ops: &[Operand],
+    sizes: &Sizes,
+    ignore_size: bool,
+) -> bool {
     if f.ops.len() != ops.len() {
+        return false;
+    }
+    // Most forms are told apart by the classes of their operands alone (when sizes count, a
+    // class an operand's atoms do not have never matches).
+    if !ignore_size
+        && f.ops
+            .iter()
+            .zip(&sizes.classes)
+            .any(|(alts, &c)| alts.classes & c == 0)
+    {
         return false;
     }
     // (on the stack: a statement has at most 16 operands)
     let mut sizes_buf = [0u16; 16];
     let mut n = 0;
-    for (alts, op) in f.ops.iter().zip(ops) {
-        if let Operand::Reg(r) = op {
-            if n < sizes_buf.len()
-                && alts
-                    .iter()
-                    .any(|a| matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm))
-            {
-                sizes_buf[n] = r.size();
-                n += 1;
+    match sizes.from_imm {
+        // (then no operand is a register)
+        Some(z) => {
+            sizes_buf[0] = z;
+            n = 1;
+        }
+        None => {
+            for (alts, op) in f.ops.iter().zip(ops) {
+                if let Operand::Reg(r) = op {
+                    if n < sizes_buf.len()
+                        && alts.iter().any(|a| {
+                            matches!(a, Atom::Gp(_) | Atom::FixedReg(_) | Atom::Xmm | Atom::Ymm)
+                        })
+                    {
+                        sizes_buf[n] = r.size();
+                        n += 1;
+                    }
+                }
             }
         }
     }
-    // With no register and no sized memory operand, a size-less memory operand takes the size
-    // keyword of an immediate, which is then the operation size (DynASM's common operand size:
-    // `mov [rax], dword n` is C7 /0, `mov [rax], qword n` REX.W C7 /0 with an imm32, `rcr
-    // [rax], byte n` a byte rcr).
-    let mut from_imm = None;
-    let no_size = ops.iter().all(|o| match o {
-        Operand::Reg(_) | Operand::Target(_) => false,
-        Operand::Mem(m) => m.size.is_none(),
-        Operand::Imm { .. } => true,
-    });
-    let has_mem = ops.iter().any(|o| matches!(o, Operand::Mem(_)));
-    if no_size && has_mem && !SIZE_FROM_FIRST_OPERAND.contains(&op) {
-        if let Some(z) = ops.iter().find_map(|o| match o {
-            Operand::Imm { size: Some(z), .. } => Some(*z),
-            _ => None,
-        }) {
-            sizes_buf[0] = z;
-            n = 1;
-            from_imm = Some(z);
-        }
-    }
     let reg_sizes = &sizes_buf[..n];
-    let mut sizes = ops.iter().filter_map(|o| match o {
-        Operand::Reg(r) if r.kind != RegKind::St => Some(r.size()),
-        Operand::Mem(m) => m.size,
-        _ => None,
-    });
-    let op_size = sizes.next().or(from_imm);
-    // Operands of different sizes (`pextrw eax, xmm1, imm`, `vinsertf128 ymm, ymm, xmm, imm`):
-    // DynASM's templates with exact leading sizes (`/do`), which leave a size keyword on the
-    // trailing immediate unchecked (`pextrw eax, xmm1, byte n`).
-    let mixed = sizes.any(|z| Some(z) != op_size);
     f.ops.iter().zip(ops).all(|(alts, op)| {
-        let ignore = ignore_size || mixed && matches!(op, Operand::Imm { .. });
+        let ignore = ignore_size || sizes.mixed && matches!(op, Operand::Imm { .. });
         alts.iter()
-            .any(|a| atom_matches(*a, op, reg_sizes, op_size, ignore))
+            .any(|a| atom_matches(*a, op, reg_sizes, sizes.op_size, ignore))
     })
 }
 
@@ -230,14 +300,18 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     // `byte` into opcode - 1 (another instruction) and `word` into a 66 prefix (the 16-bit
     // form); dasr rejects both rather than guess.
     if let ([alts], [Operand::Mem(m)]) = (f.ops.as_slice(), ops) {
-        if alts.as_slice() == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
+        if **alts == [Atom::Mem(None)] && matches!(m.size, Some(1 | 2)) {
             return Err((
                 "bad operand size: this memory operand takes no byte or word size".into(),
                 Some(0),
             ));
         }
     }
-    let mut out = Out::default();
+    // (room for a usual instruction's pieces: no growing)
+    let mut out = Out {
+        pieces: Vec::with_capacity(12),
+        ..Out::default()
+    };
     let find = |role: Role| f.roles.iter().position(|r| *r == role);
     let both = find(Role::B);
     let dest_src = find(Role::D);
@@ -256,13 +330,16 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     let v_idx = find(Role::V).or(dest_src);
     let o_idx = find(Role::O);
     let l_idx = find(Role::L);
-    let i_idx: Vec<usize> = f
-        .roles
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == Role::I)
-        .map(|(i, _)| i)
-        .collect();
+    // The immediate operands, in order (on the stack: at most 16 operands).
+    let mut i_buf = [0usize; 16];
+    let mut n_imm = 0;
+    for (i, r) in f.roles.iter().enumerate() {
+        if *r == Role::I && n_imm < i_buf.len() {
+            i_buf[n_imm] = i;
+            n_imm += 1;
+        }
+    }
+    let i_idx = &i_buf[..n_imm];
 
     let r_reg = r_idx.and_then(|i| as_reg(&ops[i]));
     let o_reg = o_idx.and_then(|i| as_reg(&ops[i]));
@@ -602,7 +679,7 @@ pub(crate) fn encode(f: &Form, ops: &[Operand]) -> Result<Out, (String, Option<u
     // DynASM sign-extends a literal 0x80000000..0xFFFFFFFF in a 64-bit operation (`mov rax,
     // 0xffffffff` loads -1); dasr asks for the negative number instead.
     if f.rexw || f.o64 {
-        for &oi in &i_idx {
+        for &oi in i_idx {
             if let Some(Operand::Imm {
                 val: Imm::Const(c), ..
             }) = ops.get(oi)

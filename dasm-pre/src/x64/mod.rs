@@ -126,8 +126,9 @@ pub fn assemble(
             hint: hint(),
         });
     }
+    let sizes = encode::Sizes::of(op, &ops);
     for f in forms {
-        if encode::form_matches(op, f, &ops, false) {
+        if encode::form_matches_sized(f, &ops, &sizes, false) {
             return encode::encode(f, &ops)
                 .map(|o| Encoded {
                     pieces: o.pieces,

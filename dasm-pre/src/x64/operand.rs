@@ -1,7 +1,7 @@
 //! Operand parsing: registers, runtime registers, memory, immediates, labels, `.type` fields.
 
 use crate::ir::{ArgKind, RtArg, Step, Symbols, Term};
-use crate::lines::Trim;
+use crate::lines::{split_once_byte, Trim};
 
 /// A register number: fixed, or a runtime Rust expression (VREG).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +181,9 @@ pub(crate) fn parse_number(s: &str) -> Option<Result<f64, ()>> {
         // Any length: a too-long literal is a number out of range, not a Rust expression.
         h.chars()
             .fold(0.0, |v, c| v * 16.0 + c.to_digit(16).unwrap_or(0) as f64)
+    } else if body.len() <= 15 && body.bytes().all(|c| c.is_ascii_digit()) {
+        // (a short decimal integer is exact as an `f64`: no float parsing)
+        body.bytes().fold(0u64, |v, c| v * 10 + u64::from(c - b'0')) as f64
     } else {
         let first = body.chars().next()?;
         if !(first.is_ascii_digit() || first == '.') {
@@ -221,7 +224,7 @@ pub(crate) fn literal(s: &str) -> Option<Result<i64, String>> {
 
 /// `SIZE*N` folded to a number.
 fn size_times(s: &str) -> Option<i64> {
-    let (a, b) = s.split_once('*')?;
+    let (a, b) = split_once_byte(s, b'*')?;
     let sz = size_keyword(a.trim_ws())?;
     let n = literal(b.trim_ws())?.ok()?;
     Some(sz as i64 * n)
@@ -471,7 +474,7 @@ pub(crate) fn target(s: &str, syms: &mut dyn Symbols) -> Option<Result<Target, S
 /// Each term: (start offset of its sign or text, sign is minus, text).
 fn terms(s: &str) -> Vec<(usize, bool, &str)> {
     let b = s.as_bytes();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(4);
     let mut depth = 0i32;
     let mut start = 0usize;
     let mut neg = false;
@@ -546,16 +549,22 @@ fn memory(inner: &str, size: Option<u16>, syms: &mut dyn Symbols) -> Result<Mem,
     let mut k = 0;
     while k < ts.len() {
         let (_, neg, text) = ts[k];
-        let (regtext, scale) = match text.rsplit_once('*') {
-            Some((r, sc)) if typed_reg(r.trim_ws(), syms).is_some() => {
-                (r.trim_ws(), Some(sc.trim_ws()))
-            }
-            _ => (text, None),
+        // (a scaled register, else a register; each looked up once)
+        let scaled = text.rsplit_once('*').and_then(|(r, sc)| {
+            Some((
+                r.trim_ws(),
+                Some(sc.trim_ws()),
+                typed_reg(r.trim_ws(), syms)?,
+            ))
+        });
+        let (regtext, scale, reg) = match scaled {
+            Some(x) => x,
+            None => match typed_reg(text, syms) {
+                Some(r) => (text, None, r),
+                None => break,
+            },
         };
-        let reg = match typed_reg(regtext, syms) {
-            Some(r) => r?,
-            None => break,
-        };
+        let reg = reg?;
         if neg || text.is_empty() {
             return Err(format!("bad displacement expression `-{text}'"));
         }
@@ -685,8 +694,10 @@ fn reg_word(s: &str) -> &str {
 
 /// The identifier at the start of `s` (possibly empty).
 fn ident_prefix(s: &str) -> &str {
+    // (by byte: any other character ends it at its first byte)
     let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .bytes()
+        .position(|c| !(c.is_ascii_alphanumeric() || c == b'_'))
         .unwrap_or(s.len());
     &s[..end]
 }
@@ -729,13 +740,68 @@ fn lexes(e: &str) -> bool {
             _ => true,
         })
     }
-    // (a plain identifier or decimal number is one token: no need for the lexer)
-    let b = e.as_bytes();
-    let word = !b.is_empty() && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
-    if word && (!b[0].is_ascii_digit() || b.iter().all(u8::is_ascii_digit)) {
+    if simple_tokens(e) {
         return true;
     }
     !e.trim_ws().is_empty() && e.parse::<proc_macro2::TokenStream>().is_ok_and(clean)
+}
+
+/// Whether `e` is made of tokens the lexer always accepts, without asking it (most operand
+/// expressions): identifiers, decimal integers, blanks, balanced `()` `[]` `{}`, and the
+/// punctuation `+ - * , . < > = ! & | ^ %`; at least one token. Anything else (`"`, `'`, `/`,
+/// `~`, `1e5`, `0x1f`, `1_000`, deeper nesting, ...) is left to the lexer.
+fn simple_tokens(e: &str) -> bool {
+    let b = e.as_bytes();
+    // The open brackets.
+    let mut open = [0u8; 16];
+    let mut depth = 0;
+    let mut token = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            // A word: an identifier, or digits only (a number with a suffix goes to the lexer).
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            if c.is_ascii_digit() && !b[s..i].iter().all(u8::is_ascii_digit) {
+                return false;
+            }
+            token = true;
+            continue;
+        }
+        match c {
+            b'(' | b'[' | b'{' => {
+                if depth == open.len() {
+                    return false;
+                }
+                open[depth] = c;
+                depth += 1;
+            }
+            b')' | b']' | b'}' => {
+                let want = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if depth == 0 || open[depth - 1] != want {
+                    return false;
+                }
+                depth -= 1;
+            }
+            b'+' | b'-' | b'*' | b',' | b'.' | b'<' | b'>' | b'=' | b'!' | b'&' | b'|' | b'^'
+            | b'%' => {}
+            b' ' | b'\t' => {
+                i += 1;
+                continue;
+            }
+            _ => return false,
+        }
+        token = true;
+        i += 1;
+    }
+    token && depth == 0
 }
 
 /// Whether `s` starts like a `.type` path: `type_path(s, ..).is_some()`, without parsing it.
@@ -787,7 +853,8 @@ pub(crate) fn type_path(
     };
     let bad = |why: &str| Some(Err(format!("bad `.type' path `{s}': {why}")));
     let mut rest = after;
-    let mut reg = decl.reg.clone().map(|r| (r, false));
+    let crate::ir::TypeDecl { ty, reg } = decl;
+    let mut reg = reg.map(|r| (r, false));
     if let Some(r) = rest.strip_prefix(':') {
         let e = r.find("->").or_else(|| r.find('[')).unwrap_or(r.len());
         let rt = r[..e].trim_ws();
@@ -811,7 +878,7 @@ pub(crate) fn type_path(
             return bad("expected an index expression inside `[...]'");
         }
         terms.push(Term::Scaled {
-            ty: decl.ty.clone(),
+            ty: ty.clone(),
             index: idx.to_string(),
             neg,
         });
@@ -859,11 +926,7 @@ pub(crate) fn type_path(
         }
     }
     if !path.is_empty() {
-        terms.push(Term::Offset {
-            ty: decl.ty,
-            path,
-            neg,
-        });
+        terms.push(Term::Offset { ty, path, neg });
     }
     Some(Ok(TypePath {
         name: name.to_string(),
@@ -918,7 +981,7 @@ fn typed_sum(
                         p.name
                     ))
                 }
-                (None, r) => first = Some((p.name.clone(), r)),
+                (None, r) => first = Some((p.name, r)),
                 _ => {}
             }
             terms.extend(p.terms);
@@ -955,7 +1018,7 @@ fn typed_sum(
 /// type; any other `#name` (not a raw identifier `r#name`) is an error, never Rust text.
 pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String> {
     let b = expr.as_bytes();
-    for (i, _) in expr.match_indices('#') {
+    for (i, _) in expr.bytes().enumerate().filter(|&(_, c)| c == b'#') {
         let name = ident_prefix(&expr[i + 1..]);
         let raw =
             i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'#');
@@ -973,7 +1036,7 @@ pub(crate) fn rust_expr(expr: &str, syms: &dyn Symbols) -> Result<String, String
 
 /// Replace `#NAME` of a `.type` inside a runtime expression by the size of its Rust type.
 fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
-    if !expr.contains('#') {
+    if !expr.bytes().any(|c| c == b'#') {
         return expr.to_string();
     }
     let mut out = String::new();
@@ -1002,10 +1065,12 @@ fn subst_sizeof(expr: &str, syms: &dyn Symbols) -> String {
 /// A register, possibly annotated with a `.type` (`TAB:rbx`), or a `.type` name with a default
 /// register standing for that register (DynASM's `TYPE:reg` and `TYPE`).
 fn typed_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
-    if let Some(r) = any_reg(s) {
-        return Some(r);
-    }
-    if let Some((name, reg)) = s.split_once(':') {
+    any_reg(s).or_else(|| typed_name_reg(s, syms))
+}
+
+/// [`typed_reg`] for a text that is not a register itself (`TAB:rbx`, `TYPE`).
+fn typed_name_reg(s: &str, syms: &mut dyn Symbols) -> Option<Result<Reg, String>> {
+    if let Some((name, reg)) = split_once_byte(s, b':') {
         if is_ident(name.trim_ws()) && syms.has_type(name.trim_ws()) {
             return any_reg(reg.trim_ws());
         }
@@ -1064,7 +1129,8 @@ pub(crate) fn parse(text: &str, syms: &mut dyn Symbols) -> Result<Operand, Strin
         }
         return t.map(Operand::Target);
     }
-    if let Some(r) = typed_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
+    // (`s` is no register: `any_reg` said so above)
+    if let Some(r) = typed_name_reg(s, syms).filter(|_| s.contains(':') || syms.has_type(s)) {
         let r = r?;
         if size.is_some() {
             return Err("bad operand size override".into());
@@ -1181,6 +1247,32 @@ mod lex_tests {
                 "{e}"
             );
         }
+    }
+
+    /// What the shortcut accepts, the lexer accepts: random texts over the shortcut's
+    /// alphabet and a few characters outside it.
+    #[test]
+    fn simple_tokens_lex() {
+        let alphabet = b"a_Z09e.+-*,()[]{}<>=!&|^% \t\"'/x#~";
+        let mut x = 0x9E37_79B9u32;
+        let mut rnd = move |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize % n
+        };
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let e: String = (0..rnd(9))
+                .map(|_| alphabet[rnd(alphabet.len())] as char)
+                .collect();
+            if super::simple_tokens(&e) {
+                accepted += 1;
+                let ts = e.parse::<proc_macro2::TokenStream>();
+                assert!(ts.is_ok() && !e.trim().is_empty(), "{e:?}");
+            }
+        }
+        assert!(accepted > 1000);
     }
 }
 

@@ -86,6 +86,7 @@ mod sse;
 mod x87;
 
 use crate::hash::FxMap;
+use crate::lines::Trim;
 use std::sync::OnceLock;
 
 /// One instruction form: mnemonic, operand forms, encoding. See the module documentation.
@@ -151,7 +152,41 @@ pub(crate) enum ImmClass {
     Sized,
 }
 
+/// Operand classes, as bits (see [`Atom::classes`]): general registers of 1, 2, 4, 8 bytes,
+/// xmm, ymm and x87 registers, memory, immediates, branch targets.
+pub(crate) mod class {
+    pub(crate) const GP1: u16 = 1;
+    pub(crate) const GP2: u16 = 1 << 1;
+    pub(crate) const GP4: u16 = 1 << 2;
+    pub(crate) const GP8: u16 = 1 << 3;
+    pub(crate) const XMM: u16 = 1 << 4;
+    pub(crate) const YMM: u16 = 1 << 5;
+    pub(crate) const ST: u16 = 1 << 6;
+    pub(crate) const MEM: u16 = 1 << 7;
+    pub(crate) const IMM: u16 = 1 << 8;
+    pub(crate) const TARGET: u16 = 1 << 9;
+}
+
 impl Atom {
+    /// The classes of the operands the atom can match when sizes count (a register of
+    /// another size, or a label for an immediate, only match when sizes are ignored).
+    pub(crate) fn classes(self) -> u16 {
+        let gp = |s: u8| match s {
+            1 => class::GP1,
+            2 => class::GP2,
+            4 => class::GP4,
+            _ => class::GP8,
+        };
+        match self {
+            Atom::Gp(s) | Atom::FixedReg(s) | Atom::FixedGp(_, s) => gp(s),
+            Atom::Mem(_) => class::MEM,
+            Atom::Xmm | Atom::Xmm0 => class::XMM,
+            Atom::Ymm => class::YMM,
+            Atom::St0 | Atom::Sti => class::ST,
+            Atom::Imm(..) | Atom::One => class::IMM,
+            Atom::Rel => class::TARGET,
+        }
+    }
     /// Whether the atom is an implicit operand (not encoded).
     pub(crate) fn implicit(self) -> bool {
         matches!(self, Atom::FixedGp(..) | Atom::Xmm0 | Atom::St0 | Atom::One)
@@ -231,11 +266,43 @@ pub(crate) enum Modrm {
     Reg,
 }
 
+/// The atoms one operand of a form accepts (`xmm/m128`: two), in a fixed array: a slice.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Alts {
+    atoms: [Atom; 3],
+    n: u8,
+    /// The union of the atoms' [`Atom::classes`].
+    pub classes: u16,
+}
+
+impl std::ops::Deref for Alts {
+    type Target = [Atom];
+    fn deref(&self) -> &[Atom] {
+        &self.atoms[..usize::from(self.n)]
+    }
+}
+
+impl Alts {
+    fn push(&mut self, a: &[Atom]) -> Result<(), String> {
+        let n = usize::from(self.n);
+        let slots = self
+            .atoms
+            .get_mut(n..n + a.len())
+            .ok_or("more than three atoms in an operand form")?;
+        slots.copy_from_slice(a);
+        self.n += a.len() as u8;
+        for x in a {
+            self.classes |= x.classes();
+        }
+        Ok(())
+    }
+}
+
 /// A parsed row.
 #[derive(Clone, Debug)]
 pub(crate) struct Form {
     /// Operand forms (alternatives per operand).
-    pub ops: Vec<Vec<Atom>>,
+    pub ops: Vec<Alts>,
     /// The operand form text (for hints).
     pub ops_text: &'static str,
     /// Roles per operand.
@@ -258,49 +325,50 @@ pub(crate) struct Form {
     pub imms: Vec<ImmField>,
 }
 
-fn parse_atom(s: &str) -> Result<Vec<Atom>, String> {
-    let one = |a| Ok(vec![a]);
-    match s {
-        "r8" => one(Atom::Gp(1)),
-        "r16" => one(Atom::Gp(2)),
-        "r32" => one(Atom::Gp(4)),
-        "r32:fx" => one(Atom::FixedReg(4)),
-        "r64" => one(Atom::Gp(8)),
-        "rm8" => Ok(vec![Atom::Gp(1), Atom::Mem(Some(1))]),
-        "rm16" => Ok(vec![Atom::Gp(2), Atom::Mem(Some(2))]),
-        "rm32" => Ok(vec![Atom::Gp(4), Atom::Mem(Some(4))]),
-        "rm64" => Ok(vec![Atom::Gp(8), Atom::Mem(Some(8))]),
-        "m8" => one(Atom::Mem(Some(1))),
-        "m16" => one(Atom::Mem(Some(2))),
-        "m32" => one(Atom::Mem(Some(4))),
-        "m64" => one(Atom::Mem(Some(8))),
-        "m80" => one(Atom::Mem(Some(10))),
-        "m128" => one(Atom::Mem(Some(16))),
-        "m256" => one(Atom::Mem(Some(32))),
-        "m" => one(Atom::Mem(None)),
-        "al" => one(Atom::FixedGp(0, 1)),
-        "ax" => one(Atom::FixedGp(0, 2)),
-        "eax" => one(Atom::FixedGp(0, 4)),
-        "rax" => one(Atom::FixedGp(0, 8)),
-        "cl" => one(Atom::FixedGp(1, 1)),
-        "xmm" => one(Atom::Xmm),
-        "ymm" => one(Atom::Ymm),
-        "xmm0" => one(Atom::Xmm0),
-        "st0" => one(Atom::St0),
-        "sti" => one(Atom::Sti),
-        "imm8" => one(Atom::Imm(1, ImmClass::Any)),
-        "imm16" => one(Atom::Imm(2, ImmClass::Any)),
-        "imm32" => one(Atom::Imm(4, ImmClass::Any)),
-        "simm8" => one(Atom::Imm(1, ImmClass::Simm8)),
-        "imm8:rt" => one(Atom::Imm(1, ImmClass::Runtime)),
-        "imm16:rt" => one(Atom::Imm(2, ImmClass::Runtime)),
-        "imm32:rt" => one(Atom::Imm(4, ImmClass::Runtime)),
-        "imm8:kw" => one(Atom::Imm(1, ImmClass::Sized)),
-        "imm64:kw" => one(Atom::Imm(8, ImmClass::Sized)),
-        "1" => one(Atom::One),
-        "rel" => one(Atom::Rel),
-        _ => Err(format!("unknown operand atom `{s}'")),
-    }
+/// Append the atoms of one atom name (`rm32` is two) to `out`.
+fn parse_atom(s: &str, out: &mut Alts) -> Result<(), String> {
+    let atoms: &[Atom] = match s {
+        "r8" => &[Atom::Gp(1)],
+        "r16" => &[Atom::Gp(2)],
+        "r32" => &[Atom::Gp(4)],
+        "r32:fx" => &[Atom::FixedReg(4)],
+        "r64" => &[Atom::Gp(8)],
+        "rm8" => &[Atom::Gp(1), Atom::Mem(Some(1))],
+        "rm16" => &[Atom::Gp(2), Atom::Mem(Some(2))],
+        "rm32" => &[Atom::Gp(4), Atom::Mem(Some(4))],
+        "rm64" => &[Atom::Gp(8), Atom::Mem(Some(8))],
+        "m8" => &[Atom::Mem(Some(1))],
+        "m16" => &[Atom::Mem(Some(2))],
+        "m32" => &[Atom::Mem(Some(4))],
+        "m64" => &[Atom::Mem(Some(8))],
+        "m80" => &[Atom::Mem(Some(10))],
+        "m128" => &[Atom::Mem(Some(16))],
+        "m256" => &[Atom::Mem(Some(32))],
+        "m" => &[Atom::Mem(None)],
+        "al" => &[Atom::FixedGp(0, 1)],
+        "ax" => &[Atom::FixedGp(0, 2)],
+        "eax" => &[Atom::FixedGp(0, 4)],
+        "rax" => &[Atom::FixedGp(0, 8)],
+        "cl" => &[Atom::FixedGp(1, 1)],
+        "xmm" => &[Atom::Xmm],
+        "ymm" => &[Atom::Ymm],
+        "xmm0" => &[Atom::Xmm0],
+        "st0" => &[Atom::St0],
+        "sti" => &[Atom::Sti],
+        "imm8" => &[Atom::Imm(1, ImmClass::Any)],
+        "imm16" => &[Atom::Imm(2, ImmClass::Any)],
+        "imm32" => &[Atom::Imm(4, ImmClass::Any)],
+        "simm8" => &[Atom::Imm(1, ImmClass::Simm8)],
+        "imm8:rt" => &[Atom::Imm(1, ImmClass::Runtime)],
+        "imm16:rt" => &[Atom::Imm(2, ImmClass::Runtime)],
+        "imm32:rt" => &[Atom::Imm(4, ImmClass::Runtime)],
+        "imm8:kw" => &[Atom::Imm(1, ImmClass::Sized)],
+        "imm64:kw" => &[Atom::Imm(8, ImmClass::Sized)],
+        "1" => &[Atom::One],
+        "rel" => &[Atom::Rel],
+        _ => return Err(format!("unknown operand atom `{s}'")),
+    };
+    out.push(atoms)
 }
 
 fn parse_vex(s: &str) -> Result<Vex, String> {
@@ -337,15 +405,38 @@ fn parse_hex(s: &str) -> Option<u8> {
     }
 }
 
+/// `s.split(sep as char)` for an ASCII byte (a plain scan: the fields of a row are short).
+fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|c| c == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Parse one row into a [`Form`].
 pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
     let Row(_, ops_text, enc) = *row;
     let mut ops = Vec::new();
-    if !ops_text.trim().is_empty() {
-        for op in ops_text.split(',') {
-            let mut alts = Vec::new();
-            for a in op.trim().split('/') {
-                alts.extend(parse_atom(a.trim())?);
+    if !ops_text.trim_ws().is_empty() {
+        ops.reserve(1 + ops_text.bytes().filter(|&c| c == b',').count());
+        for op in split_byte(ops_text, b',') {
+            let mut alts = Alts {
+                atoms: [Atom::One; 3],
+                n: 0,
+                classes: 0,
+            };
+            for a in split_byte(op.trim_ws(), b'/') {
+                parse_atom(a.trim_ws(), &mut alts)?;
             }
             ops.push(alts);
         }
@@ -358,15 +449,16 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
         rexw: false,
         o64: false,
         vex: None,
-        bytes: Vec::new(),
+        bytes: Vec::with_capacity(4),
         plus_reg: false,
         modrm: None,
         imms: Vec::new(),
     };
     let mut explicit_roles = None;
-    for tok in enc.split_whitespace() {
+    // (the rows are ASCII)
+    for tok in split_byte(enc, b' ').filter(|t| !t.is_empty()) {
         if let Some(r) = tok.strip_suffix(':') {
-            let mut roles = Vec::new();
+            let mut roles = Vec::with_capacity(r.len());
             for c in r.chars() {
                 roles.push(match c {
                     'R' => Role::R,
@@ -439,46 +531,49 @@ pub(crate) fn parse_row(row: &Row) -> Result<Form, String> {
 
 fn infer_roles(f: &Form) -> Vec<Role> {
     let mut roles = vec![Role::Implicit; f.ops.len()];
-    let mut free = Vec::new();
+    // The operands left to assign (a form has at most 4 operands; more get none).
+    let mut free = [0usize; 4];
+    let mut n_free = 0;
     for (i, alts) in f.ops.iter().enumerate() {
         if alts.iter().all(|a| a.implicit()) {
             roles[i] = Role::Implicit;
         } else if alts.iter().all(|a| a.immediate()) {
             roles[i] = Role::I;
         } else {
-            free.push(i);
+            if n_free < free.len() {
+                free[n_free] = i;
+            }
+            n_free += 1;
         }
     }
     let can_mem = |i: usize| f.ops[i].iter().any(|a| matches!(a, Atom::Mem(_)));
-    let assign: Vec<Role> = if f.plus_reg {
-        vec![Role::O]
+    let assign: &[Role] = if f.plus_reg {
+        &[Role::O]
     } else {
-        match (f.modrm, free.len()) {
-            (Some(Modrm::Digit(_)), 1) => vec![Role::M],
-            (Some(Modrm::Digit(_)), 2) => vec![Role::V, Role::M],
-            (Some(Modrm::Reg), 1) => vec![Role::M],
+        match (f.modrm, n_free) {
+            (Some(Modrm::Digit(_)), 1) => &[Role::M],
+            (Some(Modrm::Digit(_)), 2) => &[Role::V, Role::M],
+            (Some(Modrm::Reg), 1) => &[Role::M],
             (Some(Modrm::Reg), 2) => {
                 if can_mem(free[0]) && !can_mem(free[1]) {
-                    vec![Role::M, Role::R]
+                    &[Role::M, Role::R]
                 } else {
-                    vec![Role::R, Role::M]
+                    &[Role::R, Role::M]
                 }
             }
             (Some(Modrm::Reg), 3) => {
                 if can_mem(free[0]) {
-                    vec![Role::M, Role::V, Role::R]
+                    &[Role::M, Role::V, Role::R]
                 } else {
-                    vec![Role::R, Role::V, Role::M]
+                    &[Role::R, Role::V, Role::M]
                 }
             }
-            (Some(Modrm::Reg), 4) => vec![Role::R, Role::V, Role::M, Role::L],
-            _ => vec![Role::Implicit; free.len()],
+            (Some(Modrm::Reg), 4) => &[Role::R, Role::V, Role::M, Role::L],
+            _ => &[],
         }
     };
-    for (k, &i) in free.iter().enumerate() {
-        if let Some(r) = assign.get(k) {
-            roles[i] = *r;
-        }
+    for (&i, r) in free[..n_free.min(free.len())].iter().zip(assign) {
+        roles[i] = *r;
     }
     roles
 }
@@ -494,7 +589,9 @@ struct Mnemonic {
 /// The rows grouped by mnemonic (in table order within a mnemonic) and where each group is.
 struct Index {
     rows: Vec<&'static Row>,
-    by_name: FxMap<&'static str, Mnemonic>,
+    /// The number of each mnemonic (in `mnemonics`).
+    by_name: FxMap<&'static str, u32>,
+    mnemonics: Vec<Mnemonic>,
 }
 
 /// The rows by mnemonic.
@@ -502,47 +599,54 @@ fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let all = || FAMILIES.iter().flat_map(|f| f.iter());
-        // Count the rows of each mnemonic, give each a range, then place the rows in table
-        // order (a counting sort: a mnemonic's rows keep their matching order).
-        let mut by_name: FxMap<&'static str, Mnemonic> = FxMap::default();
+        // Number the mnemonics and count their rows, give each a range, then place the rows in
+        // table order (a counting sort: a mnemonic's rows keep their matching order).
+        let mut by_name: FxMap<&'static str, u32> = FxMap::default();
+        by_name.reserve(1024);
+        let mut mnemonics: Vec<Mnemonic> = Vec::with_capacity(1024);
+        let mut of_row: Vec<u32> = Vec::with_capacity(2048);
         for r in all() {
-            by_name
-                .entry(r.0)
-                .or_insert(Mnemonic {
+            let id = *by_name.entry(r.0).or_insert_with(|| {
+                mnemonics.push(Mnemonic {
                     rows: 0..0,
                     forms: OnceLock::new(),
-                })
-                .rows
-                .end += 1;
+                });
+                (mnemonics.len() - 1) as u32
+            });
+            mnemonics[id as usize].rows.end += 1;
+            of_row.push(id);
         }
         let mut next = 0;
-        for m in by_name.values_mut() {
+        for m in &mut mnemonics {
             let n = m.rows.end;
             m.rows = next..next;
             next += n;
         }
         static FILL: Row = Row("", "", "");
         let mut rows: Vec<&'static Row> = vec![&FILL; next];
-        for r in all() {
-            if let Some(m) = by_name.get_mut(r.0) {
-                rows[m.rows.end] = r;
-                m.rows.end += 1;
-            }
+        for (r, &id) in all().zip(&of_row) {
+            let m = &mut mnemonics[id as usize];
+            rows[m.rows.end] = r;
+            m.rows.end += 1;
         }
-        Index { rows, by_name }
+        Index {
+            rows,
+            by_name,
+            mnemonics,
+        }
     })
 }
 
 /// The parsed forms of mnemonic `op`, in matching order (`None`: not in the table).
 pub(crate) fn forms(op: &str) -> Option<&'static [Form]> {
     let index = index();
-    let m = index.by_name.get(op)?;
+    let m = &index.mnemonics[*index.by_name.get(op)? as usize];
     let forms = m.forms.get_or_init(|| {
         // A malformed row is a table bug; the unit test `all_rows_parse` reports it.
-        index.rows[m.rows.clone()]
-            .iter()
-            .filter_map(|r| parse_row(r).ok())
-            .collect()
+        let rows = &index.rows[m.rows.clone()];
+        let mut forms = Vec::with_capacity(rows.len());
+        forms.extend(rows.iter().filter_map(|r| parse_row(r).ok()));
+        forms
     });
     Some(forms)
 }
@@ -564,6 +668,21 @@ pub(crate) fn all_mnemonics() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows are ASCII, with no whitespace but spaces (what `parse_row` splits at).
+    #[test]
+    fn rows_ascii() {
+        for fam in FAMILIES {
+            for Row(a, b, c) in fam.iter() {
+                for t in [a, b, c] {
+                    assert!(
+                        t.bytes().all(|c| c == b' ' || c.is_ascii_graphic()),
+                        "{t:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn all_rows_parse() {
