@@ -584,7 +584,8 @@ impl<'a> Dasm<'a> {
             // A copy of the arguments (as in `put_static`), so that the caller's argument
             // array does not escape into the cold call.
             let a: [i64; N] = core::array::from_fn(|i| args.get(i).copied().unwrap_or(0));
-            return self.put_listed_slow(run, id, a, args.len());
+            let given = args.len();
+            return self.put_listed_slow(&run.ops, &run.run, run.start, id, &a, given);
         }
         // `fast == id`: every check of `put_static` but the argument count would pass, and
         // `linked` is None already.
@@ -599,30 +600,51 @@ impl<'a> Dasm<'a> {
     }
 
     /// [`Dasm::put_listed`] when this engine has another list, keeps an error, records
-    /// positions, is linked, or has not been admitted yet (`given` arguments, the first N in
-    /// `args`): `put_static` with every check; then the next puts may take the fast path.
+    /// positions, is linked, or has not been admitted yet: the run `ops` at `start` with
+    /// `given` arguments (the first ones in `args`, which holds at most as many as the run has
+    /// ops), with every check of `put_static`, through the engine's loop over the ops (one
+    /// function for every site, so that each site adds only a call); then the next puts may
+    /// take the fast path.
     #[cold]
     #[inline(never)]
-    fn put_listed_slow<const N: usize>(
+    fn put_listed_slow(
         &mut self,
-        run: &StaticRun<N>,
+        ops: &[Op],
+        run: &Run,
+        start: u32,
         id: u64,
-        args: [i64; N],
+        args: &[i64],
         given: usize,
     ) {
-        if self.list_id != id && !self.same_list(id, run.start) {
+        if self.list_id != id && !self.same_list(id, start) {
             return;
         }
-        if given > N {
-            // More arguments than ops: `put_static` fails on the count.
-            self.linked = None;
+        #[cfg(not(feature = "debug"))]
+        if self.status.is_some() {
+            return;
+        }
+        #[cfg(feature = "debug")]
+        if self.slow {
+            return self.put_slow(start as usize, &args[..given.min(args.len())], given);
+        }
+        self.linked = None;
+        if given != run.nargs as usize {
             return self.fail(DasmError::ArgCount {
-                start: run.start as usize,
-                expected: run.run.nargs as usize,
+                start: start as usize,
+                expected: run.nargs as usize,
                 given,
             });
         }
-        self.put_static(run, &args[..given]);
+        // (A run takes at most one argument per op: `given <= args.len()`.)
+        let args = args.get(..given).unwrap_or_default();
+        let (sec, labels) = (&mut self.sec, &mut self.labels);
+        let (cur, nsec) = (self.cur, self.sections.len());
+        let r = if run.vreg {
+            put_dyn::<true>(sec, labels, cur, nsec, run, ops, args)
+        } else {
+            put_dyn::<false>(sec, labels, cur, nsec, run, ops, args)
+        };
+        self.ended(r);
         self.refresh_fast();
     }
 
