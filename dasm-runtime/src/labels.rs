@@ -95,7 +95,7 @@ impl Inst {
 pub(crate) const UNDEF: u8 = 0;
 /// [`Inst::state`]: defined in the code.
 pub(crate) const DEF: u8 = 1;
-/// [`Inst::state`]: defined and bound by SETLABEL to an absolute address ([`Inst::addr`]).
+/// [`Inst::state`]: defined and bound by SETLABEL to an absolute address ([`Labels::addr`]).
 pub(crate) const ABS: u8 = 2;
 
 /// A label slot: [`EMPTY`], a defined instance `i` as `i`, or a pending one as
