@@ -72,6 +72,19 @@ fn size_keyword_on_the_immediate_of_mixed_size_forms() {
     }
     // Forms of one size still check it, as DynASM does.
     rejected("| shufps xmm1, xmm2, byte n\n", "mixed operand size");
+    // A superset: DynASM rejects a byte keyword on the immediate of a three-operand `imul`
+    // ("mixed operand size"); dasr takes it as the same instruction without it (the short
+    // form when the value fits a byte, as always).
+    for (with, without) in [
+        ("imul eax, [rax], byte n", "imul eax, [rax], n"),
+        ("imul rcx, rdx, byte n", "imul rcx, rdx, n"),
+    ] {
+        assert_eq!(
+            list(&format!("| {with}\n")),
+            list(&format!("| {without}\n")),
+            "{with}"
+        );
+    }
 }
 
 /// `[rbx+dword*-2]` is folded to -8, as DynASM folds it (never handed to rustc as an
