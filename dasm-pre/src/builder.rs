@@ -18,6 +18,8 @@ pub struct Build {
     opts: Options,
     out_dir: Option<PathBuf>,
     cargo: bool,
+    /// Leave warnings out of the report (errors are always in it).
+    no_warnings: bool,
 }
 
 /// A failed [`Build::try_compile`]: the rendered diagnostics.
@@ -112,6 +114,13 @@ impl Build {
     /// Whether to print `cargo:rerun-if-changed` lines (default: yes).
     pub fn cargo_metadata(&mut self, on: bool) -> &mut Self {
         self.cargo = on;
+        self
+    }
+
+    /// Whether to report warnings (default: yes; errors are always reported), e.g. off for a
+    /// file of generated test vectors whose warnings are known.
+    pub fn warnings(&mut self, on: bool) -> &mut Self {
+        self.no_warnings = !on;
         self
     }
 
@@ -233,7 +242,9 @@ impl Build {
                 }
             }
             for d in &out.diagnostics {
-                report.diagnostic(d, &opts.file_name);
+                if !(self.no_warnings && d.level == crate::Level::Warning) {
+                    report.diagnostic(d, &opts.file_name);
+                }
             }
             let path = Self::output_path(&out_dir, f);
             let alias = stem(f).and_then(|s| {
