@@ -1,8 +1,8 @@
 //! Executable memory: link, map, encode, then flip the pages to read+execute.
 //!
 //! The mapping is writable while the code is encoded into it and read+execute afterwards; it is
-//! never writable and executable at once. The only `unsafe` of the crate is here: turning an
-//! address in the code into a function pointer.
+//! never writable and executable at once. The `unsafe` of this module turns an address in the
+//! code into a function pointer.
 
 use crate::engine::{Dasm, NO_OFFSET};
 use crate::error::DasmError;
