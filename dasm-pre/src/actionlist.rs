@@ -270,13 +270,8 @@ mod tests {
     #[test]
     fn index_agrees_with_the_scan() {
         let alphabet = [0x00, 0x01, 0xC3, ESC, SECTION, STOP];
-        let mut x = 0x2545_F491u32;
-        let mut rnd = move |n: u32| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % n
-        };
+        let mut r = crate::xorshift(0x2545_F491);
+        let mut rnd = move |n: u32| r(n as usize) as u32;
         for case in 0..200 {
             let mut list = Vec::new();
             let mut index = PairIndex::default();

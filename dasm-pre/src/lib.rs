@@ -46,3 +46,14 @@ pub use preprocess::{
     generate, preprocess, FsLoader, Generated, Loader, Options, Output, DEFAULT_SPECIALIZE_LIMIT,
 };
 pub use source::SourceEntry;
+
+/// A xorshift generator for the unit tests' random cases (fixed seeds): `rnd(n)` is in `0..n`.
+#[cfg(test)]
+pub(crate) fn xorshift(mut x: u32) -> impl FnMut(usize) -> usize {
+    move |n| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as usize % n
+    }
+}

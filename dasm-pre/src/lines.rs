@@ -228,28 +228,43 @@ pub(crate) fn scan(text: &str, semis: &mut Vec<usize>) -> Result<usize, usize> {
     let b = text.as_bytes();
     let mut cut = None;
     let mut i = 0;
-    while i < b.len() {
-        // (most bytes are none of those below)
-        while i < b.len() && !SCAN_STOPS[usize::from(b[i])] {
+    while let Some((at, c)) = next_stop(text, i, &SCAN_STOPS)? {
+        match c {
+            b'/' if cut.is_none() && b.get(at + 1) == Some(&b'/') => cut = Some(at),
+            b';' if cut.is_none() => semis.push(at),
+            _ => {}
+        }
+        i = at + 1;
+    }
+    Ok(cut.unwrap_or(b.len()))
+}
+
+/// From offset `i` on, the next byte of `text` that `stops` marks (quotes among them), outside
+/// string and character literals: its offset and value, or `None` at the end; `Err` with the
+/// offset of a literal that does not end on the line. (The walk of `code_bytes`, by hand and
+/// through a table: most bytes are none of those looked for.)
+#[inline(always)]
+fn next_stop(text: &str, mut i: usize, stops: &[bool; 256]) -> Result<Option<(usize, u8)>, usize> {
+    let b = text.as_bytes();
+    loop {
+        while i < b.len() && !stops[usize::from(b[i])] {
             i += 1;
         }
-        let Some(&c) = b.get(i) else { break };
-        match c {
-            b'"' | b'\'' => match literal_end(text, i) {
+        let Some(&c) = b.get(i) else {
+            return Ok(None);
+        };
+        if c == b'"' || c == b'\'' {
+            match literal_end(text, i) {
                 Some(Ok(e)) => {
                     i = e;
                     continue;
                 }
                 Some(Err(())) => return Err(i),
                 None => {}
-            },
-            b'/' if cut.is_none() && b.get(i + 1) == Some(&b'/') => cut = Some(i),
-            b';' if cut.is_none() => semis.push(i),
-            _ => {}
+            }
         }
-        i += 1;
+        return Ok(Some((i, c)));
     }
-    Ok(cut.unwrap_or(b.len()))
 }
 
 /// The first `\n` in `b`, eight bytes at a time (lines are short: no searcher to set up).
@@ -329,6 +344,15 @@ static OPERAND_STOPS: [bool; 256] = {
     t
 };
 
+/// The opening bracket of the closing bracket `close` (`)`, `]` or `}`).
+pub(crate) fn opener(close: u8) -> u8 {
+    match close {
+        b')' => b'(',
+        b']' => b'[',
+        _ => b'{',
+    }
+}
+
 /// [`operands`], each given to `push` (before an unbalanced bracket is found, possibly).
 pub(crate) fn each_operand<'t>(
     text: &'t str,
@@ -344,23 +368,11 @@ pub(crate) fn each_operand<'t>(
         let t = text[s..e].trim_start_ws();
         push(t.trim_end_ws(), e - t.len());
     };
-    // (the walk of `code_bytes`, by hand: most bytes are none of those looked at)
-    let b = text.as_bytes();
     let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && !OPERAND_STOPS[usize::from(b[i])] {
-            i += 1;
-        }
-        let Some(&c) = b.get(i) else { break };
+    // (a string that does not end stops the walk, as in `code_bytes`)
+    while let Ok(Some((at, c))) = next_stop(text, i, &OPERAND_STOPS) {
+        i = at;
         match c {
-            b'"' | b'\'' => match literal_end(text, i) {
-                Some(Ok(e)) => {
-                    i = e;
-                    continue;
-                }
-                Some(Err(())) => break,
-                None => {}
-            },
             b'(' | b'[' | b'{' => {
                 match inline.get_mut(n) {
                     Some(slot) => *slot = c,
@@ -369,11 +381,7 @@ pub(crate) fn each_operand<'t>(
                 n += 1;
             }
             b')' | b']' | b'}' => {
-                let open = match c {
-                    b')' => b'(',
-                    b']' => b'[',
-                    _ => b'{',
-                };
+                let open = opener(c);
                 let top = match n.checked_sub(1) {
                     None => None,
                     Some(k) if k < inline.len() => Some(inline[k]),
@@ -613,13 +621,7 @@ mod tests {
         let parts = [
             "a", " ", ";", "/", "//", "\"", "'", "\\", "r#\"", "\"#", "b'x'", "'\\''", "é", "#",
         ];
-        let mut x = 0x2545_F491u32;
-        let mut rnd = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as usize % n
-        };
+        let mut rnd = crate::xorshift(0x2545_F491);
         let mut seen = [0; 2];
         for _ in 0..100_000 {
             let t: String = (0..rnd(12)).map(|_| parts[rnd(parts.len())]).collect();

@@ -322,13 +322,8 @@ mod tests {
             "x",
             "",
         ];
-        let mut x = 0x9E37_79B9u32;
-        let mut rnd = move |n: u32| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % n
-        };
+        let mut r = crate::xorshift(0x9E37_79B9);
+        let mut rnd = move |n: u32| r(n as usize) as u32;
         for case in 0..200 {
             let mut t = SourceTable::default();
             let mut entries = Vec::new();

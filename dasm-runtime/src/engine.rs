@@ -522,13 +522,8 @@ impl<'a> Dasm<'a> {
             .ops
             .get(first..first + run.len as usize)
             .unwrap_or_default();
-        let (sec, labels) = (&mut self.sec, &mut self.labels);
         let (cur, nsec) = (self.cur, self.sections.len());
-        let r = if run.vreg {
-            put_dyn::<true>(sec, labels, cur, nsec, &run, ops, args)
-        } else {
-            put_dyn::<false>(sec, labels, cur, nsec, &run, ops, args)
-        };
+        let r = put_dyn(&mut self.sec, &mut self.labels, cur, nsec, &run, ops, args);
         self.ended(r);
     }
 
@@ -551,7 +546,13 @@ impl<'a> Dasm<'a> {
             return self.put_slow(run.start as usize, &a[..given.min(N)], given);
         }
         self.linked = None;
-        self.fast = 0;
+        self.put_static_run(run, args);
+    }
+
+    /// The run of [`Dasm::put_static`] with `args`, the other checks passed: the argument
+    /// count, then the run.
+    #[inline(always)]
+    fn put_static_run<const N: usize>(&mut self, run: &StaticRun<N>, args: &[i64]) {
         if args.len() != run.run.nargs as usize {
             return self.fail(DasmError::ArgCount {
                 start: run.start as usize,
@@ -559,12 +560,6 @@ impl<'a> Dasm<'a> {
                 given: args.len(),
             });
         }
-        self.put_static_run(run, args);
-    }
-
-    /// The run of [`Dasm::put_static`], its checks passed.
-    #[inline(always)]
-    fn put_static_run<const N: usize>(&mut self, run: &StaticRun<N>, args: &[i64]) {
         let (sec, labels) = (&mut self.sec, &mut self.labels);
         let (cur, nsec) = (self.cur, self.sections.len());
         let r = if run.run.vreg {
@@ -589,13 +584,6 @@ impl<'a> Dasm<'a> {
         }
         // `fast == id`: every check of `put_static` but the argument count would pass, and
         // `linked` is None already.
-        if args.len() != run.run.nargs as usize {
-            return self.fail(DasmError::ArgCount {
-                start: run.start as usize,
-                expected: run.run.nargs as usize,
-                given: args.len(),
-            });
-        }
         self.put_static_run(run, args);
     }
 
@@ -637,13 +625,8 @@ impl<'a> Dasm<'a> {
         }
         // (A run takes at most one argument per op: `given <= args.len()`.)
         let args = args.get(..given).unwrap_or_default();
-        let (sec, labels) = (&mut self.sec, &mut self.labels);
         let (cur, nsec) = (self.cur, self.sections.len());
-        let r = if run.vreg {
-            put_dyn::<true>(sec, labels, cur, nsec, run, ops, args)
-        } else {
-            put_dyn::<false>(sec, labels, cur, nsec, run, ops, args)
-        };
+        let r = put_dyn(&mut self.sec, &mut self.labels, cur, nsec, run, ops, args);
         self.ended(r);
         self.refresh_fast();
     }
@@ -1020,9 +1003,28 @@ impl<'a> Dasm<'a> {
     }
 }
 
-/// A run from the cache: a loop over its ops.
+/// A run from the cache: a loop over its ops (tracking argument values if it has VREG
+/// actions).
 #[inline(always)]
-fn put_dyn<const VREGS: bool>(
+fn put_dyn(
+    sec: &mut Section,
+    labels: &mut Labels,
+    cur: usize,
+    nsec: usize,
+    run: &Run,
+    ops: &[Op],
+    args: &[i64],
+) -> Result<Option<usize>, DasmError> {
+    if run.vreg {
+        put_ops::<true>(sec, labels, cur, nsec, run, ops, args)
+    } else {
+        put_ops::<false>(sec, labels, cur, nsec, run, ops, args)
+    }
+}
+
+/// [`put_dyn`] for a run with (`VREGS`) or without VREG actions.
+#[inline(always)]
+fn put_ops<const VREGS: bool>(
     sec: &mut Section,
     labels: &mut Labels,
     cur: usize,

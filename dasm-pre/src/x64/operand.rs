@@ -780,12 +780,7 @@ fn simple_tokens(e: &str) -> bool {
                 depth += 1;
             }
             b')' | b']' | b'}' => {
-                let want = match c {
-                    b')' => b'(',
-                    b']' => b'[',
-                    _ => b'{',
-                };
-                if depth == 0 || open[depth - 1] != want {
+                if depth == 0 || open[depth - 1] != crate::lines::opener(c) {
                     return false;
                 }
                 depth -= 1;
@@ -1254,13 +1249,7 @@ mod lex_tests {
     #[test]
     fn simple_tokens_lex() {
         let alphabet = b"a_Z09e.+-*,()[]{}<>=!&|^% \t\"'/x#~";
-        let mut x = 0x9E37_79B9u32;
-        let mut rnd = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as usize % n
-        };
+        let mut rnd = crate::xorshift(0x9E37_79B9);
         let mut accepted = 0;
         for _ in 0..200_000 {
             let e: String = (0..rnd(9))
