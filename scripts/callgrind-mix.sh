@@ -3,7 +3,7 @@
 # valgrind's callgrind (deterministic, unlike wall time), for dasr and its peers, cold and warm:
 #   cold: one run in a fresh process with a fresh engine and output `Vec` (a first compile),
 #         minus the same process computing the operands only (`baseline`); for dasr also with
-#         `finish()` (executable memory, which the peers do not make);
+#         `finish()` (executable memory), against dynasm-rs's `x64::Assembler` + `finalize()`;
 #   warm: runs 1 and 3 in one process with the engine reused; the difference / 2 is one warm
 #         run, minus the operand computation.
 # dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link_parked
@@ -63,6 +63,10 @@ for tool in $tools; do
   if [ "$tool" = dasr ]; then
     f=$(count dasr-finish 1)
     printf "%-9s cold %7s   (a fresh Dasm, finish() into fresh executable memory)\n" dasr "$(per $((f - b1)))"
+  fi
+  if [ "$tool" = dynasmrs ]; then
+    f=$(count dynasmrs-exec 1)
+    printf "%-9s cold %7s   (a fresh x64::Assembler, finalize() into executable memory)\n" dynasmrs "$(per $((f - b1)))"
   fi
   if [ "$tool" = dasr ]; then
     lc=$(incl "$out/cg.dasr-cold.1" Dasm::link_parked); ec=$(incl "$out/cg.dasr-cold.1" Dasm::encode_into)

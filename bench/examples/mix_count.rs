@@ -2,12 +2,13 @@
 //! `mix_count MODE [REPEATS]`. Modes: `dasr` (one `Dasm` and output buffer reused: warm after
 //! the first run), `dasr-cold` (a fresh `Dasm` and output `Vec` per run, as a first compile),
 //! `dasr-finish` (a fresh `Dasm` per run, `finish()` into fresh executable memory),
-//! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-warm` (one reused with
-//! `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only), `switch` and
+//! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-exec` (a fresh `x64::Assembler`
+//! per run, `finalize()` into executable memory: the peer of `dasr-finish`), `dynasmrs-warm`
+//! (one reused with `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only), `switch` and
 //! `noswitch` (100,000 blocks with two section switches each, or without: their cost).
 
 use dasr_bench::mix::{dasm, mix_put, mix_stream, MIX_BLOCKS};
-use dasr_bench::peers::{dynasm_rs, iced, target, DynasmRsWarm};
+use dasr_bench::peers::{dynasm_rs, dynasm_rs_exec, iced, target, DynasmRsWarm};
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
@@ -32,6 +33,7 @@ fn main() {
             "switch" => dasr_bench::sections::with_switches(&mut sec, MIX_BLOCKS),
             "noswitch" => dasr_bench::sections::without_switches(&mut sec, MIX_BLOCKS),
             "dynasmrs" => dynasm_rs(),
+            "dynasmrs-exec" => dynasm_rs_exec(),
             "dynasmrs-warm" => warm.run().len(),
             "iced" => iced(),
             "baseline" => (0..MIX_BLOCKS)
@@ -41,7 +43,7 @@ fn main() {
                 .sum(),
             _ => {
                 eprintln!(
-                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|dynasmrs|dynasmrs-warm|iced|baseline [REPEATS]"
+                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|dynasmrs|dynasmrs-exec|dynasmrs-warm|iced|baseline [REPEATS]"
                 );
                 std::process::exit(1);
             }

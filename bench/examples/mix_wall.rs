@@ -2,7 +2,8 @@
 //! every case once, in turn, so that load on the machine hits them alike): prints the fastest
 //! and the median of each case and the ratios dasr / dynasm-rs. Cases: cold (a fresh engine
 //! and output each time: dasr `Dasm` + `Vec`, dasr `Dasm` + `finish()`, dynasm-rs
-//! `VecAssembler`) and warm (reused: dasr `Dasm` + `Vec`, dynasm-rs `VecAssembler` with
+//! `VecAssembler`, dynasm-rs `x64::Assembler` + `finalize()`, executable memory as `finish()`
+//! makes) and warm (reused: dasr `Dasm` + `Vec`, dynasm-rs `VecAssembler` with
 //! `take()`/`reserve_ops`).
 //!
 //! ```text
@@ -14,7 +15,7 @@
 //! ```
 
 use dasr_bench::mix::{dasm, mix_put, mix_stream};
-use dasr_bench::peers::{dynasm_rs, DynasmRsWarm};
+use dasr_bench::peers::{dynasm_rs, dynasm_rs_exec, DynasmRsWarm};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,7 @@ fn main() {
         "cold dasr (Vec)",
         "cold dasr (finish)",
         "cold dynasm-rs",
+        "cold dynasm-rs (exec)",
         "warm dasr",
         "warm dynasm-rs",
     ];
@@ -50,6 +52,7 @@ fn main() {
                 d.finish().unwrap().as_bytes().len()
             }),
             time(dynasm_rs),
+            time(dynasm_rs_exec),
             time(|| mix_stream(&mut d, &mut buf).unwrap()),
             time(|| peer.run().len()),
         ];
@@ -80,6 +83,10 @@ fn main() {
     };
     println!("MIX, 1,000,000 instructions, {rounds} interleaved rounds; dasr / dynasm-rs:");
     println!("  cold (Vec): {}", ratio(0, 2));
-    println!("  cold (finish): {}", ratio(1, 2));
-    println!("  warm: {}", ratio(3, 4));
+    println!("  cold (finish) / dynasm-rs Vec: {}", ratio(1, 2));
+    println!(
+        "  cold (finish) / dynasm-rs exec (Assembler::finalize): {}",
+        ratio(1, 3)
+    );
+    println!("  warm: {}", ratio(4, 5));
 }

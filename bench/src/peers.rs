@@ -1,7 +1,7 @@
 //! The MIX stream through the peers, shared by `benches/mix.rs` and `examples/mix_count.rs`.
 
 use crate::mix::MIX_BLOCKS;
-use dynasmrt::{dynasm, x64::X64Relocation, DynasmApi, DynasmLabelApi, VecAssembler};
+use dynasmrt::{dynasm, x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
 /// The branch target of block `i` (MIX.md).
 pub fn target(i: i32) -> i32 {
@@ -18,8 +18,20 @@ pub fn target(i: i32) -> i32 {
 /// returns the code size.
 pub fn dynasm_rs() -> usize {
     let mut ops = VecAssembler::<X64Relocation>::new(0);
-    dynasm_rs_stream(&mut ops);
+    let labels: Vec<_> = (0..=MIX_BLOCKS).map(|_| ops.new_dynamic_label()).collect();
+    dynasm_rs_stream(&mut ops, &labels);
     ops.finalize().map_or(0, |v| v.len())
+}
+
+/// The stream through a fresh dynasm-rs `x64::Assembler` into executable memory
+/// (`finalize()`: the peer of dasr's `finish()`); returns the code size.
+pub fn dynasm_rs_exec() -> usize {
+    let Ok(mut ops) = dynasmrt::x64::Assembler::new() else {
+        return 0;
+    };
+    let labels: Vec<_> = (0..=MIX_BLOCKS).map(|_| ops.new_dynamic_label()).collect();
+    dynasm_rs_stream(&mut ops, &labels);
+    ops.finalize().map_or(0, |b| b.len())
 }
 
 /// dynasm-rs reused as well as its API allows: one `VecAssembler` whose label and relocation
@@ -44,15 +56,21 @@ impl DynasmRsWarm {
     /// One run of the stream; returns the code (`take()`n out of the assembler).
     pub fn run(&mut self) -> Vec<u8> {
         self.ops.reserve_ops(self.last);
-        dynasm_rs_stream(&mut self.ops);
+        let labels: Vec<_> = (0..=MIX_BLOCKS)
+            .map(|_| self.ops.new_dynamic_label())
+            .collect();
+        dynasm_rs_stream(&mut self.ops, &labels);
         let code = self.ops.take().unwrap_or_default();
         self.last = code.len();
         code
     }
 }
 
-fn dynasm_rs_stream(ops: &mut VecAssembler<X64Relocation>) {
-    let labels: Vec<_> = (0..=MIX_BLOCKS).map(|_| ops.new_dynamic_label()).collect();
+/// The stream's code through any dynasm-rs assembler, with its 100,001 labels made already.
+fn dynasm_rs_stream<A: DynasmApi + DynasmLabelApi<Relocation = X64Relocation>>(
+    ops: &mut A,
+    labels: &[DynamicLabel],
+) {
     for i in 0..MIX_BLOCKS {
         let disp = (i * 8) & 0x3ff;
         let imm = i.wrapping_mul(7);
