@@ -73,6 +73,7 @@ impl Dasm<'_> {
         // the code's are not touched (but for the last chunk's slack), so cost nothing.
         let mut map =
             MmapMut::map_anon(self.room(size)).map_err(|e| DasmError::NoMemory(e.to_string()))?;
+        prefault(&map, size);
         let base = map.as_ptr() as u64;
         self.encode_room(&mut map, size, base)?;
         let map = map
@@ -89,6 +90,23 @@ impl Dasm<'_> {
             pcs,
         })
     }
+}
+
+/// Code of at least this many bytes has its pages faulted in by one call before it is encoded.
+const PREFAULT_MIN: usize = 16 << 10;
+
+/// Fault in the pages that `len` bytes of code will fill, in one `madvise(MADV_POPULATE_WRITE)`
+/// (Linux 5.14 and later) instead of one page fault per page as the encoder reaches it (MIX's
+/// 3.3 MB: about 800 faults fewer, see docs/benchmarks.md). The pages after the code (the
+/// encoder's room) stay unpopulated. Elsewhere, or when the call fails, the pages fault in as
+/// the encoder writes them.
+pub(crate) fn prefault(map: &MmapMut, len: usize) {
+    #[cfg(target_os = "linux")]
+    if len >= PREFAULT_MIN {
+        let _ = map.advise_range(memmap2::Advice::PopulateWrite, 0, len.min(map.len()));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (map, len, PREFAULT_MIN);
 }
 
 impl ExecBuffer {

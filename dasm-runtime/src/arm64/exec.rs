@@ -100,6 +100,7 @@ mod native {
     ) -> Result<CodeMap, DasmError> {
         let mut map =
             MmapMut::map_anon(size.max(1)).map_err(|e| DasmError::NoMemory(e.to_string()))?;
+        crate::exec::prefault(&map, size);
         encode(&mut map[..size])?;
         let map = map
             .make_exec()
