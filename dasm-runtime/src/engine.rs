@@ -7,19 +7,26 @@
 //! label-dependent fields (branches, label addresses, RIP-relative externs, absolute-address
 //! rel32s) and alignments are kept in a side table of [`Item`]s, each at a byte position of its
 //! section's code; a label definition only records its estimate and how many items precede it.
-//! `link` replays DynASM's short/long branch decision over that table with DynASM's pass-1
-//! offset estimates (branches long, alignments at their maximum padding), then places every
-//! label; `encode` copies the code between items, closing the gaps of shrunk branches and
-//! writing the real alignment padding, and patches each item.
+//! DynASM's short/long branch decision (with its pass-1 offset estimates: branches long,
+//! alignments at their maximum padding) is made by `put` where it can be made exactly as
+//! `link` would make it (see [`Shrinks`]): a forward branch when its label is defined in the
+//! same section, a backward branch whose distance is final, which then needs no item at all
+//! when it is long. `link` makes the other decisions and places the labels `put` could not, or
+//! has nothing to do; `encode` copies the code between items, closing the gaps of shrunk
+//! branches and writing the real alignment padding, and patches each item.
 
 use crate::error::DasmError;
-use crate::labels::{slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, FAR, MAX_INSTS, PENDING};
+use crate::labels::{
+    slot_inst, Inst, LabelKind, Labels, ABS, DEF, EMPTY, FAR, MAX_INSTS, NOWHERE_SEC, PENDING,
+    UNDEF,
+};
 use crate::put::Exec;
 use crate::runs::{Op, Run, Runs, StaticRun};
 use std::mem::MaybeUninit;
 
-/// Kinds of [`Item`]. Kinds below [`kind::ALIGN`] are branches to label instance `data`,
-/// the kind being the bytes a short form saves.
+/// Kinds of [`Item`]. Kinds below [`kind::ALIGN`] are judged branches to label instance
+/// `data`, the kind being the bytes the short form saves; kinds from [`kind::CAND`] on are
+/// branches not judged yet.
 pub(crate) mod kind {
     /// Branch with a rel32 field (not shrinkable, or judged long by link).
     pub const LONG: u8 = 0;
@@ -35,6 +42,10 @@ pub(crate) mod kind {
     pub const ADDR: u8 = 10;
     /// 4 bytes from the extern resolver: `data` = index, `aux` = type.
     pub const EXTERN: u8 = 11;
+    /// Added to [`SHORT3`] or [`SHORT4`]: a branch that may shrink, not judged yet (put judges
+    /// most, see [`super::Shrinks`]; link the others, storing [`LONG`], [`SHORT3`] or
+    /// [`SHORT4`]).
+    pub const CAND: u8 = 16;
 }
 
 /// A label-dependent or layout-dependent field at a byte position of a section's code.
@@ -69,8 +80,37 @@ pub(crate) struct Section {
     pub extra: i64,
     /// End of the last item's field: bytes before it must not be patched by later actions.
     pub floor: usize,
+    /// What put knows of the branches' sizes (see [`Shrinks`]).
+    pub shrinks: Shrinks,
 }
 
+/// What put knows of the section's branch sizes. Put judges most branches itself, exactly as
+/// link would (DynASM's rule), so that link has little or nothing left to do:
+///
+/// - A forward branch that may shrink joins its label's chain (the label instance's `fin`
+///   holds the chain's last item until the label is defined, each item's `data` the item
+///   before it). When the label is defined in the same section, the chain is judged: short
+///   when the estimated distance fits, as link judges a forward branch.
+/// - A label defined while no branch waits to be judged gets its offset from the section's
+///   start without the savings so far (`est - saved`) in `fin`: its final offset, when the
+///   section is the first and nothing before it is link's (`fence` 0): then it is not in
+///   `Section::defs`, and link does not place it.
+/// - A backward branch is exact when nothing between its label and it is link's or waits
+///   (`pending` 0 now and when the label was defined, the label at or after `fence`): its
+///   distance is the difference of the two offsets without savings. A long one is written at
+///   once, with no item; a short one is an item judged.
+///
+/// Everything else is link's, as before.
+#[derive(Default, Debug, Clone, Copy)]
+pub(crate) struct Shrinks {
+    /// Chained forward branches not judged yet.
+    pub pending: u32,
+    /// Bytes saved by the branches put judged short.
+    pub saved: u32,
+    /// One past the last item whose size is link's (an alignment, a branch not judged), or 0:
+    /// labels defined before it are not exact.
+    pub fence: u32,
+}
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
@@ -310,6 +350,14 @@ impl Section {
         self.defs.clear();
         self.extra = 0;
         self.floor = 0;
+        self.shrinks = Shrinks::default();
+    }
+
+    /// Give the items of the chain ending at item `head` their label instance `inst` back.
+    fn unchain(&mut self, mut head: u32, inst: u32) {
+        while let Some(it) = self.items.get_mut(head as usize) {
+            head = std::mem::replace(&mut it.data, inst);
+        }
     }
 }
 
@@ -359,6 +407,9 @@ pub struct Dasm<'a> {
     pub(crate) slow: bool,
     /// Source positions, when recording is on ([`Dasm::set_source_map`]).
     pub(crate) dbg: Option<Box<crate::source::Recorder>>,
+    /// Link judges every branch (put judges none, see [`Shrinks`]): for tests that compare
+    /// the two ([`Dasm::judge_in_link`]).
+    link_judges: bool,
 }
 
 impl std::fmt::Debug for Dasm<'_> {
@@ -393,6 +444,7 @@ impl<'a> Dasm<'a> {
             fast: 0,
             slow: false,
             dbg: None,
+            link_judges: false,
         }
     }
 
@@ -481,6 +533,24 @@ impl<'a> Dasm<'a> {
         self.slow = self.dbg.is_some();
         if let Some(r) = &mut self.dbg {
             r.clear();
+        }
+        if self.link_judges {
+            self.judge_in_link(true);
+        }
+    }
+
+    /// With `true`, put judges no branch and link judges them all, as before put learned to
+    /// (see [`Shrinks`]), from now until `judge_in_link(false)` and the next [`Dasm::reset`].
+    /// The code is the same either way; tests compare the two.
+    #[doc(hidden)]
+    pub fn judge_in_link(&mut self, on: bool) {
+        self.link_judges = on;
+        if on {
+            // No label is exact and no chain is judged before a fence at the end.
+            self.sec.shrinks.fence = u32::MAX;
+            for s in &mut self.sections {
+                s.shrinks.fence = u32::MAX;
+            }
         }
     }
 
@@ -743,6 +813,7 @@ impl<'a> Dasm<'a> {
 
     #[inline(never)]
     fn link_parked(&mut self) -> Result<usize, DasmError> {
+        self.unchain();
         self.link_checks()?;
         let Dasm {
             sections, labels, ..
@@ -766,16 +837,58 @@ impl<'a> Dasm<'a> {
         // the walk over the items passes them.
         let mut ofs: i64 = 0;
         for (secno, sec) in sections.iter_mut().enumerate() {
-            ofs = if multi {
+            ofs = if secno == 0 && sec.shrinks.fence == 0 && sec.defs.is_empty() {
+                // Put judged every branch and placed every label (see `Shrinks`): the
+                // section's savings are all put's.
+                -i64::from(sec.shrinks.saved)
+            } else if multi {
                 link_section::<true>(sec, secno, insts, &starts, ofs)?
             } else {
                 link_section::<false>(sec, secno, insts, &starts, ofs)?
             } + sec.est();
         }
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
+        // Link stored final offsets in the instances' `fin`, which put reads as the savings
+        // when a label was defined: no label defined so far is exact for puts after link.
+        for sec in self.sections.iter_mut() {
+            sec.shrinks.fence = sec.shrinks.fence.max(sec.items.len() as u32 + 1);
+        }
         self.linked = Some(size);
         self.fast = 0;
         Ok(size)
+    }
+
+    /// Before link: every forward branch still in a chain (its label not defined, defined in
+    /// another section, or bound by SETLABEL) gets its label back in `data`, for link to judge.
+    fn unchain(&mut self) {
+        let Dasm {
+            sections, labels, ..
+        } = self;
+        // A chain left (its label undefined, or deferred) keeps its section's `pending` up.
+        if sections.iter().all(|s| s.shrinks.pending == 0) {
+            return;
+        }
+        for (i, l) in labels.insts.iter_mut().enumerate() {
+            if l.state() == UNDEF && l.fin != FAR {
+                if let Some(sec) = sections.get_mut(usize::from(l.sec)) {
+                    sec.unchain(l.fin, i as u32);
+                }
+                l.fin = FAR;
+                l.sec = NOWHERE_SEC;
+            }
+        }
+        for (inst, head, sec) in labels.deferred.drain(..) {
+            if let Some(sec) = sections.get_mut(usize::from(sec)) {
+                sec.unchain(head, inst);
+            }
+        }
+        for sec in sections.iter_mut() {
+            // The unchained branches are link's now.
+            if sec.shrinks.pending > 0 {
+                sec.shrinks.pending = 0;
+                sec.shrinks.fence = sec.shrinks.fence.max(sec.items.len() as u32 + 1);
+            }
+        }
     }
 
     /// Pass 3: write the code into `buf` (of exactly the size `link` returned); the code's
@@ -1164,7 +1277,11 @@ fn link_section<const MULTI: bool>(
     for (idx, item) in sec.items.iter_mut().enumerate() {
         place!(idx as u32);
         let k = item.kind;
-        if k.wrapping_sub(kind::SHORT3) <= kind::SHORT4 - kind::SHORT3 {
+        if k < kind::ALIGN {
+            // Judged already (by put, or by an earlier link).
+            ofs -= i64::from(k);
+        } else if k >= kind::CAND {
+            let k = k - kind::CAND;
             let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
             // DynASM's label offset: for a label placed already (backward), its final offset
             // moved back by the corrections so far; else (forward) its estimate, plus in a
@@ -1192,6 +1309,7 @@ fn link_section<const MULTI: bool>(
             let d = lofs - (i64::from(item.pos) + 4 + extra);
             if ((d + 128 + shrink) as u64) <= (255 + shrink) as u64 {
                 ofs -= shrink;
+                item.kind = k;
             } else {
                 item.kind = kind::LONG;
             }

@@ -30,14 +30,18 @@ pub(crate) struct Inst {
     /// section holds less than 2 GiB of code and its alignments at most 2 GiB of padding.
     pub est: u32,
     /// Final offset in the code (set by link: `est` plus the correction where it is defined;
-    /// link refuses code of 2 GiB or more), or [`FAR`].
+    /// link refuses code of 2 GiB or more), or [`FAR`]. Before link, for put (see
+    /// `engine::Shrinks`): while undefined, the last item of its chain of forward branches
+    /// ([`FAR`]: none; the chain's section in `sec`); once defined, the section's savings
+    /// then, or [`INEXACT`].
     pub fin: u32,
     /// Where the definition is, with `sec`: the number of items of the section before it
     /// (orders it against references). Until defined: the label number of a PC label (see
     /// [`Inst::kind`]), else [`NOWHERE`]; for a label bound by SETLABEL (state [`ABS`]): the
     /// index of its address in [`Labels::bound`].
     pub idx: u32,
-    /// Section of the definition ([`NOWHERE_SEC`] until defined).
+    /// Section of the definition ([`NOWHERE_SEC`] until defined, or the section of its chain of
+    /// forward branches).
     pub sec: u8,
     /// [`LOCAL`], [`GLOBAL`] or [`PC`], plus [`BOUND`] once bound by SETLABEL.
     pub tag: u8,
@@ -57,6 +61,8 @@ pub(crate) const BOUND: u8 = 0x80;
 /// [`Inst::est`] and [`Inst::fin`] of a label not defined in the code: beyond every offset
 /// (sections and code stay below 2 GiB), so no branch to it is short and no rel32 reaches it.
 pub(crate) const FAR: u32 = u32::MAX;
+/// [`Inst::fin`] before link of a label whose backward branches put cannot judge exactly.
+pub(crate) const INEXACT: u32 = u32::MAX;
 /// [`Inst::idx`] of a local or global label not defined yet.
 pub(crate) const NOWHERE: u32 = u32::MAX;
 /// [`Inst::sec`] of a label not defined yet (after every section).
@@ -127,6 +133,18 @@ pub(crate) struct Labels {
     pub global_defs: Vec<(u64, u32)>,
     /// The addresses of the labels bound by SETLABEL (their [`Inst::idx`]).
     pub bound: Vec<u64>,
+    /// Chains of labels defined where put does not judge them (another section than the
+    /// chain's, or bound by SETLABEL): (instance, last item, section), for link.
+    pub deferred: Vec<(u32, u32, u8)>,
+}
+
+/// What a definition found: the instance, and the chain of forward branches waiting for it
+/// (its last item, or [`FAR`]: none) in section `chain_sec`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Defined {
+    pub inst: u32,
+    pub chain: u32,
+    pub chain_sec: u8,
 }
 
 impl Default for Labels {
@@ -138,6 +156,7 @@ impl Default for Labels {
             pcs: Vec::new(),
             global_defs: Vec::new(),
             bound: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 }
@@ -168,6 +187,7 @@ impl Labels {
         self.pcs.fill(EMPTY);
         self.global_defs.clear();
         self.bound.clear();
+        self.deferred.clear();
     }
 
     /// A reference to an existing definition (unless `forward`), or to the next one.
@@ -182,33 +202,39 @@ impl Labels {
         i
     }
 
-    /// A definition: fills the pending instance or makes a new one.
+    /// A definition: fills the pending instance or makes a new one. The instance's `fin` is
+    /// left to the caller (the chain it held is returned).
     #[inline(always)]
-    fn define(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, at: At) -> u32 {
+    fn define(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, at: At) -> Defined {
         let s = *slot;
-        let i = if s & PENDING != 0 {
-            let i = slot_inst(s);
-            if let Some(inst) = insts.get_mut(i as usize) {
+        let mut d = Defined {
+            inst: 0,
+            chain: FAR,
+            chain_sec: NOWHERE_SEC,
+        };
+        if s & PENDING != 0 {
+            d.inst = slot_inst(s);
+            if let Some(inst) = insts.get_mut(d.inst as usize) {
+                d.chain = inst.fin;
+                d.chain_sec = inst.sec;
                 inst.est = at.est;
                 inst.idx = at.idx;
                 inst.sec = at.sec;
             }
-            i
         } else {
-            let i = insts.len() as u32;
+            d.inst = insts.len() as u32;
             let (tag, num, _) = kind.split();
             insts.push(Inst {
                 est: at.est,
-                fin: 0,
+                fin: FAR,
                 idx: at.idx,
                 sec: at.sec,
                 tag,
                 num,
             });
-            i
-        };
-        *slot = i;
-        i
+        }
+        *slot = d.inst;
+        d
     }
 
     /// Bind instance `i` to `addr` (SETLABEL): no longer a place in the code. `false` if there
@@ -264,21 +290,23 @@ impl Labels {
         }
     }
 
-    /// REL_PC / IMM_PC with PC label `pc`.
+    /// REL_PC / IMM_PC with PC label `pc`: the instance, and whether it is new. A new instance
+    /// starts with the chain `chain` (last item, section; see `engine::Shrinks`), if given.
     #[inline(always)]
-    pub fn reference_pc(&mut self, pc: i64) -> Option<u32> {
+    pub fn reference_pc(&mut self, pc: i64, chain: Option<(u32, u8)>) -> Option<(u32, bool)> {
         let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
         let s = *slot;
         if s != EMPTY {
-            return Some(slot_inst(s));
+            return Some((slot_inst(s), false));
         }
-        let i = new_inst(&mut self.insts, LabelKind::Pc(pc as u32));
+        let (fin, sec) = chain.unwrap_or((FAR, NOWHERE_SEC));
+        let i = new_inst_at(&mut self.insts, LabelKind::Pc(pc as u32), fin, sec);
         *slot = i | PENDING;
-        Some(i)
+        Some((i, chain.is_some()))
     }
 
     /// LABEL_LG with label number `n` (1..=9 local, 10..=255 global).
-    pub fn define_lg(&mut self, n: u8, at: At) -> Option<u32> {
+    pub fn define_lg(&mut self, n: u8, at: At) -> Option<Defined> {
         match n {
             1..=9 => {
                 let slot = &mut self.locals[usize::from(n)];
@@ -288,9 +316,9 @@ impl Labels {
                 let g = n - 10;
                 self.grow_globals(usize::from(g) + 1);
                 let slot = &mut self.globals[usize::from(g)];
-                let i = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
-                self.global_defs.push((at.key(), i));
-                Some(i)
+                let d = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
+                self.global_defs.push((at.key(), d.inst));
+                Some(d)
             }
             0 => None,
         }
@@ -298,7 +326,7 @@ impl Labels {
 
     /// LABEL_PC with PC label `pc`.
     #[inline(always)]
-    pub fn define_pc(&mut self, pc: i64, at: At) -> Option<u32> {
+    pub fn define_pc(&mut self, pc: i64, at: At) -> Option<Defined> {
         let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
         Some(Self::define(
             slot,
@@ -364,13 +392,20 @@ impl At {
 /// A new, not yet defined instance of a label; its index.
 #[inline(always)]
 fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
+    new_inst_at(insts, kind, FAR, NOWHERE_SEC)
+}
+
+/// A new, not yet defined instance with a chain of forward branches: its last item `fin` in
+/// section `sec` (`FAR` and [`NOWHERE_SEC`]: none).
+#[inline(always)]
+fn new_inst_at(insts: &mut Vec<Inst>, kind: LabelKind, fin: u32, sec: u8) -> u32 {
     let i = insts.len() as u32;
     let (tag, num, idx) = kind.split();
     insts.push(Inst {
         est: FAR,
-        fin: FAR,
+        fin,
         idx,
-        sec: NOWHERE_SEC,
+        sec,
         tag,
         num,
     });

@@ -1,13 +1,13 @@
 //! Pass 1, `put`: one run of actions appended to the active section. Everything that does
 //! not depend on a label is written in its final form here (see the engine's module doc); the
-//! rest becomes [`Item`]s. [`Exec`] holds the state of one run; [`Exec::step`] executes one op.
-//! The engine calls it in a loop over the cached ops of a run (`Dasm::put`), or, for a run
-//! decoded at compile time (`put!`), once per op in straight-line code that the compiler
-//! specializes for each op.
+//! rest becomes [`Item`]s, most branches judged short or long already (see [`Shrinks`]).
+//! [`Exec`] holds the state of one run; [`Exec::step`] executes one op. The engine calls it in
+//! a loop over the cached ops of a run (`Dasm::put`), or, for a run decoded at compile time
+//! (`put!`), once per op in straight-line code that the compiler specializes for each op.
 
-use crate::engine::{grow, kind, raw, Item, Section, MAX_PADDING, SLACK};
+use crate::engine::{grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
 use crate::error::DasmError;
-use crate::labels::{At, Labels};
+use crate::labels::{At, Defined, Labels, BOUND, FAR, INEXACT};
 use crate::runs::{Act, Op, Run};
 
 /// No MARK position / no label defined just before.
@@ -37,6 +37,8 @@ pub(crate) struct Exec<'s, 'a, const VREGS: bool> {
     extra: &'s mut i64,
     sec_used: &'s mut usize,
     sec_floor: &'s mut usize,
+    /// The section's [`Shrinks`].
+    sh: &'s mut Shrinks,
     labels: &'s mut Labels,
     secno: u32,
 }
@@ -61,6 +63,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             defs,
             extra,
             floor,
+            shrinks,
         } = sec;
         // One capacity check for the whole run: each op moves the end by at most `OP_OUT`
         // bytes and writes nothing beyond `used + OP_OUT`, plus the SPACE fills.
@@ -86,6 +89,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             extra,
             sec_used: used,
             sec_floor: floor,
+            sh: shrinks,
             labels,
             secno: secno as u32,
         })
@@ -119,6 +123,103 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             kind,
             aux,
         });
+    }
+
+    /// A branch's item to label instance `inst` (`shrink`: the saving of its short form, or
+    /// [`kind::LONG`]; `short`: the short opcode), or its rel32 written at once (see
+    /// [`Shrinks`]).
+    #[inline(always)]
+    fn branch(&mut self, inst: u32, shrink: u8, short: u8) {
+        let idx = self.items.len() as u32;
+        let cand = if shrink == kind::LONG {
+            kind::LONG
+        } else {
+            kind::CAND + shrink
+        };
+        let Some(l) = self.labels.insts.get_mut(inst as usize) else {
+            // Not an instance (cannot happen): link reports it.
+            self.item(cand, inst, short);
+            return;
+        };
+        if l.est != FAR {
+            // Backward. Exact: same section, nothing link's or waiting since the label (one
+            // test for all, as they hold in most branches).
+            if ((u32::from(l.sec) ^ self.secno) | self.sh.pending) == 0
+                && (l.fin != INEXACT) & (self.sh.fence <= l.idx)
+            {
+                // The distance from the long form's end, as link would find it: both offsets
+                // without the savings so far.
+                let end = self.used as i64 + 4 + *self.extra - i64::from(self.sh.saved);
+                let d = i64::from(l.fin) - end;
+                if shrink != kind::LONG && d >= -128 - i64::from(shrink) {
+                    self.item(shrink, inst, short);
+                    self.sh.saved += u32::from(shrink);
+                } else {
+                    // Within the section, so within ±2 GiB.
+                    raw::put4(self.code, self.used, d as u32);
+                }
+                return;
+            }
+            if shrink != kind::LONG {
+                self.sh.fence = self.sh.fence.max(idx + 1);
+            }
+            self.item(cand, inst, short);
+        } else if shrink != kind::LONG && l.tag & BOUND == 0 {
+            // Forward, may shrink: joins the label's chain (one chain per label, in the
+            // section of its first branch; a branch from another section is link's).
+            if l.fin == FAR || u32::from(l.sec) == self.secno {
+                l.sec = self.secno as u8;
+                let prev = std::mem::replace(&mut l.fin, idx);
+                self.item(cand, prev, short);
+                self.sh.pending += 1;
+            } else {
+                self.item(cand, inst, short);
+                self.sh.fence = self.sh.fence.max(idx + 1);
+            }
+        } else {
+            // Never short: not shrinkable, or bound to an address (out of reach of a rel8).
+            self.item(kind::LONG, inst, short);
+        }
+    }
+
+    /// A label defined at `est` (instance `def.inst`): judge the forward branches of its chain
+    /// and give it its offset without savings, if exact (see [`Shrinks`]). `true`: that is its
+    /// final offset, and link need not place it.
+    #[inline(always)]
+    fn settle(&mut self, def: Defined, est: u32, setlabel: bool) -> bool {
+        if def.chain != FAR {
+            if u32::from(def.chain_sec) == self.secno && !setlabel {
+                let mut j = def.chain;
+                while let Some(it) = self.items.get_mut(j as usize) {
+                    let next = std::mem::replace(&mut it.data, def.inst);
+                    self.sh.pending -= 1;
+                    if self.sh.fence <= j {
+                        // No alignment after the branch: the estimated distance is the
+                        // distance in the code. Short when it fits, as link judges.
+                        let k = it.kind - kind::CAND;
+                        let d = self.used as i64 - (i64::from(it.pos) + 4);
+                        let s = i64::from(k);
+                        if (d + 128 + s) as u64 <= (255 + s) as u64 {
+                            self.sh.saved += u32::from(k);
+                            it.kind = k;
+                        } else {
+                            it.kind = kind::LONG;
+                        }
+                    }
+                    j = next;
+                }
+            } else {
+                // Link's: the chain's section keeps `pending` up until then.
+                self.labels
+                    .deferred
+                    .push((def.inst, def.chain, def.chain_sec));
+            }
+        }
+        let exact = self.sh.pending == 0;
+        if let Some(l) = self.labels.insts.get_mut(def.inst as usize) {
+            l.fin = if exact { est - self.sh.saved } else { INEXACT };
+        }
+        exact && self.sh.fence == 0 && self.secno == 0 && !setlabel
     }
 
     /// Execute one op that is not the last of its run. Inlined in optimized builds (the
@@ -344,20 +445,6 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 self.track(target);
             }
             Act::RelPc | Act::RelLg => {
-                let inst = if op.act == Act::RelPc {
-                    let pc = self.arg();
-                    self.track(pc);
-                    self.labels.reference_pc(pc).ok_or(DasmError::RangePc {
-                        offset: op.at as usize,
-                        pc,
-                    })?
-                } else {
-                    self.labels
-                        .reference_lg(op.p1)
-                        .ok_or(DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        })?
-                };
                 // The item's kind is the saving of the short form (`op.p2`, judged by the
                 // run's last code byte as DynASM does), its aux byte the short opcode (`E9` ->
                 // `EB`, `0F 8x` -> `7x`). A shrink rewrites the one or two bytes before the
@@ -370,7 +457,37 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 } else {
                     (op.p2, op.short)
                 };
-                self.item(shrink, inst, short);
+                let inst = if op.act == Act::RelPc {
+                    let pc = self.arg();
+                    self.track(pc);
+                    // The first reference to a PC label that may shrink starts its chain (see
+                    // `Shrinks`) in the new instance.
+                    let chain = (shrink != kind::LONG)
+                        .then_some((self.items.len() as u32, self.secno as u8));
+                    match self.labels.reference_pc(pc, chain) {
+                        Some((_, true)) => {
+                            self.item(kind::CAND + shrink, FAR, short);
+                            self.sh.pending += 1;
+                            self.used += 4;
+                            self.floor = self.used;
+                            return Ok(());
+                        }
+                        Some((inst, false)) => inst,
+                        None => {
+                            return Err(DasmError::RangePc {
+                                offset: op.at as usize,
+                                pc,
+                            })
+                        }
+                    }
+                } else {
+                    self.labels
+                        .reference_lg(op.p1)
+                        .ok_or(DasmError::RangeLabel {
+                            offset: op.at as usize + 1,
+                        })?
+                };
+                self.branch(inst, shrink, short);
                 self.used += 4;
                 self.floor = self.used;
             }
@@ -378,10 +495,13 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 let inst = if op.act == Act::ImmPc {
                     let pc = self.arg();
                     self.track(pc);
-                    self.labels.reference_pc(pc).ok_or(DasmError::RangePc {
-                        offset: op.at as usize,
-                        pc,
-                    })?
+                    self.labels
+                        .reference_pc(pc, None)
+                        .map(|r| r.0)
+                        .ok_or(DasmError::RangePc {
+                            offset: op.at as usize,
+                            pc,
+                        })?
                 } else {
                     self.labels
                         .reference_lg(op.p1)
@@ -401,7 +521,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     idx: k,
                     est: (self.used as i64 + *self.extra) as u32,
                 };
-                let inst = if op.act == Act::LabelPc {
+                let def = if op.act == Act::LabelPc {
                     let pc = self.arg();
                     self.track(pc);
                     self.labels.define_pc(pc, here).ok_or(DasmError::RangePc {
@@ -415,7 +535,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                             offset: op.at as usize + 1,
                         })?
                 };
-                self.defs.push((k, inst));
+                // `p2`: SETLABEL follows (the label will be no place in the code).
+                let inst = def.inst;
+                if !self.settle(def, here.est, op.p2 != 0) {
+                    self.defs.push((k, inst));
+                }
                 self.last_label = inst as usize;
                 self.floor = self.used;
                 return Ok(());
@@ -428,6 +552,8 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     )));
                 }
                 self.item(kind::ALIGN, 0, op.p1);
+                // Its padding is link's: no exact distance across it (see `Shrinks`).
+                self.sh.fence = self.sh.fence.max(self.items.len() as u32);
                 self.floor = self.used;
             }
             Act::Extern => {

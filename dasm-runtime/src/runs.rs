@@ -108,7 +108,7 @@ pub(crate) struct Op {
     pub p1: u8,
     /// Second parameter: the extern index; for REL_LG/REL_PC the shrink candidate judged by the
     /// run's last code byte before the action (3 after `E9`, 4 after `8x`, else 0); for DISP 1
-    /// when IMM_DB/IMM_WB follows.
+    /// when IMM_DB/IMM_WB follows; for LABEL_PC/LABEL_LG 1 when SETLABEL follows.
     pub p2: u8,
     /// For REL_LG/REL_PC with a shrink candidate: the short opcode (`EB`, `7x`); else 0.
     pub short: u8,
@@ -281,6 +281,9 @@ pub(crate) const fn next_op(acts: &[u8], mut p: usize, mut code: u8) -> (Op, usi
                 let next = if p + 1 < acts.len() { acts[p + 1] } else { 0 };
                 (next == IMM_DB || next == IMM_WB) as u8
             }
+            // Whether the next action binds the label to an address (SETLABEL): put leaves
+            // the branches to it to link.
+            LABEL_PC | LABEL_LG => (next_action(acts, p + 1 + nparams) == SETLABEL) as u8,
             _ => p2,
         };
         let mut o = op(head, n, act(a), p, p1, p2);
@@ -295,6 +298,21 @@ pub(crate) const fn next_op(acts: &[u8], mut p: usize, mut code: u8) -> (Op, usi
         }
         return (o, p + 1 + nparams, a == STOP || a == SECTION, code);
     }
+}
+
+/// The next action code from `p` on, past literal and escaped bytes (STOP at the end).
+const fn next_action(acts: &[u8], mut p: usize) -> u8 {
+    while p < acts.len() {
+        let a = acts[p];
+        if a < DISP {
+            p += 1;
+        } else if a == ESC {
+            p += 2;
+        } else {
+            return a;
+        }
+    }
+    STOP
 }
 
 const fn op(head: [u8; HEAD], n: usize, act: Act, at: usize, p1: u8, p2: u8) -> Op {

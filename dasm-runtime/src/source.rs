@@ -394,7 +394,7 @@ impl<'a> Dasm<'a> {
                 continue;
             };
             let hit = sec.items.iter().enumerate().find(|(_, it)| {
-                (it.kind < kind::ALIGN || it.kind == kind::ADDR)
+                (it.kind < kind::ALIGN || it.kind >= kind::CAND || it.kind == kind::ADDR)
                     && insts
                         .get(it.data as usize)
                         .is_some_and(|l| Some(l.kind()) == want && l.state() != DEF)

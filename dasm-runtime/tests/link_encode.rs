@@ -1,7 +1,8 @@
 //! `Dasm::link_encode` (link, then encode into a `Vec` that is not zero-filled first) against
 //! `link` + `encode_at` at the same address: the same bytes, label offsets, globals and
 //! errors, on random action lists and on random well-formed branchy programs with several
-//! sections; and `finish`'s PC label offsets against the engine's.
+//! sections; the same with link judging every branch (`Dasm::judge_in_link`) instead of put
+//! judging most; and `finish`'s PC label offsets against the engine's.
 
 #[path = "common/cases.rs"]
 mod cases;
@@ -63,6 +64,26 @@ fn compare(acts: &[u8], nsec: usize, npc: usize, puts: &Puts) -> bool {
     });
     let want = outcome(&two, code, npc);
     assert_eq!(got, want);
+    // Link judging every branch, as before put judged most of them (`Shrinks` in the
+    // engine): the same outcome.
+    let mut classic = Dasm::new(acts, nsec);
+    classic.judge_in_link(true);
+    classic.grow_pc(npc);
+    classic.set_global(0, 0x1000_0000);
+    classic.set_extern_resolver(|a, i, t| a as i32 ^ i32::from(i) ^ i32::from(t));
+    for (start, args) in puts {
+        classic.put(*start, args);
+    }
+    let _ = classic.check_step(None);
+    let code = classic.link().and_then(|size| {
+        let mut buf = vec![0u8; size];
+        classic.encode_at(&mut buf, base).map(|()| buf)
+    });
+    assert_eq!(
+        outcome(&classic, code, npc),
+        want,
+        "put's judging differs from link's"
+    );
     // `finish` keeps the engine's PC label offsets (the code itself is at another address).
     let mut fin = build(acts, nsec, npc, puts);
     let _ = fin.check_step(None);
@@ -184,4 +205,100 @@ fn random_branchy_programs_same_as_two_passes() {
     });
     println!("{made} programs made code");
     assert!(made >= 1_000, "only {made} programs made code");
+}
+
+/// Branches around the short/long boundary, backward and forward, with branches judged by put
+/// or left to link in between, an alignment, and a label in another section: put's judging
+/// (see `Shrinks` in the engine) gives what link's does, distance by distance.
+#[test]
+fn boundaries_judged_by_put_as_by_link() {
+    let label = 0;
+    let space = 2;
+    let jmp = 5;
+    let jl = 9;
+    let align = 13;
+    let to1 = 16;
+    let to0 = 18;
+    #[rustfmt::skip]
+    let acts = [
+        LABEL_PC, STOP,             // 0: =>pc:
+        SPACE, 0x90, STOP,          // 2: .space n
+        ESC, 0xE9, REL_PC, STOP,    // 5: jmp =>pc
+        0x0F, 0x8C, REL_PC, STOP,   // 9: jl =>pc
+        ALIGN, 15, STOP,            // 13: .align 16
+        SECTION, 1,                 // 16: .section 1
+        SECTION, 0,                 // 18: .section 0
+    ];
+    let mut made = 0;
+    for n in 100..=150i64 {
+        for b in [jmp, jl] {
+            let shapes: [Puts; 9] = [
+                // Backward.
+                vec![(label, vec![0]), (space, vec![n]), (b, vec![0])],
+                // Forward.
+                vec![(b, vec![0]), (space, vec![n]), (label, vec![0])],
+                // Forward across an alignment.
+                vec![
+                    (b, vec![0]),
+                    (align, vec![]),
+                    (space, vec![n]),
+                    (label, vec![0]),
+                ],
+                // Backward across a forward branch judged when its label is defined.
+                vec![
+                    (label, vec![0]),
+                    (jmp, vec![1]),
+                    (space, vec![n]),
+                    (label, vec![1]),
+                    (b, vec![0]),
+                ],
+                // Backward across a forward branch not judged yet.
+                vec![
+                    (label, vec![0]),
+                    (jmp, vec![1]),
+                    (space, vec![n]),
+                    (b, vec![0]),
+                    (label, vec![1]),
+                ],
+                // Backward across an alignment.
+                vec![
+                    (label, vec![0]),
+                    (align, vec![]),
+                    (space, vec![n]),
+                    (b, vec![0]),
+                ],
+                // Backward after a backward branch left to link.
+                vec![
+                    (label, vec![0]),
+                    (align, vec![]),
+                    (jmp, vec![0]),
+                    (label, vec![1]),
+                    (space, vec![n]),
+                    (b, vec![1]),
+                ],
+                // A chain whose label is defined in another section.
+                vec![
+                    (b, vec![0]),
+                    (space, vec![n]),
+                    (to1, vec![]),
+                    (label, vec![0]),
+                    (to0, vec![]),
+                    (label, vec![1]),
+                    (jl, vec![1]),
+                ],
+                // A label of another section, backward.
+                vec![
+                    (to1, vec![]),
+                    (label, vec![0]),
+                    (to0, vec![]),
+                    (space, vec![n]),
+                    (b, vec![0]),
+                ],
+            ];
+            for puts in &shapes {
+                made += usize::from(compare(&acts, 2, 2, puts));
+            }
+        }
+    }
+    assert_eq!(made, 51 * 2 * 9);
 }
