@@ -91,14 +91,14 @@ pub(crate) struct Section {
 ///   holds the chain's last item until the label is defined, each item's `data` the item
 ///   before it). When the label is defined in the same section, the chain is judged: short
 ///   when the estimated distance fits, as link judges a forward branch.
-/// - A label defined while no branch waits to be judged gets its offset from the section's
-///   start without the savings so far (`est - saved`) in `fin`: its final offset, when the
-///   section is the first and nothing before it is link's (`fence` 0): then it is not in
-///   `Section::defs`, and link does not place it.
+/// - A label defined while no branch waits to be judged gets in `fin` its estimate less the
+///   savings so far (`est - saved`). That is its final offset when the section is the first
+///   and nothing before it is link's (`fence` 0): then it is not in `Section::defs`, and link
+///   does not place it.
 /// - A backward branch is exact when nothing between its label and it is link's or waits
 ///   (`pending` 0 now and when the label was defined, the label at or after `fence`): its
-///   distance is the difference of the two offsets without savings. A long one is written at
-///   once, with no item; a short one is an item judged.
+///   final distance is the difference of the two estimates less the savings so far. A long
+///   one is written at once, with no item; a short one is an item judged.
 ///
 /// Everything else is link's, as before.
 #[derive(Default, Debug, Clone, Copy)]
@@ -111,6 +111,7 @@ pub(crate) struct Shrinks {
     /// labels defined before it are not exact.
     pub fence: u32,
 }
+
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 

@@ -32,8 +32,9 @@ pub(crate) struct Inst {
     /// Final offset in the code (set by link: `est` plus the correction where it is defined;
     /// link refuses code of 2 GiB or more), or [`FAR`]. Before link, for put (see
     /// `engine::Shrinks`): while undefined, the last item of its chain of forward branches
-    /// ([`FAR`]: none; the chain's section in `sec`); once defined, the section's savings
-    /// then, or [`INEXACT`].
+    /// ([`FAR`]: none; the chain's section in `sec`); once defined, its estimate less the
+    /// section's savings then (its final offset if put settled everything before it), or
+    /// [`INEXACT`].
     pub fin: u32,
     /// Where the definition is, with `sec`: the number of items of the section before it
     /// (orders it against references). Until defined: the label number of a PC label (see
