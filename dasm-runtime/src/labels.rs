@@ -191,16 +191,24 @@ impl Labels {
         self.deferred.clear();
     }
 
-    /// A reference to an existing definition (unless `forward`), or to the next one.
+    /// A reference to an existing definition (unless `forward`), or to the next one: the
+    /// instance, and whether it is new (then with the chain `chain`, see `reference_pc`).
     #[inline(always)]
-    fn refer(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, forward: bool) -> u32 {
+    fn refer(
+        slot: &mut Slot,
+        insts: &mut Vec<Inst>,
+        kind: LabelKind,
+        forward: bool,
+        chain: Option<(u32, u8)>,
+    ) -> (u32, bool) {
         let s = *slot;
         if s != EMPTY && (!forward || s & PENDING != 0) {
-            return slot_inst(s);
+            return (slot_inst(s), false);
         }
-        let i = new_inst(insts, kind);
+        let (fin, sec) = chain.unwrap_or((FAR, NOWHERE_SEC));
+        let i = new_inst_at(insts, kind, fin, sec);
         *slot = i | PENDING;
-        i
+        (i, chain.is_some())
     }
 
     /// A definition: fills the pending instance or makes a new one. The instance's `fin` is
@@ -259,12 +267,13 @@ impl Labels {
     }
 
     /// REL_LG / IMM_LG with label number `n`: 1..=9 backward local, 10..=246 global,
-    /// 247..=255 forward local. `None`: bad label (DynASM's RANGE_LG).
-    pub fn reference_lg(&mut self, n: u8) -> Option<u32> {
+    /// 247..=255 forward local; the instance, and whether it is new (then with the chain
+    /// `chain`, see `reference_pc`). `None`: bad label (DynASM's RANGE_LG).
+    pub fn reference_lg(&mut self, n: u8, chain: Option<(u32, u8)>) -> Option<(u32, bool)> {
         match n {
             1..=9 => {
                 let s = self.locals[usize::from(n)];
-                (s != EMPTY && s & PENDING == 0).then(|| slot_inst(s))
+                (s != EMPTY && s & PENDING == 0).then(|| (slot_inst(s), false))
             }
             10..=246 => {
                 let g = n - 10;
@@ -275,6 +284,7 @@ impl Labels {
                     &mut self.insts,
                     LabelKind::Global(g),
                     false,
+                    chain,
                 ))
             }
             247..=255 => {
@@ -285,6 +295,7 @@ impl Labels {
                     &mut self.insts,
                     LabelKind::Local(k),
                     true,
+                    chain,
                 ))
             }
             0 => None,
@@ -390,14 +401,8 @@ impl At {
     }
 }
 
-/// A new, not yet defined instance of a label; its index.
-#[inline(always)]
-fn new_inst(insts: &mut Vec<Inst>, kind: LabelKind) -> u32 {
-    new_inst_at(insts, kind, FAR, NOWHERE_SEC)
-}
-
-/// A new, not yet defined instance with a chain of forward branches: its last item `fin` in
-/// section `sec` (`FAR` and [`NOWHERE_SEC`]: none).
+/// A new, not yet defined instance of a label, with a chain of forward branches: its last
+/// item `fin` in section `sec` (`FAR` and [`NOWHERE_SEC`]: none); its index.
 #[inline(always)]
 fn new_inst_at(insts: &mut Vec<Inst>, kind: LabelKind, fin: u32, sec: u8) -> u32 {
     let i = insts.len() as u32;

@@ -457,35 +457,35 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 } else {
                     (op.p2, op.short)
                 };
-                let inst = if op.act == Act::RelPc {
+                // The first reference to a label that may shrink starts its chain (see
+                // `Shrinks`) in the new instance.
+                let chain =
+                    (shrink != kind::LONG).then_some((self.items.len() as u32, self.secno as u8));
+                let found = if op.act == Act::RelPc {
                     let pc = self.arg();
                     self.track(pc);
-                    // The first reference to a PC label that may shrink starts its chain (see
-                    // `Shrinks`) in the new instance.
-                    let chain = (shrink != kind::LONG)
-                        .then_some((self.items.len() as u32, self.secno as u8));
-                    match self.labels.reference_pc(pc, chain) {
-                        Some((_, true)) => {
-                            self.item(kind::CAND + shrink, FAR, short);
-                            self.sh.pending += 1;
-                            self.used += 4;
-                            self.floor = self.used;
-                            return Ok(());
-                        }
-                        Some((inst, false)) => inst,
-                        None => {
-                            return Err(DasmError::RangePc {
-                                offset: op.at as usize,
-                                pc,
-                            })
-                        }
-                    }
+                    self.labels
+                        .reference_pc(pc, chain)
+                        .ok_or(DasmError::RangePc {
+                            offset: op.at as usize,
+                            pc,
+                        })?
                 } else {
                     self.labels
-                        .reference_lg(op.p1)
+                        .reference_lg(op.p1, chain)
                         .ok_or(DasmError::RangeLabel {
                             offset: op.at as usize + 1,
                         })?
+                };
+                let inst = match found {
+                    (_, true) => {
+                        self.item(kind::CAND + shrink, FAR, short);
+                        self.sh.pending += 1;
+                        self.used += 4;
+                        self.floor = self.used;
+                        return Ok(());
+                    }
+                    (inst, false) => inst,
                 };
                 self.branch(inst, shrink, short);
                 self.used += 4;
@@ -503,11 +503,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                             pc,
                         })?
                 } else {
-                    self.labels
-                        .reference_lg(op.p1)
-                        .ok_or(DasmError::RangeLabel {
+                    self.labels.reference_lg(op.p1, None).map(|r| r.0).ok_or(
+                        DasmError::RangeLabel {
                             offset: op.at as usize + 1,
-                        })?
+                        },
+                    )?
                 };
                 self.item(kind::ADDR, inst, 0);
                 self.used += 8;
