@@ -228,11 +228,13 @@ fn boundaries_judged_by_put_as_by_link() {
         ALIGN, 15, STOP,            // 13: .align 16
         SECTION, 1,                 // 16: .section 1
         SECTION, 0,                 // 18: .section 0
+        LABEL_PC, SETLABEL, STOP,   // 20: =>pc: bound to an address
     ];
+    let bound = 20;
     let mut made = 0;
     for n in 100..=150i64 {
         for b in [jmp, jl] {
-            let shapes: [Puts; 9] = [
+            let shapes: [Puts; 10] = [
                 // Backward.
                 vec![(label, vec![0]), (space, vec![n]), (b, vec![0])],
                 // Forward.
@@ -294,11 +296,22 @@ fn boundaries_judged_by_put_as_by_link() {
                     (space, vec![n]),
                     (b, vec![0]),
                 ],
+                // A chain whose label is bound to an address by SETLABEL, then a backward
+                // branch to it and one across it.
+                vec![
+                    (label, vec![1]),
+                    (b, vec![0]),
+                    (space, vec![n]),
+                    (bound, vec![0, 0x1000]),
+                    (b, vec![0]),
+                    (b, vec![1]),
+                ],
             ];
             for puts in &shapes {
                 made += usize::from(compare(&acts, 2, 2, puts));
             }
         }
     }
+    // The bound label is out of reach of the code: those programs end in an error.
     assert_eq!(made, 51 * 2 * 9);
 }
