@@ -307,14 +307,13 @@ impl Labels {
     #[inline(always)]
     pub fn reference_pc(&mut self, pc: i64, chain: Option<(u32, u8)>) -> Option<(u32, bool)> {
         let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
-        let s = *slot;
-        if s != EMPTY {
-            return Some((slot_inst(s), false));
-        }
-        let (fin, sec) = chain.unwrap_or((FAR, NOWHERE_SEC));
-        let i = new_inst_at(&mut self.insts, LabelKind::Pc(pc as u32), fin, sec);
-        *slot = i | PENDING;
-        Some((i, chain.is_some()))
+        Some(Self::refer(
+            slot,
+            &mut self.insts,
+            LabelKind::Pc(pc as u32),
+            false,
+            chain,
+        ))
     }
 
     /// LABEL_LG with label number `n` (1..=9 local, 10..=255 global).

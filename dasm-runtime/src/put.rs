@@ -222,6 +222,29 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
         exact && self.sh.fence == 0 && self.secno == 0 && !setlabel
     }
 
+    /// The label instance a REL_PC/REL_LG/IMM_PC/IMM_LG op refers to (the PC label its argument
+    /// names, or its label number), and whether it is new (then with the chain `chain`, see
+    /// [`Labels::reference_pc`]).
+    #[inline(always)]
+    fn reference(&mut self, op: &Op, chain: Option<(u32, u8)>) -> Result<(u32, bool), DasmError> {
+        if matches!(op.act, Act::RelPc | Act::ImmPc) {
+            let pc = self.arg();
+            self.track(pc);
+            self.labels
+                .reference_pc(pc, chain)
+                .ok_or(DasmError::RangePc {
+                    offset: op.at as usize,
+                    pc,
+                })
+        } else {
+            self.labels
+                .reference_lg(op.p1, chain)
+                .ok_or(DasmError::RangeLabel {
+                    offset: op.at as usize + 1,
+                })
+        }
+    }
+
     /// Execute one op that is not the last of its run. Inlined in optimized builds (the
     /// specialization of `put!` runs); a call in builds with debug assertions, which do not
     /// optimize, so that each put site stays small and quick to compile.
@@ -461,54 +484,18 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 // `Shrinks`) in the new instance.
                 let chain =
                     (shrink != kind::LONG).then_some((self.items.len() as u32, self.secno as u8));
-                let found = if op.act == Act::RelPc {
-                    let pc = self.arg();
-                    self.track(pc);
-                    self.labels
-                        .reference_pc(pc, chain)
-                        .ok_or(DasmError::RangePc {
-                            offset: op.at as usize,
-                            pc,
-                        })?
-                } else {
-                    self.labels
-                        .reference_lg(op.p1, chain)
-                        .ok_or(DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        })?
-                };
-                let inst = match found {
+                match self.reference(op, chain)? {
                     (_, true) => {
                         self.item(kind::CAND + shrink, FAR, short);
                         self.sh.pending += 1;
-                        self.used += 4;
-                        self.floor = self.used;
-                        return Ok(());
                     }
-                    (inst, false) => inst,
-                };
-                self.branch(inst, shrink, short);
+                    (inst, false) => self.branch(inst, shrink, short),
+                }
                 self.used += 4;
                 self.floor = self.used;
             }
             Act::ImmPc | Act::ImmLg => {
-                let inst = if op.act == Act::ImmPc {
-                    let pc = self.arg();
-                    self.track(pc);
-                    self.labels
-                        .reference_pc(pc, None)
-                        .map(|r| r.0)
-                        .ok_or(DasmError::RangePc {
-                            offset: op.at as usize,
-                            pc,
-                        })?
-                } else {
-                    self.labels.reference_lg(op.p1, None).map(|r| r.0).ok_or(
-                        DasmError::RangeLabel {
-                            offset: op.at as usize + 1,
-                        },
-                    )?
-                };
+                let (inst, _) = self.reference(op, None)?;
                 self.item(kind::ADDR, inst, 0);
                 self.used += 8;
                 self.floor = self.used;
