@@ -130,7 +130,6 @@ const BIG: usize = 256 << 10;
 /// whose pages come zeroed from the kernel (nothing writes zeros over the grown part, as
 /// `Vec::resize` does) and which grows by `mremap` on Linux (page tables move, the code is not
 /// copied). Bytes after the code may hold anything (stale code of a reused buffer): put writes
-/// before it reads. Bytes after the code may hold anything (stale code of a reused buffer): put writes
 /// before it reads.
 #[derive(Debug)]
 pub(crate) struct CodeBuf {
