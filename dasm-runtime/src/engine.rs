@@ -900,21 +900,20 @@ impl<'a> Dasm<'a> {
 
     /// Pass 3 as if the buffer were at address `base` (the code will be copied there).
     pub fn encode_at(&mut self, buf: &mut [u8], base: u64) -> Result<(), DasmError> {
-        self.park();
-        let r = self.encode_parked(buf, base);
-        self.park();
-        r.map_err(|e| self.locate(e))
+        self.encode_room(buf, buf.len(), base)
     }
 
-    fn encode_parked(&mut self, buf: &mut [u8], base: u64) -> Result<(), DasmError> {
+    /// Pass 3 for code of `size` bytes (the size link returned) into the first `size` bytes of
+    /// `buf`, as if at address `base`, with the sections parked.
+    fn encode_parked(&mut self, buf: &mut [u8], size: usize, base: u64) -> Result<(), DasmError> {
         if let Some(e) = &self.status {
             return Err(e.clone());
         }
-        let size = self.linked.ok_or(DasmError::NotLinked)?;
-        if buf.len() != size {
+        let linked = self.linked.ok_or(DasmError::NotLinked)?;
+        if linked != size || buf.len() < size {
             return Err(DasmError::BufferSize {
-                expected: size,
-                given: buf.len(),
+                expected: linked,
+                given: size,
             });
         }
         // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the encoder only stores
@@ -1011,8 +1010,8 @@ impl<'a> Dasm<'a> {
             .saturating_add(64)
     }
 
-    /// [`Dasm::encode_at`] into the first `size` bytes of `buf`, whose length is at least
-    /// [`Dasm::room`]`(size)` (more room: fewer checks).
+    /// [`Dasm::encode_at`] into the first `size` bytes of `buf`, whose length may be more, up
+    /// to [`Dasm::room`]`(size)` (more room: fewer checks).
     pub(crate) fn encode_room(
         &mut self,
         buf: &mut [u8],
@@ -1020,23 +1019,7 @@ impl<'a> Dasm<'a> {
         base: u64,
     ) -> Result<(), DasmError> {
         self.park();
-        let r = match (&self.status, self.linked) {
-            (Some(e), _) => Err(e.clone()),
-            (None, None) => Err(DasmError::NotLinked),
-            (None, Some(linked)) if linked != size || buf.len() < size => {
-                Err(DasmError::BufferSize {
-                    expected: linked,
-                    given: size,
-                })
-            }
-            // SAFETY: `MaybeUninit<u8>` has the layout of `u8`, and the encoder only stores
-            // initialized bytes through the view, so `buf` stays initialized.
-            (None, Some(_)) => self.encode_into(
-                unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) },
-                size,
-                base,
-            ),
-        };
+        let r = self.encode_parked(buf, size, base);
         self.park();
         r.map_err(|e| self.locate(e))
     }
