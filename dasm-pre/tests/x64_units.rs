@@ -209,6 +209,16 @@ fn runtime_registers() {
     // Size keywords on runtime immediates: ignored by the arithmetic short forms, otherwise they
     // must repeat the operation size; `push byte v` is 6A.
     assert_eq!(bytes("sub rcx, byte v"), "4881fce9ef");
+    // ... their byte forms too (DynASM's `Ri1qdwb`/`mi1qdwb`): the field stays an imm8
+    // (IMM_B, range-checked at put). Lists from dynasm.lua.
+    assert_eq!(bytes("sub al, word v"), "2ceb");
+    assert_eq!(bytes("adc al, dword v"), "14eb");
+    assert_eq!(bytes("xor cl, word v"), "80fcf1eb");
+    assert_eq!(bytes("cmp byte [rax], dword v"), "8038eb");
+    assert_eq!(bytes("sub Rb(a), word v"), "4080e8f023eb");
+    assert!(err("and al, word 5").contains("operand size"));
+    assert!(err("sub [rax], word v").contains("operand size"));
+    assert!(err("test al, word v").contains("operand size"));
     assert_eq!(bytes("shl eax, dword v"), "c1e0eb");
     assert!(err("shl eax, byte v").contains("operand size"));
     assert_eq!(bytes("push byte v"), "6aeb");

@@ -107,7 +107,7 @@ def classify(idv, row, src, diff, vals):
         return "deliberate-undefined-local-label"
     if re.search(r"dasr rejects: bad count `-\d+': `.space'", diff):
         return "deliberate-negative-space"
-    if re.search(r"dasr accepts; DynASM: unsigned immediate (byte|word) out of range", diff) and re.search(r", -(0x[0-9a-fA-F]+|\d+)$", src):
+    if re.search(r"dasr accepts; DynASM: unsigned immediate (byte|word) out of range", diff) and re.search(r", -(0x[0-9a-fA-F]+|\d+)( ;|$)", src):
         return "superset-negative-imm"
     if "xchg eax, eax" in src:
         return "deliberate-xchg-eax-eax"

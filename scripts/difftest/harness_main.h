@@ -1,4 +1,7 @@
-/* Runs every case of the batch in a forked child: fresh state, corpus conventions. */
+/* Runs every case of the batch in a forked child: fresh state, corpus conventions. A child
+   that crashes, or runs for more than 10 seconds, is reported as CRASH: after an error, DynASM's
+   dasm_put returns with its label chains already pointing at the positions of the failed put,
+   which the next put reuses, so a later label definition can walk a cycle forever. */
 #define NCASES ((int)(sizeof(cases)/sizeof(cases[0])))
 static void run_case(int i, unsigned char *base) {
   dasm_State *state; dasm_State **Dst = &state;
@@ -31,7 +34,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
   for (int i = 0; i < NCASES; i++) {
     pid_t p = fork();
-    if (p == 0) { run_case(i, base); _exit(0); }
+    if (p == 0) { alarm(10); run_case(i, base); _exit(0); }
     int ws = 0; waitpid(p, &ws, 0);
     if (!WIFEXITED(ws)) { printf("%d\tCRASH\t%d\n", cases[i].id, WTERMSIG(ws)); fflush(stdout); }
   }
