@@ -112,6 +112,15 @@ pub(crate) struct Shrinks {
     pub fence: u32,
 }
 
+/// DynASM's rule for a branch whose short form saves `shrink` bytes: short when the distance
+/// `d` from the estimated end of its long form is in -128-shrink..=127 (link and put judge by
+/// it).
+#[inline(always)]
+pub(crate) fn fits_short(d: i64, shrink: u8) -> bool {
+    let s = i64::from(shrink);
+    ((d + 128 + s) as u64) <= (255 + s) as u64
+}
+
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
@@ -1286,12 +1295,9 @@ fn link_section<const MULTI: bool>(
             } else {
                 i64::from(l.est)
             };
-            // Short when the distance from the estimated end of the branch is in
-            // -128-shrink..=127.
-            let shrink = i64::from(k);
             let d = lofs - (i64::from(item.pos) + 4 + extra);
-            if ((d + 128 + shrink) as u64) <= (255 + shrink) as u64 {
-                ofs -= shrink;
+            if fits_short(d, k) {
+                ofs -= i64::from(k);
                 item.kind = k;
             } else {
                 item.kind = kind::LONG;

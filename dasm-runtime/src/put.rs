@@ -5,7 +5,7 @@
 //! a loop over the cached ops of a run (`Dasm::put`), or, for a run decoded at compile time
 //! (`put!`), once per op in straight-line code that the compiler specializes for each op.
 
-use crate::engine::{grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
+use crate::engine::{fits_short, grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
 use crate::error::DasmError;
 use crate::labels::{At, Defined, Labels, BOUND, FAR, INEXACT};
 use crate::runs::{Act, Op, Run};
@@ -151,6 +151,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 // without the savings so far.
                 let end = self.used as i64 + 4 + *self.extra - i64::from(self.sh.saved);
                 let d = i64::from(l.fin) - end;
+                // `fits_short` for a distance that is negative (the label is behind).
                 if shrink != kind::LONG && d >= -128 - i64::from(shrink) {
                     self.item(shrink, inst, short);
                     self.sh.saved += u32::from(shrink);
@@ -198,8 +199,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                         // distance in the code. Short when it fits, as link judges.
                         let k = it.kind - kind::CAND;
                         let d = self.used as i64 - (i64::from(it.pos) + 4);
-                        let s = i64::from(k);
-                        if (d + 128 + s) as u64 <= (255 + s) as u64 {
+                        if fits_short(d, k) {
                             self.sh.saved += u32::from(k);
                             it.kind = k;
                         } else {

@@ -16,7 +16,19 @@ type Puts = Vec<(usize, Vec<i64>)>;
 
 /// A fresh engine with the case's puts.
 fn build<'a>(acts: &'a [u8], nsec: usize, npc: usize, puts: &Puts) -> Dasm<'a> {
+    build_judged(acts, nsec, npc, puts, false)
+}
+
+/// [`build`], with link judging every branch when `link_judges` (`Dasm::judge_in_link`).
+fn build_judged<'a>(
+    acts: &'a [u8],
+    nsec: usize,
+    npc: usize,
+    puts: &Puts,
+    link_judges: bool,
+) -> Dasm<'a> {
     let mut d = Dasm::new(acts, nsec);
+    d.judge_in_link(link_judges);
     d.grow_pc(npc);
     d.set_global(0, 0x1000_0000);
     d.set_extern_resolver(|a, i, t| a as i32 ^ i32::from(i) ^ i32::from(t));
@@ -42,6 +54,16 @@ fn outcome(d: &Dasm, code: std::result::Result<Vec<u8>, DasmError>, npc: usize) 
     }
 }
 
+/// `link`, then `encode_at` as if at `base`.
+fn two_passes(mut d: Dasm<'_>, base: u64, npc: usize) -> Outcome {
+    let _ = d.check_step(None);
+    let code = d.link().and_then(|size| {
+        let mut buf = vec![0u8; size];
+        d.encode_at(&mut buf, base).map(|()| buf)
+    });
+    outcome(&d, code, npc)
+}
+
 /// Both ways on two engines with the same puts; returns whether the code was made.
 fn compare(acts: &[u8], nsec: usize, npc: usize, puts: &Puts) -> bool {
     let mut fused = build(acts, nsec, npc, puts);
@@ -56,31 +78,12 @@ fn compare(acts: &[u8], nsec: usize, npc: usize, puts: &Puts) -> bool {
     }
     let got = outcome(&fused, r.map(|_| out), npc);
 
-    let mut two = build(acts, nsec, npc, puts);
-    let _ = two.check_step(None);
-    let code = two.link().and_then(|size| {
-        let mut buf = vec![0u8; size];
-        two.encode_at(&mut buf, base).map(|()| buf)
-    });
-    let want = outcome(&two, code, npc);
+    let want = two_passes(build(acts, nsec, npc, puts), base, npc);
     assert_eq!(got, want);
     // Link judging every branch, as before put judged most of them (`Shrinks` in the
     // engine): the same outcome.
-    let mut classic = Dasm::new(acts, nsec);
-    classic.judge_in_link(true);
-    classic.grow_pc(npc);
-    classic.set_global(0, 0x1000_0000);
-    classic.set_extern_resolver(|a, i, t| a as i32 ^ i32::from(i) ^ i32::from(t));
-    for (start, args) in puts {
-        classic.put(*start, args);
-    }
-    let _ = classic.check_step(None);
-    let code = classic.link().and_then(|size| {
-        let mut buf = vec![0u8; size];
-        classic.encode_at(&mut buf, base).map(|()| buf)
-    });
     assert_eq!(
-        outcome(&classic, code, npc),
+        two_passes(build_judged(acts, nsec, npc, puts, true), base, npc),
         want,
         "put's judging differs from link's"
     );
