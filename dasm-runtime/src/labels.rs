@@ -122,7 +122,40 @@ pub(crate) fn slot_inst(s: Slot) -> u32 {
     s & !PENDING
 }
 
+/// The index of a label instance, as [`Labels`] hands it to put: taken from a non-empty slot or
+/// made by a push, so below `insts.len()` until the next [`Labels::reset`] (see [`Labels`]).
+/// Put uses it in the op that got it, and [`Labels::inst`] needs no bounds check.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InstRef(u32);
+
+impl InstRef {
+    /// The instance's index in [`Labels::insts`].
+    #[inline(always)]
+    pub fn index(self) -> u32 {
+        self.0
+    }
+}
+
+/// The instance the non-empty slot `s` holds (see [`Labels`] for why it is in `insts`).
+#[inline(always)]
+fn slot_target(insts: &mut [Inst], s: Slot) -> &mut Inst {
+    let i = slot_inst(s) as usize;
+    debug_assert!(
+        s != EMPTY && i < insts.len(),
+        "slot {s:#x} of {} instances",
+        insts.len()
+    );
+    // SAFETY: a non-empty slot holds an instance index below `insts.len()` (the slot invariant
+    // of `Labels`), and masking off PENDING only lowers it.
+    unsafe { insts.get_unchecked_mut(i) }
+}
+
 /// All label slots and instances of a code generation.
+///
+/// The slot invariant, on which put's unchecked instance accesses rely ([`InstRef`]): every slot
+/// (`locals`, `globals`, `pcs`) is [`EMPTY`] or holds, with or without [`PENDING`], the index of
+/// an instance in `insts`. Only this module writes slots: a slot gets an index after its
+/// instance is pushed, and instances go only in [`Labels::reset`], which empties every slot.
 #[derive(Debug)]
 pub(crate) struct Labels {
     pub insts: Vec<Inst>,
@@ -143,7 +176,7 @@ pub(crate) struct Labels {
 /// (its last item, or [`FAR`]: none) in section `chain_sec`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Defined {
-    pub inst: u32,
+    pub inst: InstRef,
     pub chain: u32,
     pub chain_sec: u8,
 }
@@ -200,15 +233,15 @@ impl Labels {
         kind: LabelKind,
         forward: bool,
         chain: Option<(u32, u8)>,
-    ) -> (u32, bool) {
+    ) -> (InstRef, bool) {
         let s = *slot;
         if s != EMPTY && (!forward || s & PENDING != 0) {
-            return (slot_inst(s), false);
+            return (InstRef(slot_inst(s)), false);
         }
         let (fin, sec) = chain.unwrap_or((FAR, NOWHERE_SEC));
         let i = new_inst_at(insts, kind, fin, sec);
         *slot = i | PENDING;
-        (i, chain.is_some())
+        (InstRef(i), chain.is_some())
     }
 
     /// A definition: fills the pending instance or makes a new one. The instance's `fin` is
@@ -216,22 +249,23 @@ impl Labels {
     #[inline(always)]
     fn define(slot: &mut Slot, insts: &mut Vec<Inst>, kind: LabelKind, at: At) -> Defined {
         let s = *slot;
-        let mut d = Defined {
-            inst: 0,
-            chain: FAR,
-            chain_sec: NOWHERE_SEC,
-        };
+        let d;
         if s & PENDING != 0 {
-            d.inst = slot_inst(s);
-            if let Some(inst) = insts.get_mut(d.inst as usize) {
-                d.chain = inst.fin;
-                d.chain_sec = inst.sec;
-                inst.est = at.est;
-                inst.idx = at.idx;
-                inst.sec = at.sec;
-            }
+            let inst = slot_target(insts, s);
+            d = Defined {
+                inst: InstRef(slot_inst(s)),
+                chain: inst.fin,
+                chain_sec: inst.sec,
+            };
+            inst.est = at.est;
+            inst.idx = at.idx;
+            inst.sec = at.sec;
         } else {
-            d.inst = insts.len() as u32;
+            d = Defined {
+                inst: InstRef(insts.len() as u32),
+                chain: FAR,
+                chain_sec: NOWHERE_SEC,
+            };
             let (tag, num, _) = kind.split();
             insts.push(Inst {
                 est: at.est,
@@ -242,8 +276,19 @@ impl Labels {
                 num,
             });
         }
-        *slot = d.inst;
+        *slot = d.inst.0;
         d
+    }
+
+    /// The instance `r` (no bounds check: see [`InstRef`]).
+    #[inline(always)]
+    pub fn inst(&mut self, r: InstRef) -> &mut Inst {
+        let i = r.0 as usize;
+        debug_assert!(i < self.insts.len(), "instance {i} of {}", self.insts.len());
+        // SAFETY: an `InstRef` is made only in this module, from a non-empty slot or for an
+        // instance just pushed: below `insts.len()` (the slot invariant), and put uses it
+        // before any `reset` (within the op that got it).
+        unsafe { self.insts.get_unchecked_mut(i) }
     }
 
     /// Bind instance `i` to `addr` (SETLABEL): no longer a place in the code. `false` if there
@@ -269,11 +314,11 @@ impl Labels {
     /// REL_LG / IMM_LG with label number `n`: 1..=9 backward local, 10..=246 global,
     /// 247..=255 forward local; the instance, and whether it is new (then with the chain
     /// `chain`, see `reference_pc`). `None`: bad label (DynASM's RANGE_LG).
-    pub fn reference_lg(&mut self, n: u8, chain: Option<(u32, u8)>) -> Option<(u32, bool)> {
+    pub fn reference_lg(&mut self, n: u8, chain: Option<(u32, u8)>) -> Option<(InstRef, bool)> {
         match n {
             1..=9 => {
                 let s = self.locals[usize::from(n)];
-                (s != EMPTY && s & PENDING == 0).then(|| (slot_inst(s), false))
+                (s != EMPTY && s & PENDING == 0).then(|| (InstRef(slot_inst(s)), false))
             }
             10..=246 => {
                 let g = n - 10;
@@ -305,7 +350,7 @@ impl Labels {
     /// REL_PC / IMM_PC with PC label `pc`: the instance, and whether it is new. A new instance
     /// starts with the chain `chain` (last item, section; see `engine::Shrinks`), if given.
     #[inline(always)]
-    pub fn reference_pc(&mut self, pc: i64, chain: Option<(u32, u8)>) -> Option<(u32, bool)> {
+    pub fn reference_pc(&mut self, pc: i64, chain: Option<(u32, u8)>) -> Option<(InstRef, bool)> {
         let slot = self.pcs.get_mut(usize::try_from(pc).ok()?)?;
         Some(Self::refer(
             slot,
@@ -328,7 +373,7 @@ impl Labels {
                 self.grow_globals(usize::from(g) + 1);
                 let slot = &mut self.globals[usize::from(g)];
                 let d = Self::define(slot, &mut self.insts, LabelKind::Global(g), at);
-                self.global_defs.push((at.key(), d.inst));
+                self.global_defs.push((at.key(), d.inst.0));
                 Some(d)
             }
             0 => None,

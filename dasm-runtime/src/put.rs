@@ -7,7 +7,7 @@
 
 use crate::engine::{fits_short, grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
 use crate::error::DasmError;
-use crate::labels::{At, Defined, Labels, BOUND, FAR, INEXACT};
+use crate::labels::{At, Defined, InstRef, Labels, BOUND, FAR, INEXACT};
 use crate::runs::{Act, Op, Run};
 
 /// No MARK position / no label defined just before.
@@ -129,18 +129,14 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
     /// [`kind::LONG`]; `short`: the short opcode), or its rel32 written at once (see
     /// [`Shrinks`]).
     #[inline(always)]
-    fn branch(&mut self, inst: u32, shrink: u8, short: u8) {
+    fn branch(&mut self, inst: InstRef, shrink: u8, short: u8) {
         let idx = self.items.len() as u32;
         let cand = if shrink == kind::LONG {
             kind::LONG
         } else {
             kind::CAND + shrink
         };
-        let Some(l) = self.labels.insts.get_mut(inst as usize) else {
-            // Not an instance (cannot happen): link reports it.
-            self.item(cand, inst, short);
-            return;
-        };
+        let l = self.labels.inst(inst);
         if l.est != FAR {
             // Backward. Exact: same section, nothing link's or waiting since the label (one
             // test for all, as they hold in most branches).
@@ -153,7 +149,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 let d = i64::from(l.fin) - end;
                 // `fits_short` for a distance that is negative (the label is behind).
                 if shrink != kind::LONG && d >= -128 - i64::from(shrink) {
-                    self.item(shrink, inst, short);
+                    self.item(shrink, inst.index(), short);
                     self.sh.saved += u32::from(shrink);
                 } else {
                     // Within the section, so within ±2 GiB.
@@ -164,7 +160,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             if shrink != kind::LONG {
                 self.sh.fence = self.sh.fence.max(idx + 1);
             }
-            self.item(cand, inst, short);
+            self.item(cand, inst.index(), short);
         } else if shrink != kind::LONG && l.tag & BOUND == 0 {
             // Forward, may shrink: joins the label's chain (one chain per label, in the
             // section of its first branch; a branch from another section is link's).
@@ -174,12 +170,12 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 self.item(cand, prev, short);
                 self.sh.pending += 1;
             } else {
-                self.item(cand, inst, short);
+                self.item(cand, inst.index(), short);
                 self.sh.fence = self.sh.fence.max(idx + 1);
             }
         } else {
             // Never short: not shrinkable, or bound to an address (out of reach of a rel8).
-            self.item(kind::LONG, inst, short);
+            self.item(kind::LONG, inst.index(), short);
         }
     }
 
@@ -192,7 +188,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             if u32::from(def.chain_sec) == self.secno && !setlabel {
                 let mut j = def.chain;
                 while let Some(it) = self.items.get_mut(j as usize) {
-                    let next = std::mem::replace(&mut it.data, def.inst);
+                    let next = std::mem::replace(&mut it.data, def.inst.index());
                     self.sh.pending -= 1;
                     if self.sh.fence <= j {
                         // No alignment after the branch: the estimated distance is the
@@ -212,13 +208,12 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 // Link's: the chain's section keeps `pending` up until then.
                 self.labels
                     .deferred
-                    .push((def.inst, def.chain, def.chain_sec));
+                    .push((def.inst.index(), def.chain, def.chain_sec));
             }
         }
         let exact = self.sh.pending == 0;
-        if let Some(l) = self.labels.insts.get_mut(def.inst as usize) {
-            l.fin = if exact { est - self.sh.saved } else { INEXACT };
-        }
+        let fin = if exact { est - self.sh.saved } else { INEXACT };
+        self.labels.inst(def.inst).fin = fin;
         exact && self.sh.fence == 0 && self.secno == 0 && !setlabel
     }
 
@@ -226,7 +221,11 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
     /// names, or its label number), and whether it is new (then with the chain `chain`, see
     /// [`Labels::reference_pc`]).
     #[inline(always)]
-    fn reference(&mut self, op: &Op, chain: Option<(u32, u8)>) -> Result<(u32, bool), DasmError> {
+    fn reference(
+        &mut self,
+        op: &Op,
+        chain: Option<(u32, u8)>,
+    ) -> Result<(InstRef, bool), DasmError> {
         if matches!(op.act, Act::RelPc | Act::ImmPc) {
             let pc = self.arg();
             self.track(pc);
@@ -496,7 +495,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             }
             Act::ImmPc | Act::ImmLg => {
                 let (inst, _) = self.reference(op, None)?;
-                self.item(kind::ADDR, inst, 0);
+                self.item(kind::ADDR, inst.index(), 0);
                 self.used += 8;
                 self.floor = self.used;
             }
@@ -523,7 +522,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                         })?
                 };
                 // `p2`: SETLABEL follows (the label will be no place in the code).
-                let inst = def.inst;
+                let inst = def.inst.index();
                 if !self.settle(def, here.est, op.p2 != 0) {
                     self.defs.push((k, inst));
                 }
