@@ -6,14 +6,16 @@
 //! short immediate forms, runtime registers (REX/VEX bits, prefix removal, SIB). Only
 //! label-dependent fields (branches, label addresses, RIP-relative externs, absolute-address
 //! rel32s) and alignments are kept in a side table of [`Item`]s, each at a byte position of its
-//! section's code; a label definition only records its estimate and how many items precede it.
-//! DynASM's short/long branch decision (with its pass-1 offset estimates: branches long,
-//! alignments at their maximum padding) is made by `put` where it can be made exactly as
-//! `link` would make it (see [`Shrinks`]): a forward branch when its label is defined in the
-//! same section, a backward branch whose distance is final, which then needs no item at all
-//! when it is long. `link` makes the other decisions and places the labels `put` could not, or
-//! has nothing to do; `encode` copies the code between items, closing the gaps of shrunk
-//! branches and writing the real alignment padding, and patches each item.
+//! section's code; a label definition only records its estimate and its place.
+//! A branch that may shrink goes into the code in its short form, its long form counted in the
+//! section's estimate. DynASM's short/long branch decision (with its pass-1 offset estimates:
+//! branches long, alignments at their maximum padding) is made by `put` where it can be made
+//! exactly as `link` would make it (see [`Shrinks`]): a forward branch when its label is
+//! defined in the same section, often with its rel8 written then; a backward branch whose
+//! distance is final, which is then written at once. `link` makes the other decisions and
+//! places the labels `put` could not, or has nothing to do; `encode` copies the code between
+//! items, writing the long form of the branches judged long, the real alignment padding and
+//! each field (when every item is a short branch put finished, the code in one copy).
 
 use crate::error::DasmError;
 use crate::labels::{
@@ -25,15 +27,26 @@ use crate::runs::{Op, Run, Runs, StaticRun};
 use std::mem::MaybeUninit;
 
 /// Kinds of [`Item`]. Kinds below [`kind::ALIGN`] are judged branches to label instance
-/// `data`, the kind being the bytes the short form saves; kinds from [`kind::CAND`] on are
-/// branches not judged yet.
+/// `data`; kinds from [`kind::CAND`] on are branches not judged yet. A branch that may shrink
+/// (`E9 rel32` to `EB rel8`, saving 3 bytes; `0F 8x rel32` to `7x rel8`, saving 4) is in the
+/// section's code in its short form, whatever it becomes: its item's `pos` is the rel8 byte,
+/// after the short opcode (see [`Shrinks`]).
 pub(crate) mod kind {
-    /// Branch with a rel32 field (not shrinkable, or judged long by link).
+    /// Branch with a rel32 field at `pos` (in the code in its long form).
     pub const LONG: u8 = 0;
-    /// `E9 rel32` that link may shrink to `EB rel8` (`aux` = `EB`).
+    /// Short, its rel8 written by put: nothing left to do (saves 3 bytes).
+    pub const DONE3: u8 = 1;
+    /// Short, its rel8 written by put (saves 4 bytes).
+    pub const DONE4: u8 = 2;
+    /// Short (`EB rel8`, saving 3 bytes): encode writes the rel8.
     pub const SHORT3: u8 = 3;
-    /// `0F 8x rel32` that link may shrink to `7x rel8` (`aux` = the short opcode).
+    /// Short (`7x rel8`, saving 4 bytes): encode writes the rel8.
     pub const SHORT4: u8 = 4;
+    /// Judged long, in the code in its short form: encode writes `E9 rel32` for `EB rel8`
+    /// (the code grows by 3 bytes).
+    pub const GROW3: u8 = 5;
+    /// Judged long: encode writes `0F 8x rel32` for `7x rel8` (the code grows by 4 bytes).
+    pub const GROW4: u8 = 6;
     /// Alignment to `aux + 1`; link stores the real padding in `data`.
     pub const ALIGN: u8 = 8;
     /// rel32 to the absolute address `Section::targets[data]`.
@@ -42,9 +55,9 @@ pub(crate) mod kind {
     pub const ADDR: u8 = 10;
     /// 4 bytes from the extern resolver: `data` = index, `aux` = type.
     pub const EXTERN: u8 = 11;
-    /// Added to [`SHORT3`] or [`SHORT4`]: a branch that may shrink, not judged yet (put judges
-    /// most, see [`super::Shrinks`]; link the others, storing [`LONG`], [`SHORT3`] or
-    /// [`SHORT4`]).
+    /// Plus 3 or 4 (the bytes the short form saves): a branch that may shrink, not judged yet
+    /// (put judges most, see [`super::Shrinks`]; link the others). Judged short it becomes
+    /// `DONE`/`SHORT` (kind - 2 or kind), judged long `GROW` (kind + 2).
     pub const CAND: u8 = 16;
 }
 
@@ -55,6 +68,10 @@ pub(crate) struct Item {
     pub pos: u32,
     /// Kind-specific payload (see [`kind`]).
     pub data: u32,
+    /// For a branch that may shrink: DynASM's pass-1 estimate (every branch long, every
+    /// alignment at its most padding) of the end of its long form, by which forward branches
+    /// are judged; else 0.
+    pub est: u32,
     /// One of [`kind`].
     pub kind: u8,
     /// Kind-specific byte (see [`kind`]).
@@ -74,8 +91,8 @@ pub(crate) struct Section {
     pub items: Vec<Item>,
     /// Targets of `REL_A` items.
     pub targets: Vec<i64>,
-    /// Label definitions in order: (items before it, label instance).
-    pub defs: Vec<(u32, u32)>,
+    /// Label definitions in order: (items before it, label instance, offset in the code).
+    pub defs: Vec<(u32, u32, u32)>,
     /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = used + extra).
     pub extra: i64,
     /// End of the last item's field: bytes before it must not be patched by later actions.
@@ -87,26 +104,36 @@ pub(crate) struct Section {
 /// What put knows of the section's branch sizes. Put judges most branches itself, exactly as
 /// link would (DynASM's rule), so that link has little or nothing left to do:
 ///
+/// - A branch that may shrink goes into the code in its short form (its long form is counted
+///   in `Section::extra`, so that `used + extra` stays DynASM's estimate): the common case
+///   needs no byte moved later.
 /// - A forward branch that may shrink joins its label's chain (the label instance's `fin`
 ///   holds the chain's last item until the label is defined, each item's `data` the item
 ///   before it). When the label is defined in the same section, the chain is judged: short
-///   when the estimated distance fits, as link judges a forward branch.
-/// - A label defined while no branch waits to be judged gets in `fin` its estimate less the
-///   savings so far (`est - saved`). That is its final offset when the section is the first
+///   when the estimated distance fits, as link judges a forward branch. A short one whose
+///   distance is final (no other chain open, nothing link's or grown after it) gets its rel8
+///   at once (`DONE`); a long one grows the code by the bytes its short form saved
+///   (`grown`).
+/// - A label defined while no chain is open gets in `fin` its offset in the code plus the
+///   growth so far (`used + grown`). That is its final offset when the section is the first
 ///   and nothing before it is link's (`fence` 0): then it is not in `Section::defs`, and link
 ///   does not place it.
 /// - A backward branch is exact when nothing between its label and it is link's or waits
-///   (`pending` 0 now and when the label was defined, the label at or after `fence`): its
-///   final distance is the difference of the two estimates less the savings so far. A long
-///   one is written at once, with no item; a short one is an item judged.
+///   (no chain open now and when the label was defined, the label at or after `fence`): its
+///   final distance is known, and it is written at once in its final form, with no item.
 ///
 /// Everything else is link's, as before.
 #[derive(Default, Debug, Clone, Copy)]
 pub(crate) struct Shrinks {
-    /// Chained forward branches not judged yet.
-    pub pending: u32,
-    /// Bytes saved by the branches put judged short.
-    pub saved: u32,
+    /// Chains of forward branches in the section whose labels are not defined yet (or are
+    /// defined where put does not judge them).
+    pub chains: u32,
+    /// Bytes added by the branches put judged long (`GROW`).
+    pub grown: u32,
+    /// One past the last item put judged `GROW`, or 0: rel8s before it are not final yet.
+    pub grow_hi: u32,
+    /// Items put made `DONE3`/`DONE4` (when all items are, encode copies the code in one).
+    pub done: u32,
     /// One past the last item whose size is link's (an alignment, a branch not judged), or 0:
     /// labels defined before it are not exact.
     pub fence: u32,
@@ -124,8 +151,9 @@ pub(crate) fn fits_short(d: i64, shrink: u8) -> bool {
 /// Largest section: positions are kept as `u32`, and rel32 fields reach ±2 GiB anyway.
 const MAX_SECTION: usize = 1 << 31;
 
-/// Largest sum of the maximum paddings of a section's alignments, so that a label's estimate
-/// (code before it plus that sum) stays below `labels::FAR`.
+/// Largest `Section::extra` (the maximum paddings of a section's alignments and the bytes its
+/// branches' short forms save) put accepts at an alignment, so that a label's estimate (code
+/// before it plus that sum) stays below `labels::FAR` (link refuses an estimate of 2 GiB).
 pub(crate) const MAX_PADDING: i64 = (1 << 31) - 256;
 
 /// Largest code (all sections, estimated): label offsets are kept as `u32` below `labels::FAR`,
@@ -318,13 +346,29 @@ pub(crate) mod raw {
     pub fn copy32(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
         assert_room(dst, at, 32);
         assert_room(src, from, 32);
-        // SAFETY: the caller checked both ranges (`place`: `at + 40 <= dst.len()`, and
-        // `from <= to`, `to + 32 <= src.len()`).
+        // SAFETY: the callers checked both ranges (`place` and `place_slow`: `from + 32 <=
+        // src.len()`, from `to < code.lim`; `at + 32 <= dst.len()` from a check of the output's
+        // end, or from the room `encode_section` has with `ROOM`).
         unsafe {
             let v = src.as_ptr().add(from).cast::<[u8; 32]>().read_unaligned();
             dst.as_mut_ptr()
                 .add(at)
                 .cast::<[u8; 32]>()
+                .write_unaligned(v);
+        }
+    }
+    /// Copy 64 bytes from `src[from..]` to `dst[at..]`.
+    #[inline(always)]
+    pub fn copy64(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
+        assert_room(dst, at, 64);
+        assert_room(src, from, 64);
+        // SAFETY: the caller (`place_slow`) checked both ranges: a chunk inside the piece
+        // (`from + 64 <= to <= src.len()`) and its place in the output.
+        unsafe {
+            let v = src.as_ptr().add(from).cast::<[u8; 64]>().read_unaligned();
+            dst.as_mut_ptr()
+                .add(at)
+                .cast::<[u8; 64]>()
                 .write_unaligned(v);
         }
     }
@@ -843,22 +887,20 @@ impl<'a> Dasm<'a> {
             )));
         }
         let multi = sections.len() > 1;
-        // `ofs` is DynASM's running correction: the start of the current section in the final
-        // code plus the (negative) savings of shrunk branches and alignments so far. A label's
-        // final offset is its estimate plus `ofs` where it is defined, so labels are placed as
-        // the walk over the items passes them.
-        let mut ofs: i64 = 0;
+        // `end`: where the section ends in the final code, the start of the next one.
+        let mut end: i64 = 0;
         for (secno, sec) in sections.iter_mut().enumerate() {
-            ofs = if secno == 0 && sec.shrinks.fence == 0 && sec.defs.is_empty() {
+            end = if secno == 0 && sec.shrinks.fence == 0 && sec.defs.is_empty() {
                 // Put judged every branch and placed every label (see `Shrinks`): the
-                // section's savings are all put's.
-                -i64::from(sec.shrinks.saved)
+                // section's size is its code plus put's growth.
+                sec.used as i64 + i64::from(sec.shrinks.grown)
             } else if multi {
-                link_section::<true>(sec, secno, insts, &starts, ofs)?
+                link_section::<true>(sec, secno, insts, &starts, end)?
             } else {
-                link_section::<false>(sec, secno, insts, &starts, ofs)?
-            } + sec.est();
+                link_section::<false>(sec, secno, insts, &starts, end)?
+            };
         }
+        let ofs = end;
         let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
         // Link stored final offsets in the instances' `fin`, which put reads as the savings
         // when a label was defined: no label defined so far is exact for puts after link.
@@ -877,7 +919,7 @@ impl<'a> Dasm<'a> {
             sections, labels, ..
         } = self;
         // A chain left (its label undefined, or deferred) keeps its section's `pending` up.
-        if sections.iter().all(|s| s.shrinks.pending == 0) {
+        if sections.iter().all(|s| s.shrinks.chains == 0) {
             return;
         }
         for (i, l) in labels.insts.iter_mut().enumerate() {
@@ -896,8 +938,8 @@ impl<'a> Dasm<'a> {
         }
         for sec in sections.iter_mut() {
             // The unchained branches are link's now.
-            if sec.shrinks.pending > 0 {
-                sec.shrinks.pending = 0;
+            if sec.shrinks.chains > 0 {
+                sec.shrinks.chains = 0;
                 sec.shrinks.fence = sec.shrinks.fence.max(sec.items.len() as u32 + 1);
             }
         }
@@ -963,7 +1005,7 @@ impl<'a> Dasm<'a> {
                 preset: globals_preset,
                 bound: &labels.bound,
                 resolver: extern_resolver,
-                pads_left: sec.extra,
+                slack: sec.extra,
             };
             // The section's output ends by `o` + its estimated size (see `encode_section`).
             let budget = (sec.used as u64)
@@ -1244,11 +1286,18 @@ fn link_section<const MULTI: bool>(
     secno: usize,
     insts: &mut [Inst],
     starts: &[i64],
-    mut ofs: i64,
+    start: i64,
 ) -> Result<i64, DasmError> {
-    // The next label definition: (items before it, instance); `u32::MAX` items: none left.
+    // `ofs`: the final offset of a byte of the section's code less its offset in the code:
+    // the section's start plus the growth of the branches judged long in their short form's
+    // place and the padding of the alignments so far (everything else is in the code in its
+    // final size). A label's final offset is its offset in the code plus `ofs` where it is
+    // defined, so labels are placed as the walk over the items passes them.
+    let mut ofs = start;
+    // The next label definition: (items before it, instance, offset in the code);
+    // `u32::MAX` items: none left.
     let mut defs = sec.defs.iter().copied();
-    let mut next = defs.next().unwrap_or((u32::MAX, 0));
+    let mut next = defs.next().unwrap_or((u32::MAX, 0, 0));
     // Place the labels defined before item `$idx` (labels bound by SETLABEL are not in
     // `defs`).
     macro_rules! place {
@@ -1256,67 +1305,67 @@ fn link_section<const MULTI: bool>(
             while next.0 <= $idx {
                 if let Some(l) = insts.get_mut(next.1 as usize) {
                     // Below 2 GiB: link refuses larger code (`link_parked`).
-                    l.fin = (i64::from(l.est) + ofs) as u32;
+                    l.fin = (i64::from(next.2) + ofs) as u32;
                 }
-                next = defs.next().unwrap_or((u32::MAX, 0));
+                next = defs.next().unwrap_or((u32::MAX, 0, 0));
             }
         };
     }
     let here = (secno as u64) << 32;
-    let start = if MULTI {
+    // DynASM's estimated start of the section, for forward branches to later sections.
+    let est_start = if MULTI {
         starts.get(secno).copied().unwrap_or(0)
     } else {
         0
     };
-    let mut extra: i64 = 0;
     for (idx, item) in sec.items.iter_mut().enumerate() {
         place!(idx as u32);
         let k = item.kind;
         if k < kind::ALIGN {
             // Judged already (by put, or by an earlier link).
-            ofs -= i64::from(k);
+            if k >= kind::GROW3 {
+                ofs += i64::from(k - 2);
+            }
         } else if k >= kind::CAND {
             let k = k - kind::CAND;
             let l = insts.get(item.data as usize).ok_or(DasmError::Phase)?;
-            // DynASM's label offset: for a label placed already (backward), its final offset
-            // moved back by the corrections so far; else (forward) its estimate, plus in a
-            // later section the estimated sizes of the sections in between. A label not
-            // defined in the code has the estimate `FAR`, so the branch stays long.
-            // Placed already (as DynASM: a label defined before the branch, in this section or
-            // an earlier one). With one section, every label defined in the code is in
-            // section 0, and the others are `FAR` whatever the test finds.
+            // DynASM's distance from the end of the branch's long form. To a label placed
+            // already (as DynASM: a label defined before the branch, in this section or an
+            // earlier one): the final one, the branch taken long. Else (forward) the
+            // estimated one, plus in a later section the estimated sizes of the sections in
+            // between. With one section, every label defined in the code is in section 0,
+            // and the others are `FAR` away whatever the test finds.
             let placed = if MULTI {
                 l.key() <= here | idx as u64
             } else {
                 l.idx <= idx as u32
             };
-            let lofs = if placed {
-                i64::from(l.fin) - ofs
+            let d = if placed {
+                // The long form ends `k` bytes after the short one (rel8 at `pos`).
+                i64::from(l.fin) - (i64::from(item.pos) + 1 + i64::from(k) + ofs)
             } else if MULTI {
                 let lsec = usize::from(l.sec).min(starts.len() - 1);
-                i64::from(l.est) + starts[lsec] - start
+                i64::from(l.est) + starts[lsec] - est_start - i64::from(item.est)
             } else {
-                i64::from(l.est)
+                i64::from(l.est) - i64::from(item.est)
             };
-            let d = lofs - (i64::from(item.pos) + 4 + extra);
             if fits_short(d, k) {
-                ofs -= i64::from(k);
                 item.kind = k;
             } else {
-                item.kind = kind::LONG;
+                item.kind = k + 2;
+                ofs += i64::from(k);
             }
         } else if k == kind::ALIGN {
+            // Pad from the alignment's final offset up to the next multiple of `aux + 1`.
             let mask = i64::from(item.aux);
-            extra += mask;
-            let est = i64::from(item.pos) + extra;
-            let excess = (est + ofs) & mask;
-            item.data = (mask - excess) as u32;
-            ofs -= excess;
+            let pad = mask - ((i64::from(item.pos) + ofs + mask) & mask);
+            item.data = pad as u32;
+            ofs += pad;
         }
     }
     // The labels after the last item (a section has far fewer than 4G items).
     place!(sec.items.len() as u32);
-    Ok(ofs)
+    Ok(sec.used as i64 + ofs)
 }
 
 /// The addresses of the globals defined in the code, for code at `base` (the definition that
@@ -1360,8 +1409,10 @@ struct Rare<'r> {
     /// Addresses of the labels bound by SETLABEL.
     bound: &'r [u64],
     resolver: &'r mut Option<ExternResolver>,
-    /// Maximum padding of the section's alignments not walked yet (see `encode_section`).
-    pads_left: i64,
+    /// What the section's estimate leaves for the rest of its walk: the maximum padding of the
+    /// alignments and the growth of the branches judged long not walked yet, at most (see
+    /// `encode_section`).
+    slack: i64,
 }
 
 /// Room `buf` must have after a section's estimated end for [`encode_section`] without output
@@ -1371,13 +1422,15 @@ const ROOM_MARGIN: usize = 48;
 /// Pass 3 for one section: its code, placed at `o` in `buf`; returns where it ends.
 ///
 /// `ROOM`: `buf` has [`ROOM_MARGIN`] bytes after `o` plus the section's estimated size (its
-/// code plus the maximum padding of its alignments), and the output is not checked against
-/// `buf`'s end. At every step, `o` plus the code not walked yet plus the maximum padding of the
-/// alignments not walked yet is at most that estimated end: a piece of code moves `o` as far
-/// as the code; a field moves it no further than the code it replaces (a short branch less);
-/// an alignment's padding is at most its maximum (checked in `encode_other`, as is the sum of
-/// the maxima). A field may overshoot by its size (at most 8 bytes) if its item lies past the
-/// code (`pos + 4 > used`); then the next step fails (its piece would start after it ends).
+/// code plus `Section::extra`: the maximum padding of its alignments and the bytes its branches'
+/// short forms save), and the output is not checked against `buf`'s end. At every step, `o`
+/// plus the code not walked yet plus the slack left (`Rare::slack`, which starts at `extra`) is
+/// at most that estimated end: a piece of code moves `o` as far as the code; a field moves it
+/// no further than the code it replaces, but for a branch judged long in its short form's place,
+/// which takes its growth from the slack; an alignment's padding is at most its maximum, taken
+/// from the slack too (both checked in `encode_other` and `encode_grow`). A field may overshoot
+/// by its size (at most 8 bytes) if its item lies past the code (`pos + 4 > used`); then the
+/// next step fails (its piece would start after it ends).
 #[inline(never)]
 fn encode_section<const ROOM: bool>(
     buf: &mut [MaybeUninit<u8>],
@@ -1392,12 +1445,24 @@ fn encode_section<const ROOM: bool>(
         lim: (sec.used + 1).min(sec.code.len().saturating_sub(31)),
     };
     let olim = buf.len().saturating_sub(39);
+    if sec.shrinks.done as usize == sec.items.len() {
+        // Every item is a short branch with its rel8 in the code.
+        debug_assert!(sec
+            .items
+            .iter()
+            .all(|it| it.kind == kind::DONE3 || it.kind == kind::DONE4));
+        return place::<0, ROOM>(buf, o, olim, code, 0, sec.used);
+    }
     let mut src = 0usize;
     for item in &sec.items {
         let pos = item.pos as usize;
         let k = item.kind;
         if k >= kind::ALIGN {
             (o, src) = encode_other(buf, o, src, code, item, insts, rare)?;
+            continue;
+        }
+        if k.wrapping_sub(kind::DONE3) <= kind::DONE4 - kind::DONE3 {
+            // Short, with its rel8, in the code already: copied with the piece it is in.
             continue;
         }
         // The target as an offset from the start of the code (the code's address cancels);
@@ -1411,19 +1476,61 @@ fn encode_section<const ROOM: bool>(
             };
             raw::field(buf, at, rel.to_le_bytes());
             o = at + 4;
-        } else {
-            // The short form: the field starts 1 (`EB`) or 2 (`7x`) bytes earlier, with the
-            // short opcode.
-            let keep = pos.wrapping_sub(usize::from(k / 2));
-            let at = place::<2, ROOM>(buf, o, olim, code, src, keep)?;
+            src = pos + 4;
+        } else if k <= kind::SHORT4 {
+            debug_assert!(k >= kind::SHORT3);
+            // The short form is in the code up to its rel8.
+            let at = place::<1, ROOM>(buf, o, olim, code, src, pos)?;
             let rel =
-                i8::try_from(i64::from(l.fin) - (at as i64 + 2)).map_err(|_| DasmError::Phase)?;
-            raw::field(buf, at, [item.aux, rel as u8]);
-            o = at + 2;
+                i8::try_from(i64::from(l.fin) - (at as i64 + 1)).map_err(|_| DasmError::Phase)?;
+            raw::field(buf, at, [rel as u8]);
+            o = at + 1;
+            src = pos + 1;
+        } else {
+            (o, src) = encode_grow(buf, o, src, code, item, l, rare)?;
         }
-        src = pos + 4;
     }
     place::<0, ROOM>(buf, o, olim, code, src, sec.used)
+}
+
+/// Pass 3 for a branch judged long whose short form is in the code (`GROW3`, `GROW4`): the long
+/// form instead; returns the new output and code positions. It grows the output by the bytes
+/// its short form saved, taken from the section's estimate (as an alignment's padding is).
+#[cold]
+#[inline(never)]
+fn encode_grow(
+    buf: &mut [MaybeUninit<u8>],
+    o: usize,
+    src: usize,
+    code: Code<'_>,
+    item: &Item,
+    l: &Inst,
+    rare: &mut Rare<'_>,
+) -> Result<(usize, usize), DasmError> {
+    let pos = item.pos as usize;
+    let grow = i64::from(item.kind - 2);
+    rare.slack -= grow;
+    if rare.slack < 0 || pos == 0 || pos > code.used {
+        return Err(DasmError::Phase);
+    }
+    // The short opcode before the rel8: `EB` becomes `E9`, `7x` becomes `0F 8x`.
+    let short = code.bytes[pos - 1];
+    let olim = buf.len().saturating_sub(39);
+    let at = if item.kind == kind::GROW3 {
+        let at = place::<5, false>(buf, o, olim, code, src, pos - 1)?;
+        raw::field(buf, at, [0xe9]);
+        at + 1
+    } else {
+        let at = place::<6, false>(buf, o, olim, code, src, pos - 1)?;
+        raw::field(buf, at, [0x0f, short.wrapping_add(0x10)]);
+        at + 2
+    };
+    let rel = match i32::try_from(i64::from(l.fin) - (at as i64 + 4)) {
+        Ok(rel) => rel,
+        Err(_) => rel_far(l, at, rare)?,
+    };
+    raw::field(buf, at, rel.to_le_bytes());
+    Ok((at + 4, pos + 1))
 }
 
 /// The rel32 field at offset `at` to a label out of reach of a code offset: bound to an
@@ -1456,7 +1563,7 @@ fn encode_other(
         preset,
         bound,
         resolver,
-        pads_left,
+        slack,
     } = rare;
     let base = *base;
     let olim = buf.len().saturating_sub(39);
@@ -1467,8 +1574,8 @@ fn encode_other(
             // most the maximum, whose sum over the section is at most the section's (which
             // `encode_section` relies on).
             let (pad, mask) = (i64::from(item.data), i64::from(item.aux));
-            *pads_left -= mask;
-            if pad > mask || *pads_left < 0 {
+            *slack -= mask;
+            if pad > mask || *slack < 0 {
                 return Err(DasmError::Phase);
             }
             let o = place::<0, false>(buf, o, olim, code, src, pos)?;
@@ -1536,12 +1643,15 @@ fn place<const N: usize, const ROOM: bool>(
         raw::copy32(buf, o, code.bytes, from);
         return Ok(o + n);
     }
-    place_slow::<N>(buf, o, code, from, to)
+    place_slow::<N, ROOM>(buf, o, code, from, to)
 }
 
+/// [`place`] for a longer piece (or near the end of `buf` or of the code): in 32-byte chunks
+/// when both sides have room for the last one's overshoot (`ROOM`, or checked here), else in
+/// one copy.
 #[cold]
 #[inline(never)]
-fn place_slow<const N: usize>(
+fn place_slow<const N: usize, const ROOM: bool>(
     buf: &mut [MaybeUninit<u8>],
     o: usize,
     code: Code<'_>,
@@ -1552,6 +1662,20 @@ fn place_slow<const N: usize>(
         return Err(DasmError::Phase);
     }
     let end = o + (to - from);
+    if to < code.lim && (ROOM || end + 40 <= buf.len()) {
+        // The chunks read below `to + 32` and write below `end + 32`: 64 bytes at a time
+        // inside the piece, then 32 at a time.
+        let mut i = 0;
+        while from + i + 64 <= to {
+            raw::copy64(buf, o + i, code.bytes, from + i);
+            i += 64;
+        }
+        while from + i < to {
+            raw::copy32(buf, o + i, code.bytes, from + i);
+            i += 32;
+        }
+        return Ok(end);
+    }
     if end + N > buf.len() {
         return Err(DasmError::Phase);
     }

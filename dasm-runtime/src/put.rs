@@ -5,7 +5,7 @@
 //! a loop over the cached ops of a run (`Dasm::put`), or, for a run decoded at compile time
 //! (`put!`), once per op in straight-line code that the compiler specializes for each op.
 
-use crate::engine::{fits_short, grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
+use crate::engine::{grow, kind, raw, Item, Section, Shrinks, MAX_PADDING, SLACK};
 use crate::error::DasmError;
 use crate::labels::{At, Defined, InstRef, Labels, BOUND, FAR, INEXACT};
 use crate::runs::{Act, Op, Run};
@@ -33,7 +33,7 @@ pub(crate) struct Exec<'s, 'a, const VREGS: bool> {
     ai: usize,
     items: &'s mut Vec<Item>,
     targets: &'s mut Vec<i64>,
-    defs: &'s mut Vec<(u32, u32)>,
+    defs: &'s mut Vec<(u32, u32, u32)>,
     extra: &'s mut i64,
     sec_used: &'s mut usize,
     sec_floor: &'s mut usize,
@@ -116,103 +116,153 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
     }
 
     #[inline(always)]
-    fn item(&mut self, kind: u8, data: u32, aux: u8) {
+    fn item(&mut self, kind: u8, data: u32, aux: u8, est: u32) {
         self.items.push(Item {
             pos: self.used as u32,
             data,
+            est,
             kind,
             aux,
         });
     }
 
-    /// A branch's item to label instance `inst` (`shrink`: the saving of its short form, or
-    /// [`kind::LONG`]; `short`: the short opcode), or its rel32 written at once (see
-    /// [`Shrinks`]).
+    /// A branch that may shrink (`k`: the bytes its short form saves; `short`: the short
+    /// opcode), not judged yet: its short form in the code, the rest of its long form counted
+    /// in `extra`, and an item (kind `CAND + k`) with `data` for its rel8.
+    #[inline(always)]
+    fn short_cand(&mut self, k: u8, short: u8, data: u32) {
+        // DynASM's estimate of the long form's end (the long opcode is in the code).
+        let est = (self.used as i64 + 4 + *self.extra) as u32;
+        let at = self.used - usize::from(k / 2);
+        raw::put1(self.code, at, short);
+        self.items.push(Item {
+            pos: at as u32 + 1,
+            data,
+            est,
+            kind: kind::CAND + k,
+            aux: 0,
+        });
+        self.used = at + 2;
+        *self.extra += i64::from(k);
+    }
+
+    /// A branch to label instance `inst` (`shrink`: the saving of its short form, or
+    /// [`kind::LONG`]; `short`: the short opcode), with the opcode in the code: written at once
+    /// in its final form, or with an item (see [`Shrinks`]). Moves the end past it.
     #[inline(always)]
     fn branch(&mut self, inst: InstRef, shrink: u8, short: u8) {
         let idx = self.items.len() as u32;
-        let cand = if shrink == kind::LONG {
-            kind::LONG
-        } else {
-            kind::CAND + shrink
-        };
         let l = self.labels.inst(inst);
         if l.est != FAR {
             // Backward. Exact: same section, nothing link's or waiting since the label (one
             // test for all, as they hold in most branches).
-            if ((u32::from(l.sec) ^ self.secno) | self.sh.pending) == 0
+            if ((u32::from(l.sec) ^ self.secno) | self.sh.chains) == 0
                 && (l.fin != INEXACT) & (self.sh.fence <= l.idx)
             {
-                // The distance from the long form's end, as link would find it: both offsets
-                // without the savings so far.
-                let end = self.used as i64 + 4 + *self.extra - i64::from(self.sh.saved);
-                let d = i64::from(l.fin) - end;
+                // The final distance from the long form's end, by which DynASM judges a
+                // backward branch: both offsets final.
+                let d = i64::from(l.fin) - (self.used as i64 + 4 + i64::from(self.sh.grown));
                 // `fits_short` for a distance that is negative (the label is behind).
                 if shrink != kind::LONG && d >= -128 - i64::from(shrink) {
-                    self.item(shrink, inst.index(), short);
-                    self.sh.saved += u32::from(shrink);
+                    let at = self.used - usize::from(shrink / 2);
+                    raw::put1(self.code, at, short);
+                    raw::put1(self.code, at + 1, (d + i64::from(shrink)) as u8);
+                    self.used = at + 2;
+                    *self.extra += i64::from(shrink);
                 } else {
                     // Within the section, so within ±2 GiB.
                     raw::put4(self.code, self.used, d as u32);
+                    self.used += 4;
                 }
                 return;
             }
             if shrink != kind::LONG {
                 self.sh.fence = self.sh.fence.max(idx + 1);
+                self.short_cand(shrink, short, inst.index());
+                return;
             }
-            self.item(cand, inst.index(), short);
         } else if shrink != kind::LONG && l.tag & BOUND == 0 {
             // Forward, may shrink: joins the label's chain (one chain per label, in the
             // section of its first branch; a branch from another section is link's).
             if l.fin == FAR || u32::from(l.sec) == self.secno {
+                if l.fin == FAR {
+                    self.sh.chains += 1;
+                }
                 l.sec = self.secno as u8;
                 let prev = std::mem::replace(&mut l.fin, idx);
-                self.item(cand, prev, short);
-                self.sh.pending += 1;
+                self.short_cand(shrink, short, prev);
             } else {
-                self.item(cand, inst.index(), short);
                 self.sh.fence = self.sh.fence.max(idx + 1);
+                self.short_cand(shrink, short, inst.index());
             }
-        } else {
-            // Never short: not shrinkable, or bound to an address (out of reach of a rel8).
-            self.item(kind::LONG, inst.index(), short);
+            return;
         }
+        // Never short: not shrinkable, or bound to an address (out of reach of a rel8).
+        self.item(kind::LONG, inst.index(), 0, 0);
+        self.used += 4;
     }
 
     /// A label defined at `est` (instance `def.inst`): judge the forward branches of its chain
-    /// and give it its offset without savings, if exact (see [`Shrinks`]). `true`: that is its
-    /// final offset, and link need not place it.
+    /// and give it its offset with the growth so far, if exact (see [`Shrinks`]). `true`: that
+    /// is its final offset, and link need not place it.
     #[inline(always)]
     fn settle(&mut self, def: Defined, est: u32, setlabel: bool) -> bool {
         if def.chain != FAR {
             if u32::from(def.chain_sec) == self.secno && !setlabel {
+                // Branches from item `done` on have their final distance once judged short:
+                // this is the only chain open (nothing before the label waits), and nothing
+                // after them is link's or grew.
+                let mut done = if self.sh.chains == 1 {
+                    self.sh.fence.max(self.sh.grow_hi)
+                } else {
+                    u32::MAX
+                };
+                self.sh.chains -= 1;
                 let mut j = def.chain;
                 while let Some(it) = self.items.get_mut(j as usize) {
-                    let next = std::mem::replace(&mut it.data, def.inst.index());
-                    self.sh.pending -= 1;
-                    if self.sh.fence <= j {
-                        // No alignment after the branch: the estimated distance is the
-                        // distance in the code. Short when it fits, as link judges.
-                        let k = it.kind - kind::CAND;
-                        let d = self.used as i64 - (i64::from(it.pos) + 4);
-                        if fits_short(d, k) {
-                            self.sh.saved += u32::from(k);
-                            it.kind = k;
-                        } else {
-                            it.kind = kind::LONG;
+                    let next = it.data;
+                    // Judged by the estimated distance from its long form's end, as link
+                    // judges a forward branch: short when at most 127 (it is not negative:
+                    // estimates only grow).
+                    let k = it.kind - kind::CAND;
+                    let short = est.wrapping_sub(it.est) <= 127;
+                    if done <= j && short {
+                        // Its distance in the code is final: nothing left for encode.
+                        let pos = it.pos as usize;
+                        raw::put1(self.code, pos, (self.used - pos - 1) as u8);
+                        it.kind = k - 2;
+                        self.sh.done += 1;
+                    } else {
+                        it.data = def.inst.index();
+                        // No alignment after the branch: judged here.
+                        if self.sh.fence <= j {
+                            if short {
+                                it.kind = k;
+                            } else {
+                                it.kind = k + 2;
+                                self.sh.grown += u32::from(k);
+                                self.sh.grow_hi = self.sh.grow_hi.max(j + 1);
+                                // The branches before it are farther from the label than
+                                // in the code.
+                                done = u32::MAX;
+                            }
                         }
                     }
                     j = next;
                 }
             } else {
-                // Link's: the chain's section keeps `pending` up until then.
+                // Link's: the chain's section keeps its count of open chains up until then.
                 self.labels
                     .deferred
                     .push((def.inst.index(), def.chain, def.chain_sec));
             }
         }
-        let exact = self.sh.pending == 0;
-        let fin = if exact { est - self.sh.saved } else { INEXACT };
+        let exact = self.sh.chains == 0;
+        let fin = if exact {
+            (self.used as u32).wrapping_add(self.sh.grown)
+        } else {
+            INEXACT
+        };
         self.labels.inst(def.inst).fin = fin;
         exact && self.sh.fence == 0 && self.secno == 0 && !setlabel
     }
@@ -461,17 +511,18 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 let target = self.arg();
                 let data = self.targets.len() as u32;
                 self.targets.push(target);
-                self.item(kind::REL_A, data, 0);
+                self.item(kind::REL_A, data, 0, 0);
                 self.used += 4;
                 self.floor = self.used;
                 self.track(target);
             }
             Act::RelPc | Act::RelLg => {
-                // The item's kind is the saving of the short form (`op.p2`, judged by the
-                // run's last code byte as DynASM does), its aux byte the short opcode (`E9` ->
-                // `EB`, `0F 8x` -> `7x`). A shrink rewrites the one or two bytes before the
-                // field, so only when they were written by this run after the last field: known
-                // from the op when they are among its literal bytes, else checked here.
+                // A branch that may shrink (`op.p2`: the saving of its short form, judged by
+                // the run's last code byte as DynASM does; `op.short`: the short opcode, `E9`
+                // -> `EB`, `0F 8x` -> `7x`) goes into the code in its short form, which
+                // rewrites the one or two opcode bytes before the field: so only when they
+                // were written by this run after the last field (known from the op when they
+                // are among its literal bytes, else checked here).
                 let (shrink, short) = if op.p2 == 0
                     || (op.lit_len < op.p2 / 2 && self.used < self.floor + usize::from(op.p2 / 2))
                 {
@@ -485,17 +536,16 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     (shrink != kind::LONG).then_some((self.items.len() as u32, self.secno as u8));
                 match self.reference(op, chain)? {
                     (_, true) => {
-                        self.item(kind::CAND + shrink, FAR, short);
-                        self.sh.pending += 1;
+                        self.sh.chains += 1;
+                        self.short_cand(shrink, short, FAR);
                     }
                     (inst, false) => self.branch(inst, shrink, short),
                 }
-                self.used += 4;
                 self.floor = self.used;
             }
             Act::ImmPc | Act::ImmLg => {
                 let (inst, _) = self.reference(op, None)?;
-                self.item(kind::ADDR, inst.index(), 0);
+                self.item(kind::ADDR, inst.index(), 0, 0);
                 self.used += 8;
                 self.floor = self.used;
             }
@@ -524,7 +574,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 // `p2`: SETLABEL follows (the label will be no place in the code).
                 let inst = def.inst.index();
                 if !self.settle(def, here.est, op.p2 != 0) {
-                    self.defs.push((k, inst));
+                    self.defs.push((k, inst, self.used as u32));
                 }
                 self.last_label = inst as usize;
                 self.floor = self.used;
@@ -534,16 +584,17 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                 *self.extra += i64::from(op.p1);
                 if *self.extra > MAX_PADDING {
                     return Err(DasmError::NoMemory(format!(
-                        "alignments of more than {MAX_PADDING} bytes of padding in a section"
+                        "a section estimated at more than {MAX_PADDING} bytes beyond its code \
+                         (alignments at their most padding, branches long)"
                     )));
                 }
-                self.item(kind::ALIGN, 0, op.p1);
+                self.item(kind::ALIGN, 0, op.p1, 0);
                 // Its padding is link's: no exact distance across it (see `Shrinks`).
                 self.sh.fence = self.sh.fence.max(self.items.len() as u32);
                 self.floor = self.used;
             }
             Act::Extern => {
-                self.item(kind::EXTERN, u32::from(op.p2), op.p1);
+                self.item(kind::EXTERN, u32::from(op.p2), op.p1, 0);
                 self.used += 4;
                 self.floor = self.used;
             }

@@ -394,7 +394,11 @@ impl<'a> Dasm<'a> {
                 continue;
             };
             let hit = sec.items.iter().enumerate().find(|(_, it)| {
-                (it.kind < kind::ALIGN || it.kind >= kind::CAND || it.kind == kind::ADDR)
+                // (A `DONE` branch's label is defined, and its `data` is no instance.)
+                (matches!(
+                    it.kind,
+                    kind::LONG | kind::SHORT3..=kind::GROW4 | kind::ADDR
+                ) || it.kind >= kind::CAND)
                     && insts
                         .get(it.data as usize)
                         .is_some_and(|l| Some(l.kind()) == want && l.state() != DEF)
@@ -420,7 +424,7 @@ impl<'a> Dasm<'a> {
         let rec = self.dbg.as_ref()?;
         let size = self.linked?;
         let map = rec.map;
-        // Per section: the correction of the first n items (shrunk branches, alignments).
+        // Per section: the correction of the first n items (grown branches, alignments).
         let mut adj: Vec<Vec<i64>> = Vec::new();
         let mut starts = Vec::new();
         let mut o = 0i64;
@@ -430,8 +434,9 @@ impl<'a> Dasm<'a> {
             let mut sum = 0i64;
             a.push(0);
             for it in &sec.items {
+                // Branches that may shrink are in the code in their short form.
                 sum += match it.kind {
-                    kind::SHORT3 | kind::SHORT4 => -i64::from(it.kind),
+                    kind::GROW3 | kind::GROW4 => i64::from(it.kind - 2),
                     kind::ALIGN => i64::from(it.data),
                     _ => 0,
                 };
