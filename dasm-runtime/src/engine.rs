@@ -130,10 +130,14 @@ pub(crate) struct Shrinks {
     pub chains: u32,
     /// Bytes added by the branches put judged long (`GROW`).
     pub grown: u32,
-    /// One past the last item put judged `GROW`, or 0: rel8s before it are not final yet.
+    /// One past the last item put judged `GROW`, or 0 (for a check in debug builds: no
+    /// branch before it is judged short while it is).
     pub grow_hi: u32,
-    /// Items put made `DONE3`/`DONE4` (when all items are, encode copies the code in one).
-    pub done: u32,
+    /// Items that are neither `DONE3`/`DONE4` nor branches not judged yet (`CAND`): after
+    /// link, which judges those, 0 when every item is a short branch put finished (then encode
+    /// copies the code in one piece). Counted where such an item is made: put's other items,
+    /// and the branches put or link judge otherwise.
+    pub live: u32,
     /// One past the last item whose size is link's (an alignment, a branch not judged), or 0:
     /// labels defined before it are not exact.
     pub fence: u32,
@@ -1355,6 +1359,7 @@ fn link_section<const MULTI: bool>(
                 item.kind = k + 2;
                 ofs += i64::from(k);
             }
+            sec.shrinks.live += 1;
         } else if k == kind::ALIGN {
             // Pad from the alignment's final offset up to the next multiple of `aux + 1`.
             let mask = i64::from(item.aux);
@@ -1445,7 +1450,7 @@ fn encode_section<const ROOM: bool>(
         lim: (sec.used + 1).min(sec.code.len().saturating_sub(31)),
     };
     let olim = buf.len().saturating_sub(39);
-    if sec.shrinks.done as usize == sec.items.len() {
+    if sec.shrinks.live == 0 {
         // Every item is a short branch with its rel8 in the code.
         debug_assert!(sec
             .items
@@ -1663,12 +1668,13 @@ fn place_slow<const N: usize, const ROOM: bool>(
     }
     let end = o + (to - from);
     if to < code.lim && (ROOM || end + 40 <= buf.len()) {
-        // The chunks read below `to + 32` and write below `end + 32`: 64 bytes at a time
+        // The chunks read below `to + 32` and write below `end + 32`: 128 bytes at a time
         // inside the piece, then 32 at a time.
         let mut i = 0;
-        while from + i + 64 <= to {
+        while from + i + 128 <= to {
             raw::copy64(buf, o + i, code.bytes, from + i);
-            i += 64;
+            raw::copy64(buf, o + i + 64, code.bytes, from + i + 64);
+            i += 128;
         }
         while from + i < to {
             raw::copy32(buf, o + i, code.bytes, from + i);

@@ -117,6 +117,7 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
 
     #[inline(always)]
     fn item(&mut self, kind: u8, data: u32, aux: u8, est: u32) {
+        self.sh.live += 1;
         self.items.push(Item {
             pos: self.used as u32,
             data,
@@ -211,9 +212,10 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
             if u32::from(def.chain_sec) == self.secno && !setlabel {
                 // Branches from item `done` on have their final distance once judged short:
                 // this is the only chain open (nothing before the label waits), and nothing
-                // after them is link's or grew.
+                // after them is link's. Nor grew: a branch put judged long lies farther from
+                // its label, so one between a branch and its label makes that branch long.
                 let mut done = if self.sh.chains == 1 {
-                    self.sh.fence.max(self.sh.grow_hi)
+                    self.sh.fence
                 } else {
                     u32::MAX
                 };
@@ -228,14 +230,15 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     let short = est.wrapping_sub(it.est) <= 127;
                     if done <= j && short {
                         // Its distance in the code is final: nothing left for encode.
+                        debug_assert!(self.sh.grow_hi <= j, "a grown branch after a short one");
                         let pos = it.pos as usize;
                         raw::put1(self.code, pos, (self.used - pos - 1) as u8);
                         it.kind = k - 2;
-                        self.sh.done += 1;
                     } else {
                         it.data = def.inst.index();
                         // No alignment after the branch: judged here.
                         if self.sh.fence <= j {
+                            self.sh.live += 1;
                             if short {
                                 it.kind = k;
                             } else {
