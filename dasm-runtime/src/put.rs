@@ -226,18 +226,19 @@ impl<'s, 'a, const VREGS: bool> Exec<'s, 'a, VREGS> {
                     // Judged by the estimated distance from its long form's end, as link
                     // judges a forward branch: short when at most 127 (it is not negative:
                     // estimates only grow).
-                    let k = it.kind - kind::CAND;
                     let short = est.wrapping_sub(it.est) <= 127;
                     if done <= j && short {
                         // Its distance in the code is final: nothing left for encode.
                         debug_assert!(self.sh.grow_hi <= j, "a grown branch after a short one");
                         let pos = it.pos as usize;
                         raw::put1(self.code, pos, (self.used - pos - 1) as u8);
-                        it.kind = k - 2;
+                        // `DONE3`/`DONE4` for `CAND + 3`/`CAND + 4`.
+                        it.kind -= kind::CAND + 2;
                     } else {
                         it.data = def.inst.index();
                         // No alignment after the branch: judged here.
                         if self.sh.fence <= j {
+                            let k = it.kind - kind::CAND;
                             self.sh.live += 1;
                             if short {
                                 it.kind = k;
