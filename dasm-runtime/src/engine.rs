@@ -1670,12 +1670,15 @@ fn place_slow<const N: usize, const ROOM: bool>(
     if to < code.lim && (ROOM || end + 40 <= buf.len()) {
         // The chunks read below `to + 32` and write below `end + 32`: 128 bytes at a time
         // inside the piece, then 32 at a time.
-        let mut i = 0;
-        while from + i + 128 <= to {
-            raw::copy64(buf, o + i, code.bytes, from + i);
-            raw::copy64(buf, o + i + 64, code.bytes, from + i + 64);
-            i += 128;
-        }
+        #[cfg(target_arch = "x86_64")]
+        let mut i = if to - from >= 1024 && std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX (checked just before).
+            unsafe { copy_avx(buf, o, code.bytes, from, to) }
+        } else {
+            copy_sse(buf, o, code.bytes, from, to)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let mut i = copy_sse(buf, o, code.bytes, from, to);
         while from + i < to {
             raw::copy32(buf, o + i, code.bytes, from + i);
             i += 32;
@@ -1692,6 +1695,36 @@ fn place_slow<const N: usize, const ROOM: bool>(
         std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len())
     };
     Ok(end)
+}
+
+/// The 128-byte chunks of the piece `src[from..to]` copied to `dst[o..]`; returns how far
+/// they went.
+#[inline(always)]
+fn copy_sse(dst: &mut [MaybeUninit<u8>], o: usize, src: &[u8], from: usize, to: usize) -> usize {
+    let mut i = 0;
+    while from + i + 128 <= to {
+        raw::copy64(dst, o + i, src, from + i);
+        raw::copy64(dst, o + i + 64, src, from + i + 64);
+        i += 128;
+    }
+    i
+}
+
+/// [`copy_sse`] with the CPU's 32-byte moves (a long piece: a section's whole code when put
+/// finished all its branches).
+///
+/// # Safety
+/// The CPU must have AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn copy_avx(
+    dst: &mut [MaybeUninit<u8>],
+    o: usize,
+    src: &[u8],
+    from: usize,
+    to: usize,
+) -> usize {
+    copy_sse(dst, o, src, from, to)
 }
 
 /// The rel32 field at offset `at` of code at `base` that reaches `target`.
