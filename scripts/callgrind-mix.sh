@@ -36,7 +36,7 @@ count() { valgrind --tool=callgrind --callgrind-out-file="$out/cg.$1.$2" "$bin" 
 # Inclusive cost of function $2 (e.g. Dasm::link, the crate path before it) in profile $1.
 incl() {
   local v
-  v=$(callgrind_annotate --inclusive=yes "$1" 2>/dev/null |
+  v=$(callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
     awk -v re=":([A-Za-z0-9_]+::)*$2 \\[" '$0 ~ re { gsub(",", "", $1); print $1; exit }')
   echo "${v:-0}"
 }
