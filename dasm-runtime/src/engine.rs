@@ -93,7 +93,9 @@ pub(crate) struct Section {
     pub targets: Vec<i64>,
     /// Label definitions in order: (items before it, label instance, offset in the code).
     pub defs: Vec<(u32, u32, u32)>,
-    /// Sum of the maximum paddings of the alignments so far (pass-1 estimate = used + extra).
+    /// What the code lacks against DynASM's pass-1 estimate (`used + extra`): the maximum
+    /// paddings of the alignments so far and the bytes the short forms of its branches that may
+    /// shrink save (see [`Shrinks`]).
     pub extra: i64,
     /// End of the last item's field: bytes before it must not be patched by later actions.
     pub floor: usize,
