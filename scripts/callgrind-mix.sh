@@ -8,7 +8,8 @@
 #         run, minus the operand computation.
 # dasr's put/link/encode split follows (link and encode: inclusive costs of Dasm::link_parked
 # and Dasm::encode_into; put: the rest of the run, growth of the buffers and output included), and
-# the cost of a section switch (bench/src/sections.dasr, with and without switches).
+# the cost of a section switch (bench/src/sections.dasr, with and without switches), against
+# the cost of a PC label definition (the same blocks with a second label in each).
 # Usage: scripts/callgrind-mix.sh [--plain-puts | --shared-sites] [--lto] [--no-iced]
 #   --plain-puts  dasr with plain `dst.put` calls instead of `put!` (runs decoded at run time)
 #   --shared-sites  dasr with the shared `put!` sites of files with more than 64 sites
@@ -78,5 +79,8 @@ for tool in $tools; do
     # 100,000 blocks with two section switches each, against the same runs without (warm).
     s1=$(count switch 1); s3=$(count switch 3); n1=$(count noswitch 1); n3=$(count noswitch 3)
     awk -v d=$(( (s3 - s1 - (n3 - n1)) / 2 )) 'BEGIN { printf "  dasr section switch: %.0f instructions each\n", d / 200000 }'
+    # The same blocks with a second PC label defined in each (not referenced: the cheapest kind).
+    a1=$(count labels 1); a3=$(count labels 3)
+    awk -v d=$(( (a3 - a1 - (n3 - n1)) / 2 )) 'BEGIN { printf "  dasr PC label definition: %.0f instructions each\n", d / 100000 }'
   fi
 done

@@ -5,7 +5,8 @@
 //! `dynasmrs` (a fresh `VecAssembler` per run), `dynasmrs-exec` (a fresh `x64::Assembler`
 //! per run, `finalize()` into executable memory: the peer of `dasr-finish`), `dynasmrs-warm`
 //! (one reused with `take()`/`reserve_ops`), `iced`, `baseline` (the operand computation only), `switch` and
-//! `noswitch` (100,000 blocks with two section switches each, or without: their cost).
+//! `noswitch` (100,000 blocks with two section switches each, or without: their cost), `labels`
+//! (the blocks without switches, with a second PC label defined in each: a label's cost).
 
 use dasr_bench::mix::{dasm, mix_put, mix_stream, MIX_BLOCKS};
 use dasr_bench::peers::{dynasm_rs, dynasm_rs_exec, iced, target, DynasmRsWarm};
@@ -32,6 +33,7 @@ fn main() {
             }
             "switch" => dasr_bench::sections::with_switches(&mut sec, MIX_BLOCKS),
             "noswitch" => dasr_bench::sections::without_switches(&mut sec, MIX_BLOCKS),
+            "labels" => dasr_bench::sections::with_labels(&mut sec, MIX_BLOCKS),
             "dynasmrs" => dynasm_rs(),
             "dynasmrs-exec" => dynasm_rs_exec(),
             "dynasmrs-warm" => warm.run().len(),
@@ -43,7 +45,7 @@ fn main() {
                 .sum(),
             _ => {
                 eprintln!(
-                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|dynasmrs|dynasmrs-exec|dynasmrs-warm|iced|baseline [REPEATS]"
+                    "usage: mix_count dasr|dasr-cold|dasr-finish|switch|noswitch|labels|dynasmrs|dynasmrs-exec|dynasmrs-warm|iced|baseline [REPEATS]"
                 );
                 std::process::exit(1);
             }
