@@ -327,11 +327,13 @@ pub(crate) mod raw {
                 .write_unaligned(*b)
         }
     }
-    /// Store one byte at `at` (a byte of the code before the end: a ModRM to patch).
+    /// Store one byte at `at`: a byte of the code before its end (a ModRM to patch, a branch's
+    /// short opcode or rel8), or the first byte after it.
     #[inline(always)]
     pub fn put1(code: &mut [u8], at: usize, v: u8) {
         assert_room(code, at, 1);
-        // SAFETY: `at` is below the end of the code, and the reservation is after it.
+        // SAFETY: `at` is at most the end of the code, and the run's reservation (`put`) lies
+        // after the end.
         unsafe { *code.as_mut_ptr().add(at) = v }
     }
     /// Store 4 bytes at `at` (the field may be shorter: `used` moves by its real size).
