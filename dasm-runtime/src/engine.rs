@@ -349,34 +349,19 @@ pub(crate) mod raw {
                 .write_unaligned(v.to_le_bytes())
         }
     }
-    /// Copy 32 bytes from `src[from..]` to `dst[at..]`.
+    /// Copy `N` bytes (a chunk of 32, 64) from `src[from..]` to `dst[at..]`.
     #[inline(always)]
-    pub fn copy32(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
-        assert_room(dst, at, 32);
-        assert_room(src, from, 32);
-        // SAFETY: the callers checked both ranges (`place` and `place_slow`: `from + 32 <=
-        // src.len()`, from `to < code.lim`; `at + 32 <= dst.len()` from a check of the output's
-        // end, or from the room `encode_section` has with `ROOM`).
+    pub fn copy<const N: usize>(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
+        assert_room(dst, at, N);
+        assert_room(src, from, N);
+        // SAFETY: the callers (`place`, `place_slow`, `copy_sse`) checked both ranges: the
+        // source below `to + 32 <= src.len()` (from `to < code.lim`), the output below a
+        // checked end or inside the room `encode_section` has with `ROOM`.
         unsafe {
-            let v = src.as_ptr().add(from).cast::<[u8; 32]>().read_unaligned();
+            let v = src.as_ptr().add(from).cast::<[u8; N]>().read_unaligned();
             dst.as_mut_ptr()
                 .add(at)
-                .cast::<[u8; 32]>()
-                .write_unaligned(v);
-        }
-    }
-    /// Copy 64 bytes from `src[from..]` to `dst[at..]`.
-    #[inline(always)]
-    pub fn copy64(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8], from: usize) {
-        assert_room(dst, at, 64);
-        assert_room(src, from, 64);
-        // SAFETY: the caller (`place_slow`) checked both ranges: a chunk inside the piece
-        // (`from + 64 <= to <= src.len()`) and its place in the output.
-        unsafe {
-            let v = src.as_ptr().add(from).cast::<[u8; 64]>().read_unaligned();
-            dst.as_mut_ptr()
-                .add(at)
-                .cast::<[u8; 64]>()
+                .cast::<[u8; N]>()
                 .write_unaligned(v);
         }
     }
@@ -908,8 +893,7 @@ impl<'a> Dasm<'a> {
                 link_section::<false>(sec, secno, insts, &starts, end)?
             };
         }
-        let ofs = end;
-        let size = usize::try_from(ofs).map_err(|_| DasmError::Phase)?;
+        let size = usize::try_from(end).map_err(|_| DasmError::Phase)?;
         // Link stored final offsets in the instances' `fin`, which put reads as the savings
         // when a label was defined: no label defined so far is exact for puts after link.
         for sec in self.sections.iter_mut() {
@@ -1649,7 +1633,7 @@ fn place<const N: usize, const ROOM: bool>(
 ) -> Result<usize, DasmError> {
     let n = to.wrapping_sub(from);
     if n <= 32 && to < code.lim && (ROOM || o < olim) {
-        raw::copy32(buf, o, code.bytes, from);
+        raw::copy::<32>(buf, o, code.bytes, from);
         return Ok(o + n);
     }
     place_slow::<N, ROOM>(buf, o, code, from, to)
@@ -1684,7 +1668,7 @@ fn place_slow<const N: usize, const ROOM: bool>(
         #[cfg(not(target_arch = "x86_64"))]
         let mut i = copy_sse(buf, o, code.bytes, from, to);
         while from + i < to {
-            raw::copy32(buf, o + i, code.bytes, from + i);
+            raw::copy::<32>(buf, o + i, code.bytes, from + i);
             i += 32;
         }
         return Ok(end);
@@ -1707,27 +1691,18 @@ fn place_slow<const N: usize, const ROOM: bool>(
 fn copy_sse(dst: &mut [MaybeUninit<u8>], o: usize, src: &[u8], from: usize, to: usize) -> usize {
     let mut i = 0;
     while from + i + 128 <= to {
-        raw::copy64(dst, o + i, src, from + i);
-        raw::copy64(dst, o + i + 64, src, from + i + 64);
+        raw::copy::<64>(dst, o + i, src, from + i);
+        raw::copy::<64>(dst, o + i + 64, src, from + i + 64);
         i += 128;
     }
     i
 }
 
 /// [`copy_sse`] with the CPU's 32-byte moves (a long piece: a section's whole code when put
-/// finished all its branches).
-///
-/// # Safety
-/// The CPU must have AVX.
+/// finished all its branches); called only where the CPU has AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn copy_avx(
-    dst: &mut [MaybeUninit<u8>],
-    o: usize,
-    src: &[u8],
-    from: usize,
-    to: usize,
-) -> usize {
+fn copy_avx(dst: &mut [MaybeUninit<u8>], o: usize, src: &[u8], from: usize, to: usize) -> usize {
     copy_sse(dst, o, src, from, to)
 }
 
